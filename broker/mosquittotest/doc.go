@@ -1,0 +1,38 @@
+// Package mosquittotest starts a real mosquitto broker for tests.
+//
+// Lintel's tests use a real broker wherever a broker is on the other end of
+// the wire: as the cloud broker the uplink forwards the journal to, and as
+// the yardstick the embedded broker's throughput is measured against. A fake
+// would agree with whatever the code under test believes about MQTT; a real
+// mosquitto does not.
+//
+// Start picks a free loopback port, writes a mosquitto configuration into the
+// test's temporary directory and runs mosquitto in the foreground. It returns
+// once the listener accepts TCP connections (polled with a generous deadline;
+// mosquitto is an external process, so waiting for it is the one place a test
+// may poll). The broker is stopped by the test's cleanup.
+//
+//	srv := mosquittotest.Start(t)
+//	opts := mqtt.NewClientOptions().AddBroker(srv.URL())
+//
+// StartWith takes a Config for the options a test may want: a username and
+// password (anonymous clients are then refused) and persistence across
+// Restart.
+//
+// Outages are part of what Lintel must survive, so a Server can be taken
+// away and brought back on the same port: Stop ends mosquitto (clients see
+// their connection drop), Restart starts it again on the same address, Stall
+// freezes the process with SIGSTOP so connections stay open but nothing is
+// answered (a hung cloud broker), and Resume lets it run again.
+//
+// When mosquitto is not installed the test fails with a message saying so,
+// unless testing.Short() is set, in which case it is skipped: CI installs
+// mosquitto and runs the full suite, so a missing binary is never a silent
+// pass. The binary is looked up as $MOSQUITTO, then "mosquitto" on $PATH,
+// then /usr/sbin/mosquitto and /usr/local/sbin/mosquitto (Debian installs it
+// under sbin, which is often not on a user's $PATH).
+//
+// A Server's methods may be called from any goroutine; they are serialised
+// by a mutex. mosquitto's own log is kept in the temporary directory and
+// written to the test log when the test fails.
+package mosquittotest

@@ -1,0 +1,346 @@
+package mosquittotest
+
+import (
+	"bytes"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readyTimeout bounds how long Start and Restart wait for mosquitto's
+// listener. It is generous because CI machines are slow and shared; a
+// healthy mosquitto is ready in milliseconds.
+const readyTimeout = 15 * time.Second
+
+// stopTimeout bounds how long Stop waits for mosquitto to exit after SIGTERM
+// before it is killed.
+const stopTimeout = 10 * time.Second
+
+// Config is what a test may choose about its broker. The zero value is an
+// anonymous broker without persistence.
+type Config struct {
+	// Username and Password, when Username is not empty, are the one account
+	// the broker accepts; anonymous clients are then refused. The password
+	// is stored hashed (PBKDF2-SHA512, mosquitto's "$7$" format).
+	Username string
+	Password string
+
+	// Persist keeps retained messages and persistent sessions on disk so
+	// that they survive Restart. Without it a restarted broker starts empty,
+	// as a cloud broker that lost its disk would.
+	Persist bool
+}
+
+// Server is one running mosquitto. Its methods are safe for concurrent use,
+// but Restart, Stall and Resume fail the test on error and so, like
+// t.Fatal, must be called from the goroutine running the test.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	conf string
+	log  string
+	addr string
+
+	// mu guards cmd, done and stalled.
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when cmd has exited
+	stalled bool
+}
+
+// Start runs an anonymous mosquitto on a free loopback port. See StartWith.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Config{})
+}
+
+// StartWith runs mosquitto with cfg on a free loopback port and returns when
+// it accepts connections. The broker is stopped when the test ends. When
+// mosquitto is not installed the test fails, or is skipped under -short.
+func StartWith(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		if testing.Short() {
+			t.Skipf("mosquittotest: %v (skipped under -short)", err)
+		}
+		t.Fatalf("mosquittotest: %v; install it (Debian: apt-get install mosquitto) or set $MOSQUITTO, or run with -short to skip broker tests", err)
+	}
+	dir := t.TempDir()
+	s := &Server{
+		t:    t,
+		bin:  bin,
+		dir:  dir,
+		conf: filepath.Join(dir, "mosquitto.conf"),
+		log:  filepath.Join(dir, "mosquitto.log"),
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			s.dumpLog()
+		}
+	})
+
+	// A port found free may be taken before mosquitto binds it; try a few.
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("mosquittotest: %v", err)
+		}
+		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if err := s.writeConfig(cfg, port); err != nil {
+			t.Fatalf("mosquittotest: %v", err)
+		}
+		if lastErr = s.start(); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("mosquittotest: start mosquitto: %v", lastErr)
+	return nil
+}
+
+// Binary returns the path of the mosquitto executable, or an error saying
+// where it was looked for.
+func Binary() (string, error) {
+	if p := os.Getenv("MOSQUITTO"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			return "", fmt.Errorf("$MOSQUITTO=%q is not an executable: %w", p, err)
+		}
+		return p, nil
+	}
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+		if _, err := exec.LookPath(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("mosquitto not found on $PATH, in /usr/sbin or in /usr/local/sbin")
+}
+
+// Addr is the broker's host:port, e.g. "127.0.0.1:41883". It stays the same
+// across Restart.
+func (s *Server) Addr() string { return s.addr }
+
+// URL is the broker's address as a client URL, e.g. "tcp://127.0.0.1:41883".
+func (s *Server) URL() string { return "tcp://" + s.addr }
+
+// Stop ends mosquitto with SIGTERM (SIGKILL if it does not exit in time) and
+// waits for it. Connected clients lose their connection. Stopping a stopped
+// server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+// Restart starts mosquitto again on the same address, stopping it first if
+// it is running. It fails the test if mosquitto does not come back.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	// The port was ours a moment ago; mosquitto sets SO_REUSEADDR, so only a
+	// stranger binding it in between can make this fail.
+	if err := s.startLocked(); err != nil {
+		s.t.Fatalf("mosquittotest: restart mosquitto on %s: %v", s.addr, err)
+	}
+}
+
+// Stall freezes mosquitto with SIGSTOP: connections stay open, but nothing
+// is read or answered, as with a hung broker or a black-holed network.
+// Resume undoes it. The test's cleanup resumes a stalled broker before
+// stopping it.
+func (s *Server) Stall() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.stalled {
+		return
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatalf("mosquittotest: stall mosquitto: %v", err)
+	}
+	s.stalled = true
+}
+
+// Resume lets a stalled mosquitto run again.
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.resumeLocked(); err != nil {
+		s.t.Fatalf("mosquittotest: resume mosquitto: %v", err)
+	}
+}
+
+func (s *Server) resumeLocked() error {
+	if s.cmd == nil || !s.stalled {
+		return nil
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	s.stalled = false
+	return nil
+}
+
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startLocked()
+}
+
+func (s *Server) startLocked() error {
+	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	cmd := exec.Command(s.bin, "-c", s.conf)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("run %s: %w", s.bin, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait() //nolint:errcheck // the exit status of a stopped broker is not news.
+		logf.Close()
+		close(done)
+	}()
+	s.cmd, s.done, s.stalled = cmd, done, false
+
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		select {
+		case <-done:
+			s.cmd, s.done = nil, nil
+			return fmt.Errorf("mosquitto exited before listening on %s: %s", s.addr, s.tailLog())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.stopLocked()
+			return fmt.Errorf("mosquitto not listening on %s after %v: %v: %s", s.addr, readyTimeout, err, s.tailLog())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *Server) stopLocked() {
+	if s.cmd == nil {
+		return
+	}
+	s.resumeLocked()                      //nolint:errcheck // a process that cannot be resumed is killed below.
+	s.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // it may have exited already; done tells.
+	select {
+	case <-s.done:
+	case <-time.After(stopTimeout):
+		s.cmd.Process.Kill() //nolint:errcheck // as above.
+		<-s.done
+	}
+	s.cmd, s.done = nil, nil
+}
+
+func (s *Server) writeConfig(cfg Config, port int) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# written by mosquittotest\n")
+	fmt.Fprintf(&b, "listener %d 127.0.0.1\n", port)
+	// mosquitto drops root privileges to the "mosquitto" user unless told
+	// otherwise; that user cannot read the test's temporary directory.
+	if u, err := user.Current(); err == nil {
+		fmt.Fprintf(&b, "user %s\n", u.Username)
+	}
+	b.WriteString("log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nconnection_messages true\n")
+	// Tests publish quickly; do not let mosquitto drop QoS 1 messages for a
+	// subscriber that falls a little behind.
+	b.WriteString("max_queued_messages 0\nmax_inflight_messages 0\n")
+	if cfg.Persist {
+		fmt.Fprintf(&b, "persistence true\npersistence_location %s/\nautosave_interval 1\n", s.dir)
+	} else {
+		b.WriteString("persistence false\n")
+	}
+	if cfg.Username != "" {
+		pw, err := PasswordLine(cfg.Username, cfg.Password)
+		if err != nil {
+			return err
+		}
+		pwFile := filepath.Join(s.dir, "passwd")
+		if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write password file: %w", err)
+		}
+		fmt.Fprintf(&b, "allow_anonymous false\npassword_file %s\n", pwFile)
+	} else {
+		b.WriteString("allow_anonymous true\n")
+	}
+	if err := os.WriteFile(s.conf, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}
+
+// PasswordLine returns a mosquitto password file line for username and
+// password in the "$7$" format (PBKDF2-SHA512, 101 iterations, 12-byte salt),
+// the format mosquitto_passwd writes.
+func PasswordLine(username, password string) (string, error) {
+	salt := make([]byte, 12)
+	rand.Read(salt)
+	const iterations = 101
+	key, err := pbkdf2.Key(sha512.New, password, salt, iterations, sha512.Size)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	enc := base64.StdEncoding
+	return fmt.Sprintf("%s:$7$%d$%s$%s", username, iterations, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) tailLog() string {
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	const max = 2000
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return "log: " + string(bytes.TrimSpace(b))
+}
+
+func (s *Server) dumpLog() {
+	b, err := os.ReadFile(s.log)
+	if err != nil {
+		return
+	}
+	s.t.Logf("mosquittotest: mosquitto log (%s):\n%s", s.addr, b)
+}
