@@ -1,0 +1,22 @@
+// Package gateway is the Lintel appliance: it loads the configuration, builds
+// the store, the readers and doors, the access engine, the embedded broker,
+// the cloud uplink and the API, runs them under one lifetime and fans the
+// event journal out to them.
+//
+// # Lifecycle
+//
+// [Run] drives every strike relay to its locked state before anything else,
+// opens the store, starts the readers and the decision loop, and only then
+// reports readiness. Components run under an errgroup and stop in reverse
+// order; shutdown has its own timeout context so a cancelled run still drains
+// the journal. On every exit path — signal, fatal error, panic in a component
+// — the doors are driven locked again.
+//
+// # Data flow
+//
+// A reader's frame goes to the access engine on the decision goroutine; the
+// decision drives the door at once and appends its event to the journal. The
+// journal is the single source of events: the embedded broker, the uplink and
+// the API each read it from their own cursor, so nothing on the network is on
+// the path of a decision.
+package gateway
