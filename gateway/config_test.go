@@ -1,0 +1,174 @@
+package gateway
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+func TestExampleConfigIsValid(t *testing.T) {
+	c, err := ParseConfig("lintel.example.toml", ExampleConfig())
+	if err != nil {
+		t.Fatalf("the example config does not load: %v", err)
+	}
+	if got := c.ReaderNames(); len(got) != 1 || got[0] != "front" {
+		t.Errorf("readers = %v, want [front]", got)
+	}
+}
+
+// TestExampleConfigIsComplete checks that every key the decoder knows is
+// shown in the example, so operators never meet an undocumented setting.
+func TestExampleConfigIsComplete(t *testing.T) {
+	var c Config
+	md, err := toml.Decode(string(ExampleConfig()), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, k := range md.Keys() {
+		// Normalise map keys (readers.front → readers.*) and array tables.
+		parts := []string(k)
+		if len(parts) > 1 && (parts[0] == "readers" || parts[0] == "doors") {
+			parts[1] = "*"
+		}
+		have[strings.Join(parts, ".")] = true
+	}
+	var want []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("toml")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			key := tag
+			if prefix != "" {
+				key = prefix + "." + tag
+			}
+			ft := f.Type
+			switch {
+			case ft.Kind() == reflect.Map:
+				walk(key+".*", ft.Elem())
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(key, ft.Elem())
+			case ft.Kind() == reflect.Struct && ft.String() != "time.Duration":
+				walk(key, ft)
+			default:
+				want = append(want, key)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	sort.Strings(want)
+	for _, k := range want {
+		if !have[k] {
+			t.Errorf("the example config does not show key %q", k)
+		}
+	}
+}
+
+func TestSimDefaultsAreValid(t *testing.T) {
+	c := SimDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{"front": {"RPK40", "card_and_pin"}, "side": {"RPK40", "card_or_pin"}, "garage": {"RP40", "card_only"}}
+	for name, mm := range want {
+		r := c.Readers[name]
+		if r.Model != mm[0] || r.Mode != mm[1] || r.Door != name {
+			t.Errorf("sim reader %s = %+v, want model %s mode %s door %s", name, r, mm[0], mm[1], name)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	base := string(ExampleConfig())
+	tests := []struct {
+		name    string
+		mutate  func(string) string
+		wantErr string
+	}{
+		{"unknown key", func(s string) string {
+			return strings.Replace(s, `mode = "card_and_pin"`, "mode = \"card_and_pin\"\nmodee = \"x\"", 1)
+		}, `lintel.toml: readers.front.modee: unknown key`},
+		{"PIN mode on a card-only model", func(s string) string {
+			return strings.Replace(s, `model = "RPK40"`, `model = "RP40"`, 1)
+		}, `lintel.toml: readers.front.mode: "card_and_pin" needs a keypad reader (RPK40), got RP40`},
+		{"unknown model", func(s string) string { return strings.Replace(s, `model = "RPK40"`, `model = "RPK41"`, 1) },
+			`lintel.toml: readers.front.model: "RPK41" is not a known reader model`},
+		{"unknown mode", func(s string) string {
+			return strings.Replace(s, `mode = "card_and_pin"`, `mode = "card_and_face"`, 1)
+		}, `lintel.toml: readers.front.mode: "card_and_face" is not a known mode`},
+		{"syntax error with a line", func(s string) string { return strings.Replace(s, `id = "lintel-01"`, `id = lintel-01"`, 1) },
+			`lintel.toml:11:`},
+		{"wrong type", func(s string) string { return strings.Replace(s, `lockout_attempts = 5`, `lockout_attempts = "five"`, 1) },
+			`lintel.toml:`},
+		{"missing door", func(s string) string { return strings.Replace(s, `door = "front"`, `door = "back"`, 1) },
+			`lintel.toml: readers.front.door: "back" is not a configured door`},
+		{"pin used twice", func(s string) string { return strings.Replace(s, `beeper = "GPIO24"`, `beeper = "GPIO17"`, 1) },
+			`lintel.toml: readers.front.beeper: GPIO17 is already used by readers.front.d0`},
+		{"bad pin name", func(s string) string { return strings.Replace(s, `strike = "GPIO5"`, `strike = "pin 5"`, 1) },
+			`lintel.toml: doors.front.strike: "pin 5" is not a GPIO line name`},
+		{"bad gateway id", func(s string) string { return strings.Replace(s, `id = "lintel-01"`, `id = "a/b"`, 1) },
+			`lintel.toml: gateway.id: "a/b" must be`},
+		{"bad uplink scheme", func(s string) string { return strings.Replace(s, `url = ""`, `url = "http://cloud:80"`, 1) },
+			`lintel.toml: uplink.url: unsupported scheme "http"`},
+		{"bad token role", func(s string) string { return strings.Replace(s, `role = "portal"`, `role = "root"`, 1) },
+			`lintel.toml: api.tokens[0].role: "root" is not one of admin, technician, portal`},
+		{"bad token hash", func(s string) string {
+			return strings.Replace(s, `sha256 = "0d6f`, `sha256 = "xx6f`, 1)
+		}, `lintel.toml: api.tokens[0].sha256: must be 64 lowercase hex digits`},
+		{"plain password instead of hash", func(s string) string {
+			return strings.Replace(s, `password_hash = "$2a$10$hfs7MwaGf0PBJPbZ3rPTOOcTDE0J1TDWo5YIg67rMYlFQG7KFs3Pm"`, `password_hash = "secret"`, 1)
+		}, `lintel.toml: broker.clients[0].password_hash: is not a bcrypt hash`},
+		{"latched unlock", func(s string) string { return strings.Replace(s, `unlock = "5s"`, `unlock = "10m"`, 1) },
+			`lintel.toml: doors.front.unlock: 10m0s must be between 0 and 5m`},
+		{"bad fail mode", func(s string) string { return strings.Replace(s, `fail = "secure"`, `fail = "open"`, 1) },
+			`lintel.toml: doors.front.fail: "open" is not secure or safe`},
+		{"bad format_37", func(s string) string { return strings.Replace(s, `format_37 = "H10304"`, `format_37 = "H10301"`, 1) },
+			`lintel.toml: readers.front.format_37: "H10301" is not H10302 or H10304`},
+		{"bad api listen", func(s string) string { return strings.Replace(s, `listen = "127.0.0.1:8080"`, `listen = "8080"`, 1) },
+			`lintel.toml: api.listen: "8080" is not host:port`},
+		{"negative lockout", func(s string) string { return strings.Replace(s, `lockout_attempts = 5`, `lockout_attempts = -1`, 1) },
+			`lintel.toml: readers.front: lockout attempts must not be negative`},
+		{"pre-alarm after the alarm", func(s string) string { return strings.Replace(s, `pre_alarm = "10s"`, `pre_alarm = "40s"`, 1) },
+			`lintel.toml: doors.front.pre_alarm: 40s must be shorter than held_open`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.mutate(base)
+			if in == base {
+				t.Fatal("the mutation changed nothing; the test is stale")
+			}
+			_, err := ParseConfig("lintel.toml", []byte(in))
+			if err == nil {
+				t.Fatalf("no error, want one containing %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %q, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add(ExampleConfig())
+	f.Add([]byte("[gateway]\nid = \"x\"\n[readers.a]\nmodel=\"RP10\"\nmode=\"card_only\"\ndoor=\"a\"\nd0=\"GPIO1\"\nd1=\"GPIO2\"\n[doors.a]\nstrike=\"GPIO3\"\n"))
+	f.Add([]byte("[[api.tokens]]\nrole=1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfig("fuzz.toml", b)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.toml") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("a loaded config fails validation: %v", err)
+		}
+	})
+}
