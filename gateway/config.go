@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/sync/uplink"
 )
 
 // Config is the whole of lintel.toml. Every field has a documented zero
@@ -26,7 +26,9 @@ type Config struct {
 	Gateway GatewayConfig `toml:"gateway"`
 	API     APIConfig     `toml:"api"`
 	Broker  BrokerConfig  `toml:"broker"`
-	Uplink  UplinkConfig  `toml:"uplink"`
+	// Uplink is the connection to the cloud broker; see [uplink.Config].
+	// An empty URL means no uplink: the gateway runs on its own.
+	Uplink  uplink.Config `toml:"uplink"`
 	Journal JournalConfig `toml:"journal"`
 	// Readers and Doors are keyed by name; the name appears in events,
 	// topics and the status page.
@@ -100,21 +102,6 @@ type BrokerClientConfig struct {
 	// Publish and Subscribe are the topic filters the client may use.
 	Publish   []string `toml:"publish"`
 	Subscribe []string `toml:"subscribe"`
-}
-
-// UplinkConfig is the [uplink] table: the connection to the cloud broker.
-// An empty URL means no uplink: the gateway runs on its own.
-type UplinkConfig struct {
-	// URL is tcp://, ssl://, tls://, ws:// or wss:// host:port.
-	URL      string `toml:"url"`
-	ClientID string `toml:"client_id"` // zero: the gateway id
-	Username string `toml:"username"`
-	Password string `toml:"password"`
-	CAFile   string `toml:"ca_file"`
-	CertFile string `toml:"cert_file"`
-	KeyFile  string `toml:"key_file"`
-	// KeepAlive between pings. Zero: 30s.
-	KeepAlive time.Duration `toml:"keepalive"`
 }
 
 // JournalConfig is the [journal] table.
@@ -274,9 +261,6 @@ func (c *Config) withDefaults() {
 	if c.Broker.Listen == "" {
 		c.Broker.Listen = DefaultMQTT
 	}
-	if c.Uplink.ClientID == "" {
-		c.Uplink.ClientID = c.Gateway.ID
-	}
 	for name, r := range c.Readers {
 		if r.Format37 == "" {
 			r.Format37 = "H10304"
@@ -421,20 +405,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Uplink.URL != "" {
-		u, err := url.Parse(c.Uplink.URL)
-		if err != nil {
-			return errf("uplink.url", "%v", err)
-		}
-		switch u.Scheme {
-		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
-		default:
-			return errf("uplink.url", "unsupported scheme %q (want tcp, ssl, tls, ws or wss)", u.Scheme)
-		}
-		if u.Host == "" {
-			return errf("uplink.url", "%q has no host", c.Uplink.URL)
-		}
-		if (c.Uplink.CertFile == "") != (c.Uplink.KeyFile == "") {
-			return errf("uplink.cert_file", "cert_file and key_file must be set together")
+		if err := c.Uplink.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", c.file, err)
 		}
 	}
 	if c.Journal.MaxEvents < 0 || c.Journal.MaxAge < 0 || c.Journal.CommitInterval < 0 {
