@@ -1,0 +1,421 @@
+package apitest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// GatewayID is the id the fake reports.
+const GatewayID = "gw-test"
+
+// Readers are the simulated site of `lintel run --sim`.
+var Readers = []access.ReaderConfig{
+	{Name: "front", Door: "front", Model: access.ModelRPK40, Mode: access.ModeCardAndPIN},
+	{Name: "side", Door: "side", Model: access.ModelRPK40, Mode: access.ModeCardOrPIN},
+	{Name: "garage", Door: "garage", Model: access.ModelRP40, Mode: access.ModeCardOnly},
+}
+
+// Backend is an in-memory api.Backend. It is safe for concurrent use.
+type Backend struct {
+	now     func() time.Time
+	started time.Time
+	engine  *access.Engine
+
+	mu       sync.Mutex // guards everything below
+	users    map[string]*user
+	pins     map[string]string // PIN → user id
+	cards    map[access.CardKey]access.Credential
+	credIDs  map[string]bool
+	nextCred int
+	events   []access.Event // events[i].Seq == i+1
+	changed  chan struct{}  // closed and replaced when an event is added
+	doors    map[string]*api.DoorStatus
+	readers  map[string]*api.ReaderStatus
+	pulses   []string
+	healthy  bool
+	uplink   api.UplinkStatus
+	revision uint64
+}
+
+type user struct {
+	u     access.User
+	pin   string
+	creds []access.Credential
+}
+
+var (
+	_ api.Backend      = (*Backend)(nil)
+	_ access.Directory = directory{}
+)
+
+// New returns a healthy, empty backend reading time from now (nil means
+// time.Now).
+func New(now func() time.Time) *Backend {
+	if now == nil {
+		now = time.Now
+	}
+	b := &Backend{
+		now:     now,
+		started: now(),
+		users:   make(map[string]*user),
+		pins:    make(map[string]string),
+		cards:   make(map[access.CardKey]access.Credential),
+		credIDs: make(map[string]bool),
+		changed: make(chan struct{}),
+		doors:   make(map[string]*api.DoorStatus),
+		readers: make(map[string]*api.ReaderStatus),
+		healthy: true,
+		uplink:  api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
+	}
+	e, err := access.NewEngine(directory{b}, Readers)
+	if err != nil {
+		panic(fmt.Sprintf("apitest: the built-in readers do not validate: %v", err))
+	}
+	b.engine = e
+	for _, r := range Readers {
+		b.doors[r.Door] = &api.DoorStatus{Name: r.Door, Locked: true, Alarms: []string{}}
+		b.readers[r.Name] = &api.ReaderStatus{Name: r.Name, Door: r.Door, Model: r.Model, Mode: r.Mode, Rejects: map[string]uint64{}}
+	}
+	return b
+}
+
+// directory is the engine's view of the user table.
+type directory struct{ b *Backend }
+
+func (d directory) Card(key access.CardKey) (access.Holder, bool) {
+	d.b.mu.Lock()
+	defer d.b.mu.Unlock()
+	c, ok := d.b.cards[key]
+	if !ok {
+		return access.Holder{}, false
+	}
+	u := d.b.users[c.UserID]
+	return access.Holder{User: u.u, Credential: c.ID, HasPIN: u.pin != ""}, true
+}
+
+func (d directory) PIN(digits []byte) (access.Holder, bool) {
+	d.b.mu.Lock()
+	defer d.b.mu.Unlock()
+	id, ok := d.b.pins[string(digits)]
+	if !ok {
+		return access.Holder{}, false
+	}
+	return access.Holder{User: d.b.users[id].u, HasPIN: true}, true
+}
+
+// SetHealthy sets what Healthy reports.
+func (b *Backend) SetHealthy(ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.healthy = ok
+}
+
+// SetUplink sets the uplink part of Status.
+func (b *Backend) SetUplink(u api.UplinkStatus) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.uplink = u
+}
+
+// Pulses returns the doors test-pulsed so far, in order.
+func (b *Backend) Pulses() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.pulses)
+}
+
+// Emit journals events and returns them with their Seq and ID.
+func (b *Backend) Emit(evs ...access.Event) []access.Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.emitLocked(evs...)
+}
+
+func (b *Backend) emitLocked(evs ...access.Event) []access.Event {
+	out := make([]access.Event, 0, len(evs))
+	for _, ev := range evs {
+		ev.Seq = uint64(len(b.events)) + 1
+		ev.ID = GatewayID + "-" + strconv.FormatUint(ev.Seq, 10)
+		if ev.Time.IsZero() {
+			ev.Time = b.now()
+		}
+		b.events = append(b.events, ev)
+		out = append(out, ev)
+	}
+	if len(out) > 0 {
+		close(b.changed)
+		b.changed = make(chan struct{})
+	}
+	return out
+}
+
+// Status implements api.Backend.
+func (b *Backend) Status() api.Status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := api.Status{
+		GatewayID:    GatewayID,
+		Started:      b.started,
+		ClockTrusted: true,
+		Uplink:       b.uplink,
+		Sync:         api.SyncStatus{Revision: b.revision},
+		Broker:       api.BrokerStatus{Clients: 1},
+	}
+	if n := uint64(len(b.events)); n > 0 {
+		st.Journal = api.JournalStatus{First: 1, Last: n, Count: n, Undelivered: n - b.uplink.Cursor}
+	}
+	for _, name := range sortedKeys(b.doors) {
+		d := *b.doors[name]
+		d.Alarms = slices.Clone(d.Alarms)
+		st.Doors = append(st.Doors, d)
+	}
+	for _, name := range sortedKeys(b.readers) {
+		r := *b.readers[name]
+		r.Rejects = maps(r.Rejects)
+		if r.LastFrame != nil {
+			f := *r.LastFrame
+			r.LastFrame = &f
+		}
+		st.Readers = append(st.Readers, r)
+	}
+	return st
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func maps(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Healthy implements api.Backend.
+func (b *Backend) Healthy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.healthy
+}
+
+// PutUser implements api.Backend.
+func (b *Backend) PutUser(u access.User) (bool, error) {
+	if err := access.CheckID(u.ID); err != nil {
+		return false, fmt.Errorf("apitest: put user: %w: %w", api.ErrInvalid, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old, ok := b.users[u.ID]; ok {
+		old.u = u
+		return false, nil
+	}
+	b.users[u.ID] = &user{u: u}
+	return true, nil
+}
+
+// User implements api.Backend.
+func (b *Backend) User(id string) (api.UserView, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.users[id]
+	if !ok {
+		return api.UserView{}, fmt.Errorf("apitest: user %q: %w", id, access.ErrNotFound)
+	}
+	return api.UserView{User: u.u, HasPIN: u.pin != "", Credentials: slices.Clone(u.creds)}, nil
+}
+
+// DeleteUser implements api.Backend.
+func (b *Backend) DeleteUser(id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.users[id]
+	if !ok {
+		return fmt.Errorf("apitest: delete user %q: %w", id, access.ErrNotFound)
+	}
+	delete(b.pins, u.pin)
+	for _, c := range u.creds {
+		delete(b.cards, c.Card)
+		delete(b.credIDs, c.ID)
+	}
+	delete(b.users, id)
+	return nil
+}
+
+// SetPIN implements api.Backend.
+func (b *Backend) SetPIN(userID, pin string) error {
+	if err := access.ValidatePIN(pin); err != nil {
+		return fmt.Errorf("apitest: set pin of %q: %w", userID, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.users[userID]
+	if !ok {
+		return fmt.Errorf("apitest: set pin of %q: %w", userID, access.ErrNotFound)
+	}
+	if holder, taken := b.pins[pin]; taken && holder != userID {
+		return fmt.Errorf("apitest: set pin of %q: %w", userID, access.ErrPINInUse)
+	}
+	b.setPINLocked(u, pin)
+	return nil
+}
+
+func (b *Backend) setPINLocked(u *user, pin string) {
+	delete(b.pins, u.pin) // R1: a user has at most one PIN
+	u.pin = pin
+	b.pins[pin] = u.u.ID
+}
+
+// GeneratePIN implements api.Backend.
+func (b *Backend) GeneratePIN(userID string, length int) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.users[userID]
+	if !ok {
+		return "", fmt.Errorf("apitest: generate pin for %q: %w", userID, access.ErrNotFound)
+	}
+	pin, err := access.GeneratePIN(nil, length, func(p string) bool { _, taken := b.pins[p]; return taken })
+	if err != nil {
+		return "", fmt.Errorf("apitest: generate pin for %q: %w", userID, err)
+	}
+	b.setPINLocked(u, pin)
+	return pin, nil
+}
+
+// ClearPIN implements api.Backend.
+func (b *Backend) ClearPIN(userID string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.users[userID]
+	if !ok {
+		return fmt.Errorf("apitest: clear pin of %q: %w", userID, access.ErrNotFound)
+	}
+	delete(b.pins, u.pin)
+	u.pin = ""
+	return nil
+}
+
+// AddCredential implements api.Backend.
+func (b *Backend) AddCredential(userID string, c access.Credential) (access.Credential, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u, ok := b.users[userID]
+	if !ok {
+		return access.Credential{}, fmt.Errorf("apitest: add credential to %q: %w", userID, access.ErrNotFound)
+	}
+	if _, taken := b.cards[c.Card]; taken {
+		return access.Credential{}, fmt.Errorf("apitest: add card %s to %q: %w", c.Card, userID, access.ErrCredentialInUse)
+	}
+	if c.ID == "" {
+		for c.ID == "" || b.credIDs[c.ID] {
+			b.nextCred++
+			c.ID = "c" + strconv.Itoa(b.nextCred)
+		}
+	} else if b.credIDs[c.ID] {
+		return access.Credential{}, fmt.Errorf("apitest: add credential %q to %q: %w", c.ID, userID, access.ErrCredentialInUse)
+	}
+	c.UserID, c.Type = userID, access.CredentialCard
+	b.cards[c.Card] = c
+	b.credIDs[c.ID] = true
+	u.creds = append(u.creds, c)
+	return c, nil
+}
+
+// Events implements api.Backend.
+func (b *Backend) Events(after uint64, limit int) ([]access.Event, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if after >= uint64(len(b.events)) || limit <= 0 {
+		return nil, nil
+	}
+	end := min(after+uint64(limit), uint64(len(b.events)))
+	return slices.Clone(b.events[after:end]), nil
+}
+
+// WaitEvents implements api.Backend.
+func (b *Backend) WaitEvents(ctx context.Context, after uint64) error {
+	for {
+		b.mu.Lock()
+		n, ch := uint64(len(b.events)), b.changed
+		b.mu.Unlock()
+		if n > after {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// HandleChanges implements api.Backend with a stand-in for the changeset
+// apply: a JSON object with a "revision" greater than the current one is
+// applied; anything else is refused with 400 or 409.
+func (b *Backend) HandleChanges(payload []byte) ([]byte, int) {
+	var cs struct {
+		Revision uint64 `json:"revision"`
+	}
+	if err := json.Unmarshal(payload, &cs); err != nil {
+		return ack(0, false, "changeset: "+err.Error()), 400
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cs.Revision <= b.revision {
+		return ack(b.revision, false, fmt.Sprintf("revision: %d is not after the current %d", cs.Revision, b.revision)), 409
+	}
+	b.revision = cs.Revision
+	return ack(b.revision, true, ""), 200
+}
+
+// CurrentAck implements api.Backend.
+func (b *Backend) CurrentAck() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return ack(b.revision, true, "")
+}
+
+func ack(rev uint64, applied bool, msg string) []byte {
+	out, _ := json.Marshal(struct {
+		Revision uint64 `json:"revision"`
+		Applied  bool   `json:"applied"`
+		Error    string `json:"error,omitempty"`
+	}{rev, applied, msg})
+	return out
+}
+
+// Event names of the fake's door events.
+const (
+	TypeDoor          = "door.test_pulse"
+	NameDoorTestPulse = "Door Test Pulse"
+	TypeContact       = "door.contact"
+	NameDoorOpened    = "Door Opened"
+	NameDoorClosed    = "Door Closed"
+)
+
+// PulseDoor implements api.Backend.
+func (b *Backend) PulseDoor(door string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.doors[door]; !ok {
+		return fmt.Errorf("apitest: pulse door %q: %w", door, access.ErrNotFound)
+	}
+	b.pulses = append(b.pulses, door)
+	b.emitLocked(access.Event{Type: TypeDoor, Name: NameDoorTestPulse, Door: door})
+	return nil
+}

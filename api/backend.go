@@ -1,0 +1,197 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// Backend is what the API serves: the appliance's user table, journal,
+// sync apply and doors. Implementations must be safe for concurrent use; the
+// server calls them from one goroutine per request.
+//
+// Errors the API acts on: access.ErrNotFound (404), access.ErrCredentialInUse
+// and access.ErrPINInUse (409), access.ErrPINLength, access.ErrPINNotDigits
+// and access.ErrPINSpaceExhausted (422), access.ErrUnknownReader (404) and
+// [ErrInvalid] (422), all matched with errors.Is or errors.As. Any other
+// error is a 500 whose text is logged but not returned. No error may contain
+// a PIN or a key press.
+type Backend interface {
+	// Status is a snapshot of the appliance for the status page and
+	// GET /api/v1/status. The server fills in Version and Uptime when
+	// they are zero.
+	Status() Status
+	// Healthy reports whether the decision loop is alive (GET /healthz).
+	Healthy() bool
+
+	// PutUser creates or replaces a user and reports whether it was new.
+	// The user's PIN and credentials are kept.
+	PutUser(u access.User) (created bool, err error)
+	// User returns a user with its credentials; never the PIN.
+	User(id string) (UserView, error)
+	// DeleteUser removes a user with its PIN and credentials.
+	DeleteUser(id string) error
+	// SetPIN gives a user a custom PIN (R1-R3).
+	SetPIN(userID, pin string) error
+	// GeneratePIN gives a user a fresh random PIN of length digits (R4)
+	// and returns it; this is the only time the PIN leaves the backend.
+	GeneratePIN(userID string, length int) (string, error)
+	// ClearPIN removes a user's PIN; clearing an absent PIN is not an error.
+	ClearPIN(userID string) error
+	// AddCredential enrols a card for a user. An empty c.ID asks the
+	// backend to choose one; the stored credential is returned.
+	AddCredential(userID string, c access.Credential) (access.Credential, error)
+
+	// Events returns up to limit journal entries with Seq > after, in
+	// order.
+	Events(after uint64, limit int) ([]access.Event, error)
+	// WaitEvents blocks until an entry with Seq > after exists or ctx is
+	// done, and returns ctx.Err() in the second case.
+	WaitEvents(ctx context.Context, after uint64) error
+
+	// HandleChanges applies a changeset from the portal and returns the
+	// apply result and the HTTP status to answer with. It owns the
+	// payload's validation; the API passes the bytes through unread.
+	HandleChanges(payload []byte) (ack []byte, httpStatus int)
+	// CurrentAck is the apply result of the current revision.
+	CurrentAck() []byte
+
+	// PulseDoor opens a door's strike for its configured pulse, as a
+	// technician's test. Unknown doors wrap access.ErrNotFound.
+	PulseDoor(door string) error
+}
+
+// Sim feeds simulated hardware. It is nil when the simulator is off, and
+// then the /api/v1/sim routes do not exist. Implementations must be safe for
+// concurrent use. Input goes through the same path as hardware: the
+// simulator turns it into Wiegand pulses and door contact edges. Unknown
+// readers and doors wrap access.ErrNotFound (or are access.ErrUnknownReader);
+// input the reader's format cannot carry wraps [ErrInvalid].
+type Sim interface {
+	// Card presents a card of a format (e.g. "H10301") at a reader.
+	Card(reader, format string, facility uint32, number uint64) error
+	// Bits sends a raw frame, one '0' or '1' per bit.
+	Bits(reader, bits string) error
+	// Keys presses keys '0'-'9', '*' and '#' on a reader's keypad.
+	Keys(reader, keys string) error
+	// DoorContact opens or closes a door's contact.
+	DoorContact(door string, open bool) error
+}
+
+// ErrInvalid marks input the API could not check itself, such as a card
+// number too large for its format. The API answers 422 with the error's
+// text, so the text must say what was wrong and where.
+var ErrInvalid = errors.New("invalid")
+
+// UserView is a user as the API shows it: never the PIN, only whether there
+// is one.
+type UserView struct {
+	User        access.User
+	HasPIN      bool
+	Credentials []access.Credential
+}
+
+// Status is a snapshot of the appliance.
+type Status struct {
+	GatewayID string `json:"gateway_id"`
+	Version   string `json:"version"`
+	// Started is when the appliance started; Uptime is filled in by the
+	// server from its clock when zero.
+	Started       time.Time `json:"started"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	// ClockTrusted is false until the clock has been synchronised (a Pi
+	// without an RTC boots in 1970).
+	ClockTrusted bool           `json:"clock_trusted"`
+	Doors        []DoorStatus   `json:"doors"`
+	Readers      []ReaderStatus `json:"readers"`
+	Uplink       UplinkStatus   `json:"uplink"`
+	Journal      JournalStatus  `json:"journal"`
+	Sync         SyncStatus     `json:"sync"`
+	Broker       BrokerStatus   `json:"broker"`
+}
+
+// DoorStatus is one door.
+type DoorStatus struct {
+	Name   string `json:"name"`
+	Locked bool   `json:"locked"`
+	Open   bool   `json:"open"`
+	// Alarms are short names of active alarms, e.g. "held_open",
+	// "forced_open".
+	Alarms []string `json:"alarms"`
+}
+
+// ReaderStatus is one reader with the installer's frame inspector.
+type ReaderStatus struct {
+	Name  string       `json:"name"`
+	Door  string       `json:"door"`
+	Model access.Model `json:"model"`
+	Mode  access.Mode  `json:"mode"`
+	// LastFrame is the last Wiegand frame the reader sent, nil before
+	// the first.
+	LastFrame *Frame `json:"last_frame,omitempty"`
+	// Rejects counts frames rejected, by cause (e.g. "parity",
+	// "length", "timing").
+	Rejects map[string]uint64 `json:"rejects"`
+	// Fault is the reader's current fault, empty when healthy.
+	Fault string `json:"fault,omitempty"`
+}
+
+// Frame is one Wiegand frame as the framer saw it.
+type Frame struct {
+	Time time.Time `json:"time"`
+	// Bits is the frame, one '0' or '1' per bit. The server blanks it
+	// for keypad frames (Keypad set, or 4 and 8 bits long), whose bits
+	// are key presses.
+	Bits     string `json:"bits"`
+	Length   int    `json:"length"`
+	ParityOK bool   `json:"parity_ok"`
+	// Keypad marks a key-press frame.
+	Keypad bool `json:"keypad,omitempty"`
+	// Format is the decoded format ("H10301"), empty when none matched.
+	Format   string `json:"format,omitempty"`
+	Facility uint32 `json:"facility,omitempty"`
+	Number   uint64 `json:"number,omitempty"`
+	// Error says why the frame was rejected, empty when it was not.
+	Error string `json:"error,omitempty"`
+}
+
+// redact blanks the bits of key-press frames: a key press must never leave
+// the gateway.
+func (f *Frame) redact() {
+	if f.Keypad || f.Length == 4 || f.Length == 8 {
+		f.Keypad = true
+		f.Bits = ""
+		f.Format, f.Facility, f.Number = "", 0, 0
+	}
+}
+
+// UplinkStatus is the cloud link.
+type UplinkStatus struct {
+	Configured bool      `json:"configured"`
+	Connected  bool      `json:"connected"`
+	Since      time.Time `json:"since,omitzero"`
+	// Cursor is the last journal seq the cloud broker acknowledged.
+	Cursor    uint64 `json:"cursor"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// JournalStatus is the event journal.
+type JournalStatus struct {
+	First       uint64 `json:"first"`
+	Last        uint64 `json:"last"`
+	Count       uint64 `json:"count"`
+	Undelivered uint64 `json:"undelivered"`
+}
+
+// SyncStatus is the portal sync state.
+type SyncStatus struct {
+	Revision uint64 `json:"revision"`
+	Digest   string `json:"digest,omitempty"`
+}
+
+// BrokerStatus is the embedded MQTT broker.
+type BrokerStatus struct {
+	Clients int `json:"clients"`
+}

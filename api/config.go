@@ -1,0 +1,164 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a [Server]. The zero value of every field has a useful
+// meaning, documented on the field; only Tokens must be set for the API to
+// let anyone in.
+type Config struct {
+	// Addr is the TCP address Run listens on. Empty means
+	// "127.0.0.1:8080": loopback only.
+	Addr string
+	// TLSCertFile and TLSKeyFile, both set, make Run serve HTTPS. Both
+	// empty serve plain HTTP; one without the other is an error.
+	TLSCertFile string
+	TLSKeyFile  string
+	// Tokens are the bearer tokens that may call the API. Empty means no
+	// one can (except GET /healthz).
+	Tokens []Token
+	// BodyLimit caps a JSON request body in bytes. Zero means 64 KiB.
+	BodyLimit int64
+	// SyncBodyLimit caps a changeset posted to /api/v1/sync/changes.
+	// Zero means 64 MiB, room for a full sync of 100k users.
+	SyncBodyLimit int64
+	// Metrics is gathered for GET /metrics. Nil serves an empty
+	// registry.
+	Metrics prometheus.Gatherer
+	// Logger receives one line per request and every internal error.
+	// Nil discards. No token, PIN or key press is ever logged.
+	Logger *slog.Logger
+	// Version is shown on the status page and in /api/v1/status when the
+	// backend leaves it empty.
+	Version string
+	// Now is the clock for sessions, uptime and the bad-token limiter.
+	// Nil means time.Now.
+	Now func() time.Time
+	// SessionTTL is how long a status-page sign-in lasts. Zero means 12h.
+	SessionTTL time.Duration
+	// Heartbeat is the interval of SSE keep-alive comments. Zero means
+	// 15s.
+	Heartbeat time.Duration
+}
+
+// Role is what a token may do.
+type Role string
+
+// Roles.
+const (
+	// RoleAdmin may do everything.
+	RoleAdmin Role = "admin"
+	// RoleTechnician may read, use the simulator and test-pulse doors.
+	RoleTechnician Role = "technician"
+	// RolePortal may only sync.
+	RolePortal Role = "portal"
+)
+
+// Token is one API token. Only its hash is kept.
+type Token struct {
+	// Name identifies the token in logs, e.g. "admin" or "portal".
+	Name string `toml:"name" json:"name"`
+	Role Role   `toml:"role" json:"role"`
+	// Hash is the lower-case hex SHA-256 of the token ([HashToken]).
+	// Tokens are 32 random bytes, so a fast hash is enough: there is
+	// nothing to guess by brute force.
+	Hash string `toml:"hash" json:"hash"`
+}
+
+// NewToken makes a fresh random token and its hash for [Token.Hash]. The
+// plain token is shown once, to the person who will use it.
+func NewToken() (plain, hash string) {
+	var b [32]byte
+	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+		// crypto/rand does not fail on any platform Lintel runs on.
+		panic(fmt.Sprintf("api: new token: %v", err))
+	}
+	plain = base64.RawURLEncoding.EncodeToString(b[:])
+	return plain, HashToken(plain)
+}
+
+// HashToken returns the hex SHA-256 of a token.
+func HashToken(plain string) string {
+	sum := sha256.Sum256([]byte(plain))
+	return hex.EncodeToString(sum[:])
+}
+
+// Defaults of the zero Config fields.
+const (
+	DefaultAddr          = "127.0.0.1:8080"
+	DefaultBodyLimit     = 64 << 10
+	DefaultSyncBodyLimit = 64 << 20
+	DefaultSessionTTL    = 12 * time.Hour
+	DefaultHeartbeat     = 15 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.BodyLimit == 0 {
+		c.BodyLimit = DefaultBodyLimit
+	}
+	if c.SyncBodyLimit == 0 {
+		c.SyncBodyLimit = DefaultSyncBodyLimit
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	return c
+}
+
+// Validate checks c. Errors name the field.
+func (c Config) Validate() error {
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("tls: set both the certificate and the key file, or neither")
+	}
+	if c.BodyLimit < 0 || c.SyncBodyLimit < 0 {
+		return fmt.Errorf("body limits must not be negative")
+	}
+	if c.SessionTTL < 0 || c.Heartbeat < 0 {
+		return fmt.Errorf("durations must not be negative")
+	}
+	names := make(map[string]bool, len(c.Tokens))
+	for i, t := range c.Tokens {
+		where := fmt.Sprintf("tokens[%d] (%q)", i, t.Name)
+		if t.Name == "" {
+			return fmt.Errorf("tokens[%d]: name is empty", i)
+		}
+		if names[t.Name] {
+			return fmt.Errorf("%s: name is used twice", where)
+		}
+		names[t.Name] = true
+		switch t.Role {
+		case RoleAdmin, RoleTechnician, RolePortal:
+		default:
+			return fmt.Errorf("%s: role: %q is not a role (want admin, technician or portal)", where, t.Role)
+		}
+		if b, err := hex.DecodeString(t.Hash); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("%s: hash: want the 64 hex digits of the token's SHA-256", where)
+		}
+	}
+	return nil
+}
