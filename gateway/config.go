@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/sync/uplink"
 )
@@ -75,33 +76,12 @@ type TokenConfig struct {
 	SHA256 string `toml:"sha256"`
 }
 
-// BrokerConfig is the [broker] table: the embedded MQTT broker.
+// BrokerConfig is the [broker] table: the embedded MQTT broker, see
+// [broker.Config].
 type BrokerConfig struct {
 	// Disabled turns the embedded broker off.
 	Disabled bool `toml:"disabled"`
-	// Listen is the plain TCP listener. Zero: 127.0.0.1:1883.
-	Listen string `toml:"listen"`
-	// TLSListen, with TLSCert and TLSKey, adds an MQTT-over-TLS listener.
-	TLSListen string `toml:"tls_listen"`
-	TLSCert   string `toml:"tls_cert"`
-	TLSKey    string `toml:"tls_key"`
-	// WSListen adds an MQTT-over-WebSocket listener.
-	WSListen string `toml:"ws_listen"`
-	// AllowAnonymous lets clients connect without a password, from
-	// loopback addresses only.
-	AllowAnonymous bool `toml:"allow_anonymous"`
-	// Clients may connect with a username and password.
-	Clients []BrokerClientConfig `toml:"clients"`
-}
-
-// BrokerClientConfig is one MQTT client of the embedded broker.
-type BrokerClientConfig struct {
-	Username string `toml:"username"`
-	// PasswordHash is a bcrypt hash (make one with `lintel broker passwd`).
-	PasswordHash string `toml:"password_hash"`
-	// Publish and Subscribe are the topic filters the client may use.
-	Publish   []string `toml:"publish"`
-	Subscribe []string `toml:"subscribe"`
+	broker.Config
 }
 
 // JournalConfig is the [journal] table.
@@ -228,7 +208,7 @@ func ParseConfig(name string, b []byte) (*Config, error) {
 func SimDefaults() *Config {
 	c := &Config{
 		Gateway: GatewayConfig{ID: "lintel-sim", DataDir: "lintel-data"},
-		Broker:  BrokerConfig{AllowAnonymous: true},
+		Broker:  BrokerConfig{Config: broker.SimConfig("lintel-sim")},
 		Readers: map[string]ReaderConfig{
 			"front":  {Model: "RPK40", Mode: "card_and_pin", Door: "front", D0: "SIM0", D1: "SIM1", GreenLED: "SIM2", RedLED: "SIM3", Beeper: "SIM4"},
 			"side":   {Model: "RPK40", Mode: "card_or_pin", Door: "side", D0: "SIM10", D1: "SIM11", GreenLED: "SIM12", RedLED: "SIM13", Beeper: "SIM14"},
@@ -261,6 +241,7 @@ func (c *Config) withDefaults() {
 	if c.Broker.Listen == "" {
 		c.Broker.Listen = DefaultMQTT
 	}
+	c.Broker.GatewayID = c.Gateway.ID
 	for name, r := range c.Readers {
 		if r.Format37 == "" {
 			r.Format37 = "H10304"
@@ -373,35 +354,9 @@ func (c *Config) Validate() error {
 		seenTok[t.Name] = true
 	}
 	if !c.Broker.Disabled {
-		if err := checkAddr(c.Broker.Listen); err != nil {
-			return errf("broker.listen", "%v", err)
-		}
-		if c.Broker.TLSListen != "" {
-			if err := checkAddr(c.Broker.TLSListen); err != nil {
-				return errf("broker.tls_listen", "%v", err)
-			}
-			if c.Broker.TLSCert == "" || c.Broker.TLSKey == "" {
-				return errf("broker.tls_listen", "needs tls_cert and tls_key")
-			}
-		}
-		if c.Broker.WSListen != "" {
-			if err := checkAddr(c.Broker.WSListen); err != nil {
-				return errf("broker.ws_listen", "%v", err)
-			}
-		}
-		users := map[string]bool{}
-		for i, cl := range c.Broker.Clients {
-			key := fmt.Sprintf("broker.clients[%d]", i)
-			if cl.Username == "" {
-				return errf(key+".username", "must not be empty")
-			}
-			if users[cl.Username] {
-				return errf(key+".username", "%q is used twice", cl.Username)
-			}
-			users[cl.Username] = true
-			if !strings.HasPrefix(cl.PasswordHash, "$2") {
-				return errf(key+".password_hash", "is not a bcrypt hash (make one with `lintel broker passwd`)")
-			}
+		c.Broker.GatewayID = c.Gateway.ID
+		if err := c.Broker.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", c.file, err)
 		}
 	}
 	if c.Uplink.URL != "" {
