@@ -1,0 +1,161 @@
+package pins
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"periph.io/x/conn/v3/gpio"
+
+	"github.com/lintel-access/lintel/gpio/wiegand"
+)
+
+var piChips = []ChipLines{
+	{Name: "gpiochip0", Lines: []string{"ID_SDA", "ID_SCL", "GPIO2", "GPIO3", "GPIO4", "", "GPIO6", "", "", "", "", "", "", "", "", "", "", "GPIO17", "GPIO18"}},
+	{Name: "gpiochip1", Lines: []string{"BT_ON", "WL_ON", "GPIO2"}},
+}
+
+func TestResolve(t *testing.T) {
+	tests := []struct {
+		name    string
+		want    Line
+		wantErr string
+	}{
+		{name: "GPIO17", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
+		{name: "gpio17", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
+		{name: " GPIO18 ", want: Line{Chip: 0, Offset: 18, Name: "GPIO18"}},
+		{name: "gpiochip1:1", want: Line{Chip: 1, Offset: 1, Name: "WL_ON"}},
+		{name: "gpiochip0:5", want: Line{Chip: 0, Offset: 5, Name: ""}},
+		{name: "GPIO2", wantErr: "named on 2 chips"},
+		{name: "GPIO99", wantErr: `pin "GPIO99": no GPIO line has that name on gpiochip0, gpiochip1`},
+		{name: "", wantErr: "empty pin name"},
+		{name: "gpiochip9:1", wantErr: `no chip "gpiochip9"`},
+		{name: "gpiochip1:7", wantErr: "gpiochip1 has 3 lines"},
+		{name: "gpiochip0:x", wantErr: `offset "x" is not a line number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Resolve(piChips, tt.name)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Resolve(%q) error = %v, want one containing %q", tt.name, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resolve(%q): %v", tt.name, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Resolve(%q) mismatch (-want +got):\n%s", tt.name, diff)
+			}
+		})
+	}
+}
+
+func TestResolvePair(t *testing.T) {
+	tests := []struct {
+		d0, d1  string
+		wantErr string
+	}{
+		{"GPIO17", "GPIO18", ""},
+		{"GPIO17", "gpiochip1:0", "on different chips"},
+		{"GPIO17", "gpio17", "same line"},
+		{"nope", "GPIO18", "d0: pins: pin \"nope\""},
+		{"GPIO17", "nope", "d1: pins: pin \"nope\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.d0+"+"+tt.d1, func(t *testing.T) {
+			_, _, err := ResolvePair(piChips, tt.d0, tt.d1)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ResolvePair: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ResolvePair error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestLineMapEdge(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := lineMap{d0: 17, d1: 18}
+	tests := []struct {
+		name   string
+		offset int
+		edge   gpio.Edge
+		want   wiegand.Edge
+		wantOK bool
+	}{
+		{"D0 falling is a 0 bit", 17, gpio.FallingEdge, wiegand.Edge{Line: wiegand.D0, Time: at}, true},
+		{"D1 falling is a 1 bit", 18, gpio.FallingEdge, wiegand.Edge{Line: wiegand.D1, Time: at}, true},
+		{"D1 rising", 18, gpio.RisingEdge, wiegand.Edge{Line: wiegand.D1, Rising: true, Time: at}, true},
+		{"another line", 4, gpio.FallingEdge, wiegand.Edge{}, false},
+		{"no edge", 17, gpio.NoEdge, wiegand.Edge{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := m.edge(tt.offset, tt.edge, at)
+			if ok != tt.wantOK || (ok && got != tt.want) {
+				t.Errorf("edge(%d, %v) = %+v, %v; want %+v, %v", tt.offset, tt.edge, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestLowBits(t *testing.T) {
+	for v, want := range map[gpio.GPIOValue][2]bool{0: {true, true}, 1: {false, true}, 2: {true, false}, 3: {false, false}} {
+		d0, d1 := lowBits(v)
+		if [2]bool{d0, d1} != want {
+			t.Errorf("lowBits(%b) = %v, %v; want %v", v, d0, d1, want)
+		}
+	}
+}
+
+// scriptInput is an Input that replays levels, one per call to WaitEdge.
+type scriptInput struct {
+	levels []bool
+	cancel context.CancelFunc
+	i      int
+	err    error
+}
+
+func (s *scriptInput) WaitEdge(time.Duration) (bool, error) {
+	if s.i+1 >= len(s.levels) {
+		s.cancel()
+		return false, nil
+	}
+	s.i++
+	return true, nil
+}
+
+func (s *scriptInput) Read() (bool, error) {
+	if s.err != nil {
+		return false, s.err
+	}
+	return s.levels[s.i], nil
+}
+
+func (s *scriptInput) Close() error { return nil }
+
+func TestWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &scriptInput{levels: []bool{true, true, false, false, true}, cancel: cancel}
+	var got []bool
+	err := Watch(ctx, in, func(high bool) { got = append(got, high) })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Watch = %v, want context.Canceled", err)
+	}
+	if diff := cmp.Diff([]bool{true, false, true}, got); diff != "" {
+		t.Errorf("levels mismatch (-want +got):\n%s", diff)
+	}
+	boom := errors.New("boom")
+	if err := Watch(context.Background(), &scriptInput{levels: []bool{true}, err: boom}, func(bool) {}); !errors.Is(err, boom) {
+		t.Errorf("Watch with a read error = %v, want boom", err)
+	}
+}
