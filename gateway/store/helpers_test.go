@@ -1,0 +1,84 @@
+package store_test
+
+import (
+	"bytes"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/store"
+	"github.com/lintel-access/lintel/gateway/store/storetest"
+)
+
+// logBuffer collects a store's log lines for inspection.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// withLog sends a store's log, at debug level, to lb.
+func withLog(lb *logBuffer) func(*store.Options) {
+	return func(o *store.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{
+			Level: slog.LevelDebug,
+			// Timestamps are digits that a short PIN could match by chance.
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))
+	}
+}
+
+var pathRE = regexp.MustCompile(`/[^ "]*`)
+
+// assertNoSecret fails if any of the secrets appears in the log.
+func assertNoSecret(t *testing.T, lb *logBuffer, secrets ...string) {
+	t.Helper()
+	// Temporary paths hold random digits that a PIN could match by chance.
+	log := pathRE.ReplaceAllString(lb.String(), "PATH")
+	for _, s := range secrets {
+		if len(s) >= access.MinPINLength && strings.Contains(log, s) {
+			t.Errorf("log holds the PIN %q:\n%s", s, log)
+		}
+	}
+}
+
+func update(t testing.TB, s *store.Store, fn func(tx *store.Tx) error) {
+	t.Helper()
+	if err := s.Update(fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func putUser(t testing.TB, s *store.Store, id string) {
+	t.Helper()
+	update(t, s, func(tx *store.Tx) error {
+		_, err := tx.PutUser(access.User{ID: id, Name: "User " + id, Enabled: true})
+		return err
+	})
+}
+
+func card(n uint64) access.CardKey { return access.CardKey{Format: "H10301", Facility: 1, Number: n} }
+
+func newStore(t *testing.T, opts ...func(*store.Options)) *store.Store {
+	t.Helper()
+	return storetest.New(t, opts...)
+}

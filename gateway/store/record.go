@@ -1,0 +1,412 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// userState is one user as a transaction or the snapshot loader sees it:
+// everything the table holds about them, materialised.
+type userState struct {
+	user   access.User
+	hasPIN bool
+	pin    pinKey
+	creds  []access.Credential // sorted by ID
+}
+
+// record returns the public view of a user.
+func (st *userState) record() UserRecord {
+	return UserRecord{User: st.user, HasPIN: st.hasPIN, Credentials: slices.Clone(st.creds)}
+}
+
+// Limits on what a user record may hold.
+const (
+	maxNameLen   = 256 // bytes of a user's display name
+	maxFormatLen = 32  // bytes of a card format name
+	// maxCredentialsPerUser bounds one user's credentials, so that one
+	// record stays far below a Badger transaction's size limit.
+	maxCredentialsPerUser = 64
+)
+
+// checkUser validates a user as a transaction or snapshot would store it and
+// returns it normalised: validity bounds in UTC.
+func checkUser(u access.User) (access.User, error) {
+	if err := access.CheckID(u.ID); err != nil {
+		return u, fmt.Errorf("user id: %w", err)
+	}
+	if len(u.Name) > maxNameLen {
+		return u, fmt.Errorf("user %q: name is %d bytes long, at most %d allowed", u.ID, len(u.Name), maxNameLen)
+	}
+	if !utf8.ValidString(u.Name) {
+		return u, fmt.Errorf("user %q: name is not valid UTF-8", u.ID)
+	}
+	for _, r := range u.Name {
+		if r < 0x20 || r == 0x7f {
+			return u, fmt.Errorf("user %q: name holds a control character", u.ID)
+		}
+	}
+	if !u.ValidFrom.IsZero() {
+		u.ValidFrom = u.ValidFrom.UTC()
+	}
+	if !u.ValidTo.IsZero() {
+		u.ValidTo = u.ValidTo.UTC()
+	}
+	if !u.ValidFrom.IsZero() && !u.ValidTo.IsZero() && !u.ValidTo.After(u.ValidFrom) {
+		return u, fmt.Errorf("user %q: valid_to %s is not after valid_from %s", u.ID,
+			u.ValidTo.Format(time.RFC3339), u.ValidFrom.Format(time.RFC3339))
+	}
+	return u, nil
+}
+
+// checkFormat validates a card format name: 1 to 32 letters, digits, '-',
+// '_' or '.', so that a card key prints unambiguously as FORMAT:FAC:NUM.
+func checkFormat(f string) error {
+	if f == "" {
+		return errors.New("card format is empty")
+	}
+	if len(f) > maxFormatLen {
+		return fmt.Errorf("card format is %d characters long, at most %d allowed", len(f), maxFormatLen)
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return fmt.Errorf("card format %q has a character that is not allowed at offset %d", f, i)
+		}
+	}
+	return nil
+}
+
+// checkCredential validates a credential with its id already set and
+// returns it normalised (Type "card").
+func checkCredential(c access.Credential) (access.Credential, error) {
+	if err := access.CheckID(c.ID); err != nil {
+		return c, fmt.Errorf("credential id: %w", err)
+	}
+	if c.Type == "" {
+		c.Type = access.CredentialCard
+	}
+	if c.Type != access.CredentialCard {
+		return c, fmt.Errorf("credential %q: type %q is not supported (want %q)", c.ID, c.Type, access.CredentialCard)
+	}
+	if err := checkFormat(c.Card.Format); err != nil {
+		return c, fmt.Errorf("credential %q: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+// The stored form of a user, the value under the user's key. Integers are
+// varints; strings are a uvarint length and the bytes.
+//
+//	version  byte (1)
+//	flags    byte: 1 enabled, 2 has PIN, 4 valid_from set, 8 valid_to set
+//	name     string
+//	[from]   varint Unix seconds, uvarint nanoseconds
+//	[to]     varint Unix seconds, uvarint nanoseconds
+//	[pin]    16 bytes: HMAC-SHA256-128 of the PIN under the device key
+//	n        uvarint number of credentials, then n times:
+//	         id string, format string, uvarint facility, uvarint number
+const recordVersion = 1
+
+const (
+	recEnabled = 1 << iota
+	recHasPIN
+	recFrom
+	recTo
+)
+
+// encodeUser appends the stored form of st to buf.
+func encodeUser(buf []byte, st *userState) []byte {
+	var flags byte
+	if st.user.Enabled {
+		flags |= recEnabled
+	}
+	if st.hasPIN {
+		flags |= recHasPIN
+	}
+	if !st.user.ValidFrom.IsZero() {
+		flags |= recFrom
+	}
+	if !st.user.ValidTo.IsZero() {
+		flags |= recTo
+	}
+	buf = append(buf, recordVersion, flags)
+	buf = appendString(buf, st.user.Name)
+	if flags&recFrom != 0 {
+		buf = binary.AppendVarint(buf, st.user.ValidFrom.Unix())
+		buf = binary.AppendUvarint(buf, uint64(st.user.ValidFrom.Nanosecond()))
+	}
+	if flags&recTo != 0 {
+		buf = binary.AppendVarint(buf, st.user.ValidTo.Unix())
+		buf = binary.AppendUvarint(buf, uint64(st.user.ValidTo.Nanosecond()))
+	}
+	if st.hasPIN {
+		buf = append(buf, st.pin[:]...)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(st.creds)))
+	for _, c := range st.creds {
+		buf = appendString(buf, c.ID)
+		buf = appendString(buf, c.Card.Format)
+		buf = binary.AppendUvarint(buf, uint64(c.Card.Facility))
+		buf = binary.AppendUvarint(buf, c.Card.Number)
+	}
+	return buf
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// decoder reads the stored form; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) == 0 {
+		d.fail("record ends early")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad unsigned varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad signed varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string(limit int) string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(limit) || n > uint64(len(d.b)) {
+		d.fail("string of %d bytes is too long", n)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time() time.Time {
+	sec := d.varint()
+	nsec := d.uvarint()
+	if nsec >= 1e9 {
+		d.fail("nanoseconds %d out of range", nsec)
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+// decodeUser parses the stored form of user id. It validates what it reads,
+// so a damaged record is an error, never a panic or a half-valid user.
+func decodeUser(id string, b []byte) (userState, error) {
+	d := decoder{b: b}
+	var st userState
+	st.user.ID = id
+	if v := d.byte(); d.err == nil && v != recordVersion {
+		return st, fmt.Errorf("user %q: record version %d is not supported", id, v)
+	}
+	flags := d.byte()
+	if flags&^(recEnabled|recHasPIN|recFrom|recTo) != 0 {
+		d.fail("unknown flags %#x", flags)
+	}
+	st.user.Enabled = flags&recEnabled != 0
+	st.hasPIN = flags&recHasPIN != 0
+	st.user.Name = d.string(maxNameLen)
+	if flags&recFrom != 0 {
+		st.user.ValidFrom = d.time()
+	}
+	if flags&recTo != 0 {
+		st.user.ValidTo = d.time()
+	}
+	if st.hasPIN {
+		if len(d.b) < len(st.pin) {
+			d.fail("record ends inside the PIN index key")
+		} else {
+			copy(st.pin[:], d.b)
+			d.b = d.b[len(st.pin):]
+		}
+	}
+	n := d.uvarint()
+	if n > maxCredentialsPerUser {
+		d.fail("%d credentials, at most %d allowed", n, maxCredentialsPerUser)
+	}
+	if d.err == nil && n > 0 {
+		st.creds = make([]access.Credential, 0, n)
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		c := access.Credential{UserID: id, Type: access.CredentialCard}
+		c.ID = d.string(64)
+		c.Card.Format = d.string(maxFormatLen)
+		fac := d.uvarint()
+		if fac > math.MaxUint32 {
+			d.fail("credential %d: facility %d out of range", i, fac)
+		}
+		c.Card.Facility = uint32(fac)
+		c.Card.Number = d.uvarint()
+		st.creds = append(st.creds, c)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d bytes after the record", len(d.b))
+	}
+	if d.err != nil {
+		return st, fmt.Errorf("user %q: %w", id, d.err)
+	}
+	u, err := checkUser(st.user)
+	if err != nil {
+		return st, err
+	}
+	st.user = u
+	for i, c := range st.creds {
+		if _, err := checkCredential(c); err != nil {
+			return st, fmt.Errorf("user %q: %w", id, err)
+		}
+		if i > 0 && st.creds[i-1].ID >= c.ID {
+			return st, fmt.Errorf("user %q: credentials are not sorted by id", id)
+		}
+	}
+	return st, nil
+}
+
+// CanonicalRecord returns the canonical form of one user from which
+// [Store.Digest] is computed. It holds everything the table knows about the
+// user except the PIN itself: a portal that holds the same users, PIN
+// flags, validity and credentials computes the same bytes.
+//
+// The record is the ASCII tag "lintel.user.v1" followed by fields, each
+// written as its length (4 bytes, big-endian) and its bytes:
+//
+//	id, name, enabled ("1" or "0"), valid_from, valid_to, has_pin ("1" or "0"),
+//	then per credential, in ascending byte order of credential id:
+//	id, type ("card"), format, facility (decimal), number (decimal).
+//
+// valid_from and valid_to are RFC 3339 in UTC with the fraction of a second
+// only as long as needed (Go's time.RFC3339Nano: "2026-03-01T08:00:00Z"), or
+// empty when that side is open.
+func CanonicalRecord(u access.User, hasPIN bool, creds []access.Credential) []byte {
+	sorted := slices.Clone(creds)
+	slices.SortFunc(sorted, func(a, b access.Credential) int { return strings.Compare(a.ID, b.ID) })
+	var b bytes.Buffer
+	b.WriteString("lintel.user.v1")
+	field := func(s string) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		b.Write(n[:])
+		b.WriteString(s)
+	}
+	flag := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	field(u.ID)
+	field(u.Name)
+	field(flag(u.Enabled))
+	field(stamp(u.ValidFrom))
+	field(stamp(u.ValidTo))
+	field(flag(hasPIN))
+	for _, c := range sorted {
+		typ := c.Type
+		if typ == "" {
+			typ = access.CredentialCard
+		}
+		field(c.ID)
+		field(typ)
+		field(c.Card.Format)
+		field(strconv.FormatUint(uint64(c.Card.Facility), 10))
+		field(strconv.FormatUint(c.Card.Number, 10))
+	}
+	return b.Bytes()
+}
+
+// digest is a sum of SHA-256 values modulo 2^256, as four big-endian
+// 64-bit limbs (limb 0 most significant). Addition is commutative, so the
+// table's digest does not depend on the order users were written in, and a
+// write updates it by subtracting the old record's hash and adding the new.
+type digest [4]uint64
+
+func hashRecord(st *userState) digest {
+	return digestOf(sha256.Sum256(CanonicalRecord(st.user, st.hasPIN, st.creds)))
+}
+
+func digestOf(h [32]byte) digest {
+	var d digest
+	for i := range d {
+		d[i] = binary.BigEndian.Uint64(h[8*i:])
+	}
+	return d
+}
+
+func (d *digest) add(o digest) {
+	var c uint64
+	for i := 3; i >= 0; i-- {
+		d[i], c = bits.Add64(d[i], o[i], c)
+	}
+}
+
+func (d *digest) sub(o digest) {
+	var b uint64
+	for i := 3; i >= 0; i-- {
+		d[i], b = bits.Sub64(d[i], o[i], b)
+	}
+}
+
+func (d digest) bytes() [32]byte {
+	var out [32]byte
+	for i, v := range d {
+		binary.BigEndian.PutUint64(out[8*i:], v)
+	}
+	return out
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"fmt"
+	"iter"
+	"slices"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// SnapshotUser is one user of a full table snapshot.
+type SnapshotUser struct {
+	User access.User
+	// PIN is the user's PIN in plain digits, "" for none. It is hashed on
+	// arrival and never stored or logged as given.
+	PIN string
+	// Credentials of the user. An empty ID is replaced by a new ULID, an
+	// empty UserID by the user's id; an empty Type means "card".
+	Credentials []access.Credential
+}
+
+// ReplaceAll atomically replaces the whole table with users and sets the
+// revision to rev. It is [Store.ReplaceAllSeq] over a slice.
+func (s *Store) ReplaceAll(rev uint64, users []SnapshotUser) error {
+	return s.ReplaceAllSeq(rev, slices.Values(users))
+}
+
+// ReplaceAllSeq atomically replaces the whole table with the users the
+// sequence yields and sets the revision to rev. A snapshot may hold far
+// more users than one Badger transaction, so it is written as a new table
+// generation beside the live one, in batches, and then switched to with
+// one small write of the generation and revision. Decisions see the old
+// table until the switch and the new one after it, never a mix; a crash
+// before the switch leaves the old table, and Open removes the unfinished
+// generation.
+//
+// Every user is validated as Update would (ids, names, validity, PIN rules
+// R2 and R3, credentials), and ids, PINs and cards must be unique across
+// the snapshot. The first invalid user fails the whole snapshot, with an
+// error that names its position (0-based) and id; nothing changes then.
+//
+// The sequence is read once, so a caller can decode users as they are
+// stored instead of holding the snapshot in memory twice.
+func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return fmt.Errorf("store: replace all: %w", ErrClosed)
+	}
+	oldGen, newGen := s.gen, s.gen+1
+	// A leftover of an earlier failed attempt would mix into this one.
+	if err := s.dropGeneration(newGen); err != nil {
+		return fmt.Errorf("store: replace all: %w", err)
+	}
+	ix := newIndex(s.idx.len())
+	if err := s.writeGeneration(newGen, ix, users); err != nil {
+		if derr := s.dropGeneration(newGen); derr != nil {
+			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
+		}
+		return fmt.Errorf("store: replace all: %w", err)
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(keyState, encodeState(newGen, rev))
+	})
+	if err != nil {
+		if derr := s.dropGeneration(newGen); derr != nil {
+			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
+		}
+		return fmt.Errorf("store: replace all: switch generation: %w", err)
+	}
+	s.mu.Lock()
+	s.idx, s.gen, s.rev = ix, newGen, rev
+	s.mu.Unlock()
+	c := ix.counts()
+	s.log.Info("table replaced", "revision", rev, "users", c.Users, "credentials", c.Credentials, "pins", c.PINs, "generation", newGen)
+	if err := s.dropGeneration(oldGen); err != nil {
+		// The new table is live; Open removes what is left of the old.
+		s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
+	}
+	return nil
+}
+
+// writeGeneration validates users into ix and writes them under gen.
+func (s *Store) writeGeneration(gen uint32, ix *index, users iter.Seq[SnapshotUser]) error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var (
+		i   int
+		buf []byte
+		err error
+	)
+	for su := range users {
+		var st userState
+		st, err = s.snapshotUser(su)
+		if err == nil {
+			err = ix.checkFree(&st)
+		}
+		if err != nil {
+			return fmt.Errorf("user %d (%q): %w", i, su.User.ID, err)
+		}
+		ix.insert(&st)
+		buf = encodeUser(buf[:0], &st)
+		if err = wb.Set(userKey(gen, st.user.ID), slices.Clone(buf)); err != nil {
+			return fmt.Errorf("write user %d: %w", i, err)
+		}
+		i++
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("write users: %w", err)
+	}
+	return nil
+}
+
+// snapshotUser validates one snapshot user and hashes its PIN.
+func (s *Store) snapshotUser(su SnapshotUser) (userState, error) {
+	u, err := checkUser(su.User)
+	if err != nil {
+		return userState{}, err
+	}
+	st := userState{user: u}
+	if su.PIN != "" {
+		if err := access.ValidatePIN(su.PIN); err != nil {
+			return st, err
+		}
+		st.hasPIN, st.pin = true, s.hasher.keyString(su.PIN)
+	}
+	if len(su.Credentials) > maxCredentialsPerUser {
+		return st, fmt.Errorf("%d credentials, at most %d allowed", len(su.Credentials), maxCredentialsPerUser)
+	}
+	st.creds = make([]access.Credential, 0, len(su.Credentials))
+	for j, c := range su.Credentials {
+		if c.UserID == "" {
+			c.UserID = u.ID
+		}
+		if c.UserID != u.ID {
+			return st, fmt.Errorf("credential %d names user %q", j, c.UserID)
+		}
+		if c.ID == "" {
+			c.ID = ulid.Make().String()
+		}
+		if c, err = checkCredential(c); err != nil {
+			return st, fmt.Errorf("credential %d: %w", j, err)
+		}
+		st.creds = append(st.creds, c)
+	}
+	slices.SortFunc(st.creds, func(a, b access.Credential) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	for j := 1; j < len(st.creds); j++ {
+		if st.creds[j].ID == st.creds[j-1].ID {
+			return st, fmt.Errorf("credential id %q is given twice: %w", st.creds[j].ID, ErrCredentialInUse)
+		}
+	}
+	for j := range st.creds {
+		for k := j + 1; k < len(st.creds); k++ {
+			if st.creds[j].Card == st.creds[k].Card {
+				return st, fmt.Errorf("card %s is given twice: %w", st.creds[j].Card, ErrCredentialInUse)
+			}
+		}
+	}
+	return st, nil
+}
+
+// dropGeneration deletes every record of one table generation.
+func (s *Store) dropGeneration(gen uint32) error {
+	prefix := userPrefix(gen)
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	n := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("drop table generation %d: %w", gen, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("drop table generation %d: %w", gen, err)
+	}
+	return nil
+}

@@ -1,0 +1,540 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// Options configures a Store. Zero values are documented per field.
+type Options struct {
+	// Dir is the Badger directory. Required.
+	Dir string
+	// KeyFile holds the 32-byte device key that PINs are hashed under. It
+	// is created (mode 0600) on first start. Required, and it must lie
+	// outside Dir: a copy of the database alone must not be enough to test
+	// PINs against it.
+	KeyFile string
+	// GatewayID names this gateway; event ids are "<GatewayID>-<seq>".
+	// Required; it must pass access.CheckID.
+	GatewayID string
+	// Logger receives the store's and Badger's messages. Nil discards them.
+	Logger *slog.Logger
+	// CommitInterval is the journal's group commit: appended events are
+	// committed together at most this long after the first of them. Zero
+	// means 10ms.
+	CommitInterval time.Duration
+	// MaxEvents bounds the journal. Zero means 1,000,000.
+	MaxEvents int
+	// MaxAge drops delivered events older than this. Zero means 90 days.
+	MaxAge time.Duration
+	// ClockTrusted reports whether the wall clock is synchronised. Events
+	// appended while it reports false are flagged ClockUntrusted. Nil means
+	// always trusted.
+	ClockTrusted func() bool
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options fields left zero.
+const (
+	DefaultCommitInterval = 10 * time.Millisecond
+	DefaultMaxEvents      = 1_000_000
+	DefaultMaxAge         = 90 * 24 * time.Hour
+)
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = DefaultCommitInterval
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.ClockTrusted == nil {
+		o.ClockTrusted = func() bool { return true }
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	if o.Dir == "" {
+		return errors.New("options: Dir is required")
+	}
+	if o.KeyFile == "" {
+		return errors.New("options: KeyFile is required")
+	}
+	if err := access.CheckID(o.GatewayID); err != nil {
+		return fmt.Errorf("options: GatewayID: %w", err)
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return fmt.Errorf("options: Dir: %w", err)
+	}
+	key, err := filepath.Abs(o.KeyFile)
+	if err != nil {
+		return fmt.Errorf("options: KeyFile: %w", err)
+	}
+	if rel, err := filepath.Rel(dir, key); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("options: KeyFile %s lies inside Dir %s; keep the device key apart from the database", o.KeyFile, o.Dir)
+	}
+	return nil
+}
+
+// Errors callers act on. Errors of the PIN policy (access.ErrPINInUse,
+// access.ErrPINLength, ...) are returned wrapped as they are.
+var (
+	// ErrNotFound: no user or credential with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrCredentialInUse: the card, or the credential id, is already held.
+	ErrCredentialInUse = errors.New("credential is already in use")
+	// ErrTooLarge: an Update writes more than one Badger transaction holds.
+	// Replace the whole table with ReplaceAll instead.
+	ErrTooLarge = errors.New("too many changes for one transaction")
+	// ErrClosed: the store is closed.
+	ErrClosed = errors.New("store is closed")
+	// ErrTxDone: a Tx was used after its Update returned.
+	ErrTxDone = errors.New("transaction has already ended")
+)
+
+// UserRecord is a user as the table holds it. The PIN is never returned;
+// HasPIN says whether there is one.
+type UserRecord struct {
+	User        access.User
+	HasPIN      bool
+	Credentials []access.Credential // sorted by id
+}
+
+// Counts are the table's sizes.
+type Counts struct {
+	Users, Credentials, PINs int
+}
+
+// Store is Lintel's database: the user table with its in-memory index, the
+// event journal and the named cursors. All methods are safe for concurrent
+// use.
+type Store struct {
+	opts   Options
+	log    *slog.Logger
+	db     *badger.DB
+	hasher *pinHasher
+	// rand is the source of generated PINs; nil means crypto/rand.
+	rand io.Reader
+
+	// writeMu serialises the table's writers (Update, ReplaceAll). A holder
+	// may read idx without mu, since only writeMu holders change it.
+	writeMu sync.Mutex
+	// gen is the table generation; it changes only under writeMu and mu.
+	gen uint32
+
+	// mu guards idx, rev and closed. Decisions take it for reading;
+	// writers take it for writing only to publish a committed change.
+	mu     sync.RWMutex
+	idx    *index
+	rev    uint64
+	closed bool
+
+	journal *journal
+}
+
+var _ access.Directory = (*Store)(nil)
+
+// Badger keys. Every key starts with a one-byte kind.
+const (
+	kindMeta   = 'm' // small state: generation and revision, key check, journal
+	kindUser   = 'u' // 'u' gen(4) id → stored user record
+	kindEvent  = 'e' // 'e' seq(8) → JSON event
+	kindCursor = 'c' // 'c' name → seq(8)
+)
+
+var (
+	keyState    = []byte("m/state")    // gen(4) rev(8)
+	keyKeyCheck = []byte("m/keycheck") // HMAC of a fixed text: proves the device key matches
+	keyJournal  = []byte("m/journal")  // last committed seq(8), overflowed(8)
+)
+
+func userPrefix(gen uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{kindUser}, gen)
+}
+
+func userKey(gen uint32, id string) []byte {
+	return append(userPrefix(gen), id...)
+}
+
+func encodeState(gen uint32, rev uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, gen), rev)
+}
+
+// badgerOptions are Lintel's Badger settings for a 512 MB Raspberry Pi; see
+// the package documentation for each choice and what it costs.
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(dir)
+	o.MemTableSize = 8 << 20
+	o.NumMemtables = 2
+	o.NumLevelZeroTables = 2
+	o.NumLevelZeroTablesStall = 8
+	o.BaseTableSize = 2 << 20
+	o.BaseLevelSize = 8 << 20
+	o.ValueThreshold = 1 << 10
+	o.ValueLogFileSize = 64 << 20
+	o.ValueLogMaxEntries = 200_000
+	o.BlockCacheSize = 0
+	o.IndexCacheSize = 0
+	o.Compression = options.None
+	o.NumCompactors = 2
+	o.NumGoroutines = 2
+	o.SyncWrites = true
+	o.DetectConflicts = false
+	o.MetricsEnabled = false
+	o.Logger = badgerLogger{log}
+	return o
+}
+
+// Open opens or creates the store and loads the table into memory. The
+// doors can be served as soon as it returns.
+func Open(opts Options) (*Store, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	opts = opts.withDefaults()
+	key, err := loadDeviceKey(opts.KeyFile, opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	db, err := badger.Open(badgerOptions(opts.Dir, opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
+	}
+	s := &Store{opts: opts, log: opts.Logger, db: db, hasher: newPINHasher(key[:])}
+	if err := s.load(key[:]); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
+	}
+	j, err := openJournal(s)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
+	}
+	s.journal = j
+	c := s.idx.counts()
+	s.log.Info("store open", "dir", opts.Dir, "users", c.Users, "credentials", c.Credentials,
+		"pins", c.PINs, "revision", s.rev, "generation", s.gen, "journal_last", j.committed)
+	return s, nil
+}
+
+// load checks the device key, removes an unfinished table generation and
+// builds the index.
+func (s *Store) load(deviceKey []byte) error {
+	mac := hmac.New(sha256.New, deviceKey)
+	mac.Write([]byte("lintel device key check v1"))
+	check := mac.Sum(nil)
+	err := s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyKeyCheck)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keyKeyCheck, check)
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if !hmac.Equal(v, check) {
+				return fmt.Errorf("the device key in %s is not the one this database was made with; "+
+					"its PINs cannot be checked (restore the key file, or start with an empty database)", s.opts.KeyFile)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("device key check: %w", err)
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyState)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 12 {
+				return fmt.Errorf("state record is %d bytes, want 12", len(v))
+			}
+			s.gen = binary.BigEndian.Uint32(v)
+			s.rev = binary.BigEndian.Uint64(v[4:])
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if err := s.dropOtherGenerations(); err != nil {
+		return err
+	}
+	ix, err := s.loadIndex(s.gen)
+	if err != nil {
+		return err
+	}
+	s.idx = ix
+	return nil
+}
+
+// dropOtherGenerations deletes the user records of every table generation
+// but the current one: what an interrupted ReplaceAll, or one interrupted
+// while removing the old table, left behind.
+func (s *Store) dropOtherGenerations() error {
+	var stale [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{kindUser}})
+		defer it.Close()
+		cur := userPrefix(s.gen)
+		it.Rewind()
+		for it.Valid() {
+			if bytes.HasPrefix(it.Item().Key(), cur) {
+				if s.gen == ^uint32(0) {
+					break
+				}
+				it.Seek(userPrefix(s.gen + 1)) // skip the live generation
+				continue
+			}
+			stale = append(stale, it.Item().KeyCopy(nil))
+			it.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find stale table generations: %w", err)
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	s.log.Warn("removing an unfinished or replaced table generation", "records", len(stale), "generation", s.gen)
+	return s.deleteKeys(stale)
+}
+
+// deleteKeys deletes keys in as many transactions as needed.
+func (s *Store) deleteKeys(keys [][]byte) error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
+}
+
+// loadIndex reads table generation gen into a new index.
+func (s *Store) loadIndex(gen uint32) (*index, error) {
+	ix := newIndex(0)
+	prefix := userPrefix(gen)
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			id := string(item.Key()[len(prefix):])
+			err := item.Value(func(v []byte) error {
+				st, err := decodeUser(id, v)
+				if err != nil {
+					return err
+				}
+				if err := ix.checkFree(&st); err != nil {
+					return fmt.Errorf("user %q: %w", id, err)
+				}
+				ix.insert(&st)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load table generation %d: %w", gen, err)
+	}
+	return ix, nil
+}
+
+// checkFree reports whether st's PIN, credential ids and cards are free in
+// ix, which must not hold st's user yet.
+func (ix *index) checkFree(st *userState) error {
+	if _, ok := ix.byID[st.user.ID]; ok {
+		return fmt.Errorf("user id %q is given twice", st.user.ID)
+	}
+	if st.hasPIN {
+		if other, ok := ix.pinHolder(st.pin); ok {
+			return fmt.Errorf("the PIN is also user %q's: %w", other, access.ErrPINInUse)
+		}
+	}
+	for _, c := range st.creds {
+		if other, ok := ix.credUser(c.ID); ok {
+			return fmt.Errorf("credential id %q is also user %q's: %w", c.ID, other, ErrCredentialInUse)
+		}
+		if other, ok := ix.cardHolder(c.Card); ok {
+			return fmt.Errorf("card %s of credential %q is also credential %q: %w", c.Card, c.ID, other, ErrCredentialInUse)
+		}
+	}
+	return nil
+}
+
+// Close flushes the journal and closes the database. Decisions after Close
+// find nobody.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	jerr := s.journal.close()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	s.idx = newIndex(0)
+	s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	if jerr != nil {
+		return fmt.Errorf("store: close: %w", jerr)
+	}
+	return nil
+}
+
+// Card returns the holder of a card. It reads only memory.
+func (s *Store) Card(key access.CardKey) (access.Holder, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.card(key)
+}
+
+// PIN returns the user holding exactly these digits as their PIN. It reads
+// only memory, and neither keeps nor logs the digits.
+func (s *Store) PIN(digits []byte) (access.Holder, bool) {
+	if len(digits) < access.MinPINLength || len(digits) > access.MaxPINLength {
+		return access.Holder{}, false
+	}
+	k := s.hasher.key(digits)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.pin(k)
+}
+
+// User returns a user with their credentials.
+func (s *Store) User(id string) (UserRecord, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.idx.get(id)
+	if !ok {
+		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrNotFound)
+	}
+	return st.record(), nil
+}
+
+// Counts returns the number of users, credentials and PINs.
+func (s *Store) Counts() Counts {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.counts()
+}
+
+// Revision returns the sync revision the table is at.
+func (s *Store) Revision() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rev
+}
+
+// Digest returns a hash of the table's content that does not depend on the
+// order it was written in: the sum, modulo 2^256, of the SHA-256 of every
+// user's [CanonicalRecord], as a 32-byte big-endian number. An empty table
+// has the zero digest. PINs are not part of it, only whether a user has one.
+func (s *Store) Digest() [32]byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.digest.bytes()
+}
+
+// RunGC runs Badger's value-log garbage collection every interval until ctx
+// is done. The gateway runs it in its own goroutine; it returns nil when
+// ctx ends and an error only if the store fails.
+func (s *Store) RunGC(ctx context.Context) error {
+	t := time.NewTicker(gcInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := s.gcOnce(); err != nil {
+			return err
+		}
+	}
+}
+
+// gcInterval is how often RunGC looks for value-log files to rewrite.
+const gcInterval = 10 * time.Minute
+
+// gcOnce rewrites value-log files while at least half of one is garbage.
+func (s *Store) gcOnce() error {
+	for range 16 {
+		err := s.db.RunValueLogGC(0.5)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
+			return nil
+		case errors.Is(err, badger.ErrDBClosed):
+			return fmt.Errorf("store: value log gc: %w", ErrClosed)
+		default:
+			return fmt.Errorf("store: value log gc: %w", err)
+		}
+	}
+	return nil
+}
+
+// badgerLogger sends Badger's messages to slog. Badger's routine INFO
+// chatter (compactions, flushes) goes to Debug.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any) {
+	l.log.Error("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Warningf(f string, a ...any) {
+	l.log.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Infof(f string, a ...any) {
+	l.log.Debug("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (l badgerLogger) Debugf(f string, a ...any) {
+	l.log.Debug("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}

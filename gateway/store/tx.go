@@ -1,0 +1,376 @@
+package store
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// Tx is one all-or-nothing change of the user table, handed to the
+// function given to [Store.Update]. It sees its own writes. A Tx is not
+// safe for concurrent use and must not be used after Update returns.
+//
+// A Tx works on an overlay over the in-memory index: reads look in the
+// overlay first, writes change only the overlay. Update writes the touched
+// users to Badger in one transaction and then publishes the overlay to the
+// index in one step under the index lock.
+type Tx struct {
+	s    *Store
+	base *index
+	done bool
+
+	users map[string]*userState // touched users; nil means deleted
+	order []string              // touched ids, first touch first
+	// The overlay's view of who holds what; "" means freed by this Tx.
+	pins    map[pinKey]string        // PIN key → user id
+	cards   map[access.CardKey]string // card → credential id
+	credIDs map[string]string        // credential id → user id
+
+	rev    uint64
+	revSet bool
+}
+
+// Update runs fn in one all-or-nothing transaction: either every write
+// lands, in Badger and in the in-memory index, seen by decisions at once,
+// or none does, and a decision never sees half of it. Updates are
+// serialised, which is what makes PIN and card uniqueness hold under any
+// concurrency. If fn returns an error, or panics, nothing is written and
+// the error (or panic) is passed on.
+//
+// One Update may touch at most about 10,000 users: each touched user is
+// one Badger entry, and a Badger transaction at Lintel's 8 MiB memtable
+// holds at most 13,107 entries or 1.2 MiB (see [Store.MaxTxnEntries]). More
+// returns ErrTooLarge; replace the whole table with ReplaceAll instead.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return fmt.Errorf("store: update: %w", ErrClosed)
+	}
+	tx := &Tx{
+		s:       s,
+		base:    s.idx,
+		users:   make(map[string]*userState),
+		pins:    make(map[pinKey]string),
+		cards:   make(map[access.CardKey]string),
+		credIDs: make(map[string]string),
+	}
+	defer func() { tx.done = true }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	tx.done = true
+	return s.commit(tx)
+}
+
+// MaxTxnEntries returns how many entries one Badger transaction holds with
+// the store's options: the bound on users one Update may touch (less one
+// for the revision).
+func (s *Store) MaxTxnEntries() int { return int(s.db.MaxBatchCount()) }
+
+// commit writes the overlay to Badger and then to the index.
+func (s *Store) commit(tx *Tx) error {
+	if len(tx.order) == 0 && !tx.revSet {
+		return nil
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	var buf []byte
+	for _, id := range tx.order {
+		var err error
+		if st := tx.users[id]; st == nil {
+			err = txn.Delete(userKey(s.gen, id))
+		} else {
+			buf = encodeUser(buf[:0], st)
+			err = txn.Set(userKey(s.gen, id), slices.Clone(buf))
+		}
+		if err != nil {
+			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
+		}
+	}
+	if tx.revSet {
+		if err := txn.Set(keyState, encodeState(s.gen, tx.rev)); err != nil {
+			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("store: update: commit: %w", txnErr(err, len(tx.order)))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range tx.order {
+		s.idx.remove(id)
+	}
+	for _, id := range tx.order {
+		if st := tx.users[id]; st != nil {
+			s.idx.insert(st)
+		}
+	}
+	if tx.revSet {
+		s.rev = tx.rev
+	}
+	return nil
+}
+
+func txnErr(err error, users int) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%d users touched: %w", users, ErrTooLarge)
+	}
+	return err
+}
+
+func (tx *Tx) check() error {
+	if tx.done {
+		return ErrTxDone
+	}
+	return nil
+}
+
+// view returns a user as this Tx sees it; the result must not be changed.
+func (tx *Tx) view(id string) (*userState, bool) {
+	if st, ok := tx.users[id]; ok {
+		return st, st != nil
+	}
+	st, ok := tx.base.get(id)
+	if !ok {
+		return nil, false
+	}
+	return &st, true
+}
+
+// touch returns a user for changing, copying it into the overlay.
+func (tx *Tx) touch(id string) (*userState, bool) {
+	if st, ok := tx.users[id]; ok {
+		return st, st != nil
+	}
+	st, ok := tx.base.get(id)
+	if !ok {
+		return nil, false
+	}
+	tx.put(id, &st)
+	return &st, true
+}
+
+func (tx *Tx) put(id string, st *userState) {
+	if _, ok := tx.users[id]; !ok {
+		tx.order = append(tx.order, id)
+	}
+	tx.users[id] = st
+}
+
+func (tx *Tx) pinHolder(k pinKey) string {
+	if id, ok := tx.pins[k]; ok {
+		return id
+	}
+	id, _ := tx.base.pinHolder(k)
+	return id
+}
+
+func (tx *Tx) cardHolder(k access.CardKey) string {
+	if id, ok := tx.cards[k]; ok {
+		return id
+	}
+	id, _ := tx.base.cardHolder(k)
+	return id
+}
+
+func (tx *Tx) credUser(id string) string {
+	if u, ok := tx.credIDs[id]; ok {
+		return u
+	}
+	u, _ := tx.base.credUser(id)
+	return u
+}
+
+// User returns a user as this Tx sees it.
+func (tx *Tx) User(id string) (UserRecord, error) {
+	if err := tx.check(); err != nil {
+		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, err)
+	}
+	st, ok := tx.view(id)
+	if !ok {
+		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrNotFound)
+	}
+	return st.record(), nil
+}
+
+// PutUser creates a user or updates their name, enabled flag and validity;
+// their PIN and credentials stay. created reports whether the user is new.
+func (tx *Tx) PutUser(u access.User) (created bool, err error) {
+	if err := tx.check(); err != nil {
+		return false, fmt.Errorf("store: put user %q: %w", u.ID, err)
+	}
+	u, err = checkUser(u)
+	if err != nil {
+		return false, fmt.Errorf("store: put user: %w", err)
+	}
+	if st, ok := tx.touch(u.ID); ok {
+		st.user = u
+		return false, nil
+	}
+	tx.put(u.ID, &userState{user: u})
+	return true, nil
+}
+
+// DeleteUser removes a user with their PIN and credentials.
+func (tx *Tx) DeleteUser(id string) error {
+	if err := tx.check(); err != nil {
+		return fmt.Errorf("store: delete user %q: %w", id, err)
+	}
+	st, ok := tx.view(id)
+	if !ok {
+		return fmt.Errorf("store: delete user %q: %w", id, ErrNotFound)
+	}
+	if st.hasPIN {
+		tx.pins[st.pin] = ""
+	}
+	for _, c := range st.creds {
+		tx.cards[c.Card] = ""
+		tx.credIDs[c.ID] = ""
+	}
+	tx.put(id, nil)
+	return nil
+}
+
+// SetPIN gives a user a custom PIN, replacing any PIN they had (R1). The
+// PIN must be 4 to 8 digits (R2) and held by nobody else (R3, ErrPINInUse).
+// Setting the PIN a user already holds changes nothing.
+func (tx *Tx) SetPIN(userID, pin string) error {
+	if err := tx.check(); err != nil {
+		return fmt.Errorf("store: set pin for %q: %w", userID, err)
+	}
+	if err := access.ValidatePIN(pin); err != nil {
+		return fmt.Errorf("store: set pin for %q: %w", userID, err)
+	}
+	if _, ok := tx.view(userID); !ok {
+		return fmt.Errorf("store: set pin for %q: %w", userID, ErrNotFound)
+	}
+	return tx.setPINKey(userID, tx.s.hasher.keyString(pin))
+}
+
+func (tx *Tx) setPINKey(userID string, k pinKey) error {
+	switch holder := tx.pinHolder(k); holder {
+	case userID:
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("store: set pin for %q: %w", userID, access.ErrPINInUse)
+	}
+	st, _ := tx.touch(userID)
+	if st.hasPIN {
+		tx.pins[st.pin] = ""
+	}
+	st.hasPIN, st.pin = true, k
+	tx.pins[k] = userID
+	return nil
+}
+
+// GeneratePIN gives a user a random, non-trivial PIN of the given length
+// that nobody holds (R4), replacing any PIN they had, and returns it. It
+// is the only time the PIN is seen: hand it to the person, never log it.
+// access.ErrPINSpaceExhausted says every PIN of that length is taken.
+func (tx *Tx) GeneratePIN(userID string, length int) (string, error) {
+	if err := tx.check(); err != nil {
+		return "", fmt.Errorf("store: generate pin for %q: %w", userID, err)
+	}
+	if _, ok := tx.view(userID); !ok {
+		return "", fmt.Errorf("store: generate pin for %q: %w", userID, ErrNotFound)
+	}
+	taken := func(pin string) bool { return tx.pinHolder(tx.s.hasher.keyString(pin)) != "" }
+	pin, err := access.GeneratePIN(tx.s.rand, length, taken)
+	if err != nil {
+		return "", fmt.Errorf("store: generate pin for %q: %w", userID, err)
+	}
+	if err := tx.setPINKey(userID, tx.s.hasher.keyString(pin)); err != nil {
+		return "", err
+	}
+	return pin, nil
+}
+
+// ClearPIN removes a user's PIN; a user without one is left as is.
+func (tx *Tx) ClearPIN(userID string) error {
+	if err := tx.check(); err != nil {
+		return fmt.Errorf("store: clear pin for %q: %w", userID, err)
+	}
+	st, ok := tx.view(userID)
+	if !ok {
+		return fmt.Errorf("store: clear pin for %q: %w", userID, ErrNotFound)
+	}
+	if !st.hasPIN {
+		return nil
+	}
+	st, _ = tx.touch(userID)
+	tx.pins[st.pin] = ""
+	st.hasPIN, st.pin = false, pinKey{}
+	return nil
+}
+
+// AddCredential gives c.UserID a card. An empty c.ID is replaced by a new
+// ULID; an empty c.Type means "card". A card, or a credential id, that is
+// already held returns ErrCredentialInUse. It returns the stored credential.
+func (tx *Tx) AddCredential(c access.Credential) (access.Credential, error) {
+	if err := tx.check(); err != nil {
+		return c, fmt.Errorf("store: add credential for %q: %w", c.UserID, err)
+	}
+	if c.ID == "" {
+		c.ID = ulid.Make().String()
+	}
+	c, err := checkCredential(c)
+	if err != nil {
+		return c, fmt.Errorf("store: add credential for %q: %w", c.UserID, err)
+	}
+	st, ok := tx.view(c.UserID)
+	if !ok {
+		return c, fmt.Errorf("store: add credential %q: user %q: %w", c.ID, c.UserID, ErrNotFound)
+	}
+	if other := tx.credUser(c.ID); other != "" {
+		return c, fmt.Errorf("store: add credential %q: the id is already used by user %q: %w", c.ID, other, ErrCredentialInUse)
+	}
+	if other := tx.cardHolder(c.Card); other != "" {
+		return c, fmt.Errorf("store: add credential %q: card %s is already credential %q: %w", c.ID, c.Card, other, ErrCredentialInUse)
+	}
+	if len(st.creds) >= maxCredentialsPerUser {
+		return c, fmt.Errorf("store: add credential %q: user %q already has %d credentials, the most allowed", c.ID, c.UserID, maxCredentialsPerUser)
+	}
+	st, _ = tx.touch(c.UserID)
+	i, _ := slices.BinarySearchFunc(st.creds, c.ID, func(e access.Credential, id string) int { return cmp.Compare(e.ID, id) })
+	st.creds = slices.Insert(slices.Clone(st.creds), i, c)
+	tx.cards[c.Card] = c.ID
+	tx.credIDs[c.ID] = c.UserID
+	return c, nil
+}
+
+// RemoveCredential removes a credential by id.
+func (tx *Tx) RemoveCredential(id string) error {
+	if err := tx.check(); err != nil {
+		return fmt.Errorf("store: remove credential %q: %w", id, err)
+	}
+	userID := tx.credUser(id)
+	if userID == "" {
+		return fmt.Errorf("store: remove credential %q: %w", id, ErrNotFound)
+	}
+	st, _ := tx.touch(userID)
+	i := slices.IndexFunc(st.creds, func(c access.Credential) bool { return c.ID == id })
+	c := st.creds[i]
+	st.creds = slices.Delete(slices.Clone(st.creds), i, i+1)
+	tx.cards[c.Card] = ""
+	tx.credIDs[id] = ""
+	return nil
+}
+
+// SetRevision sets the sync revision the table is at once this Tx commits.
+func (tx *Tx) SetRevision(rev uint64) {
+	if tx.done {
+		return
+	}
+	tx.rev, tx.revSet = rev, true
+}
