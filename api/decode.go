@@ -76,8 +76,13 @@ func describeJSONError(err error, data []byte) string {
 		}
 		return fmt.Sprintf("%s: must be %s, got %s", field, describeType(typ.Type), got)
 	case errors.As(err, &syn):
-		line, col := position(data, syn.Offset)
-		return fmt.Sprintf("body: invalid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(syn.Error(), "invalid character "))
+		// Offset counts the bad byte itself.
+		line, col := position(data, max(syn.Offset-1, 0))
+		msg := syn.Error()
+		if rest, ok := strings.CutPrefix(msg, "invalid character "); ok {
+			msg = "unexpected " + rest
+		}
+		return fmt.Sprintf("body: invalid JSON at line %d, column %d: %s", line, col, msg)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "body: the JSON ends too early"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

@@ -1,0 +1,65 @@
+// Package api is Lintel's local HTTP face: the REST API v1, the technician
+// status page, Server-Sent Events of the journal, Prometheus metrics and,
+// when the simulator is on, the simulator's input routes.
+//
+// # Shape
+//
+// The package depends on two small interfaces it defines, [Backend] (the
+// appliance: users, PINs, cards, journal, sync, doors) and [Sim] (simulated
+// readers and doors), plus the types of gateway/access. The gateway
+// implements them; package apitest implements them in memory for tests.
+// Echo (github.com/labstack/echo/v4) is used only inside this package: no
+// exported name carries an Echo type, so a move to Echo v5 touches nothing
+// else. [New] builds a [Server] from a [Config]; [Server.Run] listens and
+// serves until its context ends.
+//
+// # Routes and roles
+//
+// Every route but GET /healthz needs a bearer token (Authorization: Bearer)
+// or the status page's session cookie. Tokens are configured as SHA-256
+// hashes ([Token], [NewToken], [HashToken]) with a [Role]:
+//
+//	admin       everything
+//	technician  reads (status, users, events, metrics, openapi), the
+//	            simulator, and door test pulses
+//	portal      sync only (POST /api/v1/sync/changes, GET /api/v1/sync)
+//
+// The document at GET /api/v1/openapi.json lists every route with its roles;
+// a test keeps it and the router in step.
+//
+// # Errors
+//
+// Every error answer is {"error":{"code":"...","message":"..."}}. Codes are
+// stable (the Code constants); messages say what was wrong and where, e.g.
+// `body: unknown field "nmae"` or `facility: must be a whole number from 0
+// to 4294967295, got string`. Bodies are decoded strictly: unknown fields,
+// trailing data and wrong types are 400, bodies over the limit 413, bodies
+// that are not JSON 415, well-formed but unacceptable values 422 (PIN rules:
+// invalid_pin), conflicts 409 (pin_in_use, credential_in_use).
+//
+// # Secrets
+//
+// A token is compared in constant time against every configured hash.
+// Addresses that send bad tokens are slowed down: after three failures each
+// further one blocks the address for a doubling delay (1 s up to 1 min) and
+// it gets 429 until then. The client address is the TCP peer
+// (echo.ExtractIPDirect): the gateway is reached directly, not through a
+// proxy. No token, PIN or key press is logged, and a PIN appears in exactly
+// one answer, the 201 of the PUT that created it. Key-press frames are
+// blanked in the status (see [Frame]).
+//
+// # Status page
+//
+// GET / is one server-rendered document (html/template, embedded, with its
+// style and script inline under a nonce-based Content-Security-Policy; no
+// CDN, no web font) that works on a phone. Without a session it is a
+// sign-in form: a technician pastes a token once, POST /session trades it
+// for an HttpOnly, SameSite=Strict cookie that maps to a session kept in
+// memory. Requests with the cookie that change state must carry the
+// session's CSRF token in X-CSRF-Token (or the form field csrf) and, when
+// present, a same-origin Origin. The page shows the gateway, doors with a
+// test-pulse button, readers with the frame inspector (last frame's bits,
+// length, parity and decoded card) and reject counters, the uplink, journal
+// and sync, and the last events, which arrive live over SSE; the state part
+// reloads from GET /panel every few seconds.
+package api

@@ -1,0 +1,130 @@
+package api_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/api/apitest"
+)
+
+// Tokens of the test server, one per role.
+var (
+	adminToken, adminHash   = api.NewToken()
+	techToken, techHash     = api.NewToken()
+	portalToken, portalHash = api.NewToken()
+)
+
+var testTokens = []api.Token{
+	{Name: "admin", Role: api.RoleAdmin, Hash: adminHash},
+	{Name: "tech", Role: api.RoleTechnician, Hash: techHash},
+	{Name: "portal", Role: api.RolePortal, Hash: portalHash},
+}
+
+// logBuffer collects log output from concurrent requests.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// harness is a server over the in-memory backend, with the simulator on
+// unless noSim.
+type harness struct {
+	t       *testing.T
+	clock   *apitest.Clock
+	backend *apitest.Backend
+	server  *api.Server
+	handler http.Handler
+	logs    *logBuffer
+}
+
+type harnessOptions struct {
+	noSim     bool
+	bodyLimit int64
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
+	b := apitest.New(clock.Now)
+	logs := &logBuffer{}
+	var sim api.Sim
+	if !o.noSim {
+		sim = apitest.Sim{B: b}
+	}
+	s, err := api.New(api.Config{
+		Tokens:    testTokens,
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Version:   "1.2.3-test",
+		Now:       clock.Now,
+		BodyLimit: o.bodyLimit,
+		Heartbeat: time.Hour,
+	}, b, sim)
+	if err != nil {
+		t.Fatalf("api.New: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return &harness{t: t, clock: clock, backend: b, server: s, handler: s.Handler(), logs: logs}
+}
+
+// request is one HTTP request to the harness.
+type request struct {
+	method, path string
+	token        string
+	body         string
+	header       map[string]string
+	remote       string
+}
+
+func (h *harness) do(r request) *httptest.ResponseRecorder {
+	h.t.Helper()
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	req := httptest.NewRequest(r.method, r.path, body)
+	if r.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	if r.remote != "" {
+		req.RemoteAddr = r.remote
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// mustDo does a request that must answer want.
+func (h *harness) mustDo(r request, want int) string {
+	h.t.Helper()
+	rec := h.do(r)
+	if rec.Code != want {
+		h.t.Fatalf("%s %s: got status %d, want %d; body %s", r.method, r.path, rec.Code, want, rec.Body.String())
+	}
+	return rec.Body.String()
+}
