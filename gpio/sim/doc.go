@@ -1,0 +1,21 @@
+// Package sim is Lintel's simulated hardware: data lines, inputs and outputs
+// that satisfy the pins interfaces, and simulators that drive them the way
+// real readers and doors do.
+//
+// A ReaderSim turns a card (format, facility, number), key presses ("1234#")
+// or raw bits into Wiegand pulses on its Lines with real timing: a pulse of
+// PulseWidth (50 µs by default) every Interval (2 ms by default), with
+// optional jitter, and can add noise pulses. The Lines are a
+// pins.EdgeSource, so the simulated pulses go through the same reader, framer
+// and decoder as pulses from a real reader; nothing is decoded here.
+//
+// A DoorSim holds a door contact and a request-to-exit button as Inputs,
+// with the electrical polarity of the usual wiring (a reed contact and a
+// button to ground with pull-ups: door open and button released read high).
+//
+// Output records the level a door drives on a simulated relay, LED or
+// beeper, so the status page and tests can see it.
+//
+// Every type here is safe for concurrent use. A ReaderSim sends one
+// transmission at a time; concurrent Send calls queue.
+package sim

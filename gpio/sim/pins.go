@@ -1,0 +1,238 @@
+package sim
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/lintel-access/lintel/gpio/pins"
+	"github.com/lintel-access/lintel/gpio/wiegand"
+)
+
+// ErrClosed is returned by a simulated pin after Close.
+var ErrClosed = errors.New("sim: pin closed")
+
+// queueLen is how many edges Lines buffers, like the kernel's event queue
+// for a line request; a 64-bit frame is 128 edges.
+const queueLen = 4096
+
+// Lines is a simulated pair of Wiegand data lines, idle high. It implements
+// pins.EdgeSource: every level change is queued as an edge stamped with the
+// time it happened, in order across both lines.
+type Lines struct {
+	edges chan wiegand.Edge
+
+	mu     sync.Mutex // guards low, closed and dropped
+	low    [2]bool
+	closed bool
+	// dropped counts edges lost to a full queue.
+	dropped uint64
+}
+
+var _ pins.EdgeSource = (*Lines)(nil)
+
+// NewLines returns idle (high) lines.
+func NewLines() *Lines { return &Lines{edges: make(chan wiegand.Edge, queueLen)} }
+
+// Set drives a line low or releases it, queuing an edge if the level
+// changes.
+func (l *Lines) Set(line wiegand.Line, low bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := line & 1
+	if l.closed || l.low[i] == low {
+		return
+	}
+	l.low[i] = low
+	select {
+	case l.edges <- wiegand.Edge{Line: i, Rising: !low, Time: time.Now()}:
+	default:
+		l.dropped++
+	}
+}
+
+// Dropped returns how many edges were lost to a full queue.
+func (l *Lines) Dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dropped
+}
+
+// NextEdge implements pins.EdgeSource.
+func (l *Lines) NextEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
+	select {
+	case e := <-l.edges:
+		return e, true, nil
+	default:
+	}
+	if l.isClosed() {
+		return wiegand.Edge{}, false, ErrClosed
+	}
+	t := time.NewTimer(max(timeout, time.Microsecond))
+	defer t.Stop()
+	select {
+	case e := <-l.edges:
+		return e, true, nil
+	case <-t.C:
+		return wiegand.Edge{}, false, nil
+	}
+}
+
+// Low implements pins.EdgeSource.
+func (l *Lines) Low() (bool, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.low[0], l.low[1], nil
+}
+
+// Close implements pins.EdgeSource; later Sets are ignored.
+func (l *Lines) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	return nil
+}
+
+func (l *Lines) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Input is a simulated digital input. It implements pins.Input.
+type Input struct {
+	changed chan struct{}
+
+	mu     sync.Mutex // guards high and closed
+	high   bool
+	closed bool
+}
+
+var _ pins.Input = (*Input)(nil)
+
+// NewInput returns an input at the given level.
+func NewInput(high bool) *Input {
+	return &Input{high: high, changed: make(chan struct{}, 1)}
+}
+
+// Set changes the level; a change wakes WaitEdge.
+func (in *Input) Set(high bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.high == high {
+		return
+	}
+	in.high = high
+	select {
+	case in.changed <- struct{}{}:
+	default:
+	}
+}
+
+// WaitEdge implements pins.Input.
+func (in *Input) WaitEdge(timeout time.Duration) (bool, error) {
+	in.mu.Lock()
+	closed := in.closed
+	in.mu.Unlock()
+	if closed {
+		return false, ErrClosed
+	}
+	t := time.NewTimer(max(timeout, time.Microsecond))
+	defer t.Stop()
+	select {
+	case <-in.changed:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	}
+}
+
+// Read implements pins.Input.
+func (in *Input) Read() (bool, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.high, nil
+}
+
+// Close implements pins.Input.
+func (in *Input) Close() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.closed = true
+	return nil
+}
+
+// Change is one level an Output was driven to.
+type Change struct {
+	Time time.Time
+	High bool
+}
+
+// maxHistory bounds an Output's recorded changes.
+const maxHistory = 256
+
+// Output is a simulated digital output. It implements pins.Output and
+// remembers its recent changes.
+type Output struct {
+	name string
+
+	mu      sync.Mutex // guards the fields below
+	high    bool
+	history []Change
+	watch   []chan Change
+}
+
+var _ pins.Output = (*Output)(nil)
+
+// NewOutput returns a low output named name ("front relay").
+func NewOutput(name string) *Output { return &Output{name: name} }
+
+// Name returns the output's name.
+func (o *Output) Name() string { return o.name }
+
+// Out implements pins.Output. Driving the level it already has is recorded
+// too: a door re-asserting "locked" shows in the history.
+func (o *Output) Out(high bool) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.high = high
+	c := Change{Time: time.Now(), High: high}
+	o.history = append(o.history, c)
+	if len(o.history) > maxHistory {
+		o.history = o.history[len(o.history)-maxHistory:]
+	}
+	for _, w := range o.watch {
+		select {
+		case w <- c:
+		default:
+		}
+	}
+	return nil
+}
+
+// High returns the level last driven.
+func (o *Output) High() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.high
+}
+
+// History returns the recent changes, oldest first.
+func (o *Output) History() []Change {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Change(nil), o.history...)
+}
+
+// Watch returns a channel that receives every later Out call; a slow
+// reader misses changes beyond the channel's buffer of 64.
+func (o *Output) Watch() <-chan Change {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch := make(chan Change, 64)
+	o.watch = append(o.watch, ch)
+	return ch
+}
+
+// Close implements pins.Output.
+func (o *Output) Close() error { return nil }
