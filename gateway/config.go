@@ -102,6 +102,10 @@ type ReaderConfig struct {
 	// Format37 says how 37-bit cards decode: H10302 (no facility) or
 	// H10304. Zero: H10304.
 	Format37 string `toml:"format_37"`
+	// KeypadBuffered says the keypad sends a whole PIN as one 26-bit
+	// frame (facility 0) after '#', instead of one burst per key. PINs
+	// with a leading zero cannot be told apart in that mode. Zero: false.
+	KeypadBuffered bool `toml:"keypad_buffered"`
 	// D0 and D1 are the Wiegand data lines, by GPIO name (GPIO17).
 	D0 string `toml:"d0"`
 	D1 string `toml:"d1"`

@@ -1,15 +1,101 @@
 // Command lintel is the Lintel access-control gateway: one binary that runs
-// the appliance and talks to a running one.
+// the appliance (`lintel run`), checks its configuration, and talks to a
+// running gateway over its REST API.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/gateway"
 )
+
+type cli struct {
+	Run     runCmd     `cmd:"" help:"Run the gateway."`
+	Config  configCmd  `cmd:"" help:"Print or check a configuration file."`
+	Token   tokenCmd   `cmd:"" help:"Make API tokens."`
+	Broker  brokerCmd  `cmd:"" help:"Embedded MQTT broker helpers."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type runCmd struct {
+	Sim    bool   `help:"Run with simulated readers and doors and built-in defaults (data in ./lintel-data)."`
+	Config string `short:"c" help:"Configuration file (TOML)." type:"path"`
+}
+
+func (r *runCmd) Run() error {
+	var cfg *gateway.Config
+	switch {
+	case r.Config != "":
+		c, err := gateway.LoadConfig(r.Config)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	case r.Sim:
+		cfg = gateway.SimDefaults()
+	default:
+		return fmt.Errorf("run: give --config FILE, or --sim for the simulator")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return gateway.Run(ctx, cfg, gateway.Options{Sim: r.Sim})
+}
+
+type configCmd struct {
+	Example struct{} `cmd:"" help:"Print a complete, commented configuration."`
+	Check   struct {
+		File string `arg:"" help:"Configuration file to check." type:"path"`
+	} `cmd:"" help:"Check a configuration file and explain what is wrong."`
+}
+
+func (c *configCmd) Run(k *kong.Context) error {
+	switch k.Command() {
+	case "config example":
+		_, err := os.Stdout.Write(gateway.ExampleConfig())
+		return err
+	default:
+		if _, err := gateway.LoadConfig(c.Check.File); err != nil {
+			return err
+		}
+		fmt.Printf("%s: ok\n", c.Check.File)
+		return nil
+	}
+}
+
+type tokenCmd struct {
+	New struct{} `cmd:"" help:"Make a random API token; put its sha256 in [[api.tokens]]."`
+}
+
+func (tokenCmd) Run() error {
+	plain, hash := api.NewToken()
+	fmt.Printf("token:  %s\nsha256: %s\n", plain, hash)
+	return nil
+}
+
+type brokerCmd struct {
+	Passwd struct{} `cmd:"" help:"Read a password on stdin and print its bcrypt hash for [[broker.clients]]."`
+}
+
+func (brokerCmd) Run() error {
+	var pw string
+	if _, err := fmt.Fscanln(os.Stdin, &pw); err != nil || pw == "" {
+		return fmt.Errorf("broker passwd: give the password on one line of stdin")
+	}
+	h, err := broker.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	fmt.Println(h)
+	return nil
+}
 
 type versionCmd struct{}
 
@@ -18,13 +104,11 @@ func (versionCmd) Run() error {
 	return nil
 }
 
-type cli struct {
-	Version versionCmd `cmd:"" help:"Print the version."`
-}
-
 func main() {
 	var c cli
-	ctx := kong.Parse(&c, kong.Name("lintel"), kong.Description("Lintel access-control gateway."), kong.UsageOnError())
+	ctx := kong.Parse(&c, kong.Name("lintel"),
+		kong.Description("Lintel access-control gateway."),
+		kong.UsageOnError())
 	if err := ctx.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "lintel:", err)
 		os.Exit(1)

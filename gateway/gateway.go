@@ -1,0 +1,328 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/sdnotify"
+	"github.com/lintel-access/lintel/gateway/store"
+	"github.com/lintel-access/lintel/sync/changeset"
+	"github.com/lintel-access/lintel/sync/uplink"
+)
+
+// Options are the run-time choices that are not in the config file.
+type Options struct {
+	// Sim runs the readers and doors on simulated pins and enables the
+	// simulator's API routes.
+	Sim bool
+	// Logger receives the gateway's log. Nil writes text to stderr at the
+	// config's level.
+	Logger *slog.Logger
+	// Out is where the admin token is printed on first start. Nil means
+	// os.Stdout.
+	Out io.Writer
+	// ShutdownTimeout bounds the drain after the run context ends. Zero
+	// means 10s.
+	ShutdownTimeout time.Duration
+	// Notify tells systemd about readiness and health. Nil means the
+	// notifier of $NOTIFY_SOCKET (a no-op outside systemd).
+	Notify *sdnotify.Notifier
+}
+
+// Paths inside the data directory.
+const (
+	dbDir   = "db"
+	keyFile = "device.key"
+)
+
+// heartbeatEvery is how often the decision loop proves it is alive; the
+// gateway is unhealthy when it has not for healthyWithin.
+const (
+	heartbeatEvery = 500 * time.Millisecond
+	healthyWithin  = 5 * time.Second
+)
+
+// Gateway is one running appliance. Create it with [Run].
+type Gateway struct {
+	cfg  *Config
+	opts Options
+	log  *slog.Logger
+
+	hw      *hardware
+	store   *store.Store
+	engine  *access.Engine
+	sync    *changeset.Applier
+	broker  *broker.Broker // nil when disabled
+	uplink  *uplink.Uplink // nil when no uplink is configured
+	api     *api.Server
+	metrics *metrics
+
+	started time.Time
+	// beat is the decision loop's last heartbeat, in Unix nanoseconds.
+	beat atomic.Int64
+	// inputs carries reader frames to the decision loop.
+	inputs chan input
+	// ready is closed once the doors are operational.
+	ready chan struct{}
+}
+
+// Run starts the appliance and blocks until ctx ends or a component fails.
+// Whatever happens, every strike is driven to its locked state first and
+// again on the way out.
+func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
+	if opts.Out == nil {
+		opts.Out = os.Stdout
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.Notify == nil {
+		n, err := sdnotify.FromEnv()
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		opts.Notify = n
+	}
+	log := opts.Logger
+	if log == nil {
+		log = newLogger(os.Stderr, cfg.Gateway.LogLevel)
+	}
+	g := &Gateway{cfg: cfg, opts: opts, log: log, started: time.Now(),
+		inputs: make(chan input, 64), ready: make(chan struct{})}
+
+	// Safe state first: no other work happens before the strikes are
+	// driven locked.
+	g.hw, err = openHardware(cfg, opts.Sim, g.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gateway: panic: %v\n%s", r, debug.Stack())
+		}
+		g.hw.secureAll()
+		if err != nil {
+			_ = g.opts.Notify.Status("failed: " + err.Error())
+		}
+	}()
+	if cfg.Gateway.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.Gateway.MemoryLimit) << 20)
+	}
+	if err := g.open(); err != nil {
+		return err
+	}
+	defer g.closeStore()
+	return g.run(ctx)
+}
+
+// open builds every component; nothing runs yet.
+func (g *Gateway) open() error {
+	cfg := g.cfg
+	data := cfg.Gateway.DataDir
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return fmt.Errorf("gateway: data dir: %w", err)
+	}
+	st, err := store.Open(store.Options{
+		Dir:            filepath.Join(data, dbDir),
+		KeyFile:        filepath.Join(data, keyFile),
+		GatewayID:      cfg.Gateway.ID,
+		Logger:         g.log.With("component", "store"),
+		CommitInterval: cfg.Journal.CommitInterval,
+		MaxEvents:      cfg.Journal.MaxEvents,
+		MaxAge:         cfg.Journal.MaxAge,
+		ClockTrusted:   clockTrusted,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.store = st
+	g.hw.onDoorEvent = g.onDoorEvent
+	g.hw.onReader = g.onReaderEvent
+	readers := make([]access.ReaderConfig, 0, len(cfg.Readers))
+	for _, name := range cfg.ReaderNames() {
+		readers = append(readers, cfg.AccessReader(name))
+	}
+	if g.engine, err = access.NewEngine(st, readers); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.metrics = newMetrics(g)
+	g.sync = changeset.New(st, time.Now, g.log.With("component", "sync"))
+
+	var adminPlain string
+	if !hasAdmin(cfg) {
+		tok, created, err := adminToken(data)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		adminPlain = tok
+		if created {
+			fmt.Fprintf(g.opts.Out, "lintel: admin API token (shown once, kept in %s):\n%s\n",
+				filepath.Join(data, AdminTokenFile), tok)
+		}
+	}
+	var sim api.Sim
+	if g.opts.Sim {
+		sim = g.hw.sim
+	}
+	g.api, err = api.New(api.Config{
+		Addr:        cfg.API.Listen,
+		TLSCertFile: cfg.API.TLSCert,
+		TLSKeyFile:  cfg.API.TLSKey,
+		Tokens:      apiTokens(cfg, adminPlain),
+		Metrics:     g.metrics.reg,
+		Logger:      g.log.With("component", "api"),
+		Version:     Version,
+	}, (*backend)(g), sim)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if !cfg.Broker.Disabled {
+		if g.broker, err = broker.New(brokerConfig(cfg), g.log); err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
+	if cfg.Uplink.URL != "" {
+		g.uplink, err = uplink.New(cfg.Uplink, cfg.Gateway.ID, uplinkJournal{st}, uplinkCursor{st}, g.sync,
+			g.log.With("component", "uplink"))
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) closeStore() {
+	if err := g.store.Close(); err != nil {
+		g.log.Error("closing the store", "err", err)
+	}
+}
+
+// run starts the components and waits for the end.
+func (g *Gateway) run(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	grp, gctx := errgroup.WithContext(runCtx)
+	goSafe := func(name string, fn func(context.Context) error) {
+		grp.Go(func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					g.hw.secureAll()
+					err = fmt.Errorf("%s: panic: %v\n%s", name, r, debug.Stack())
+				}
+			}()
+			if err := fn(gctx); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+
+	g.beat.Store(time.Now().UnixNano())
+	goSafe("decision loop", g.decisionLoop)
+	for _, r := range g.hw.readers {
+		goSafe("reader "+r.name, func(ctx context.Context) error { return g.runReader(ctx, r) })
+	}
+	for _, d := range g.hw.doors {
+		goSafe("door "+d.name, func(ctx context.Context) error { return g.runDoor(ctx, d) })
+	}
+	if g.broker != nil {
+		if err := g.startBroker(); err != nil {
+			cancel()
+			_ = grp.Wait()
+			return err
+		}
+		goSafe("broker fan-out", g.brokerFanOut)
+	}
+	if g.uplink != nil {
+		goSafe("uplink", g.uplink.Run)
+	}
+	goSafe("api", g.api.Run)
+	goSafe("store gc", g.store.RunGC)
+	goSafe("watchdog", g.watchdog)
+
+	close(g.ready)
+	g.log.Info("lintel is up", "gateway", g.cfg.Gateway.ID, "version", Version,
+		"readers", len(g.hw.readers), "doors", len(g.hw.doors), "sim", g.opts.Sim,
+		"api", g.cfg.API.Listen, "mqtt", g.brokerAddr(), "uplink", g.cfg.Uplink.URL != "")
+	_ = g.opts.Notify.Ready()
+	g.appendEvent(access.Event{Type: "gateway.started", Name: "Gateway Started", Detail: "version " + Version})
+
+	<-gctx.Done()
+	_ = g.opts.Notify.Stopping()
+	cause := context.Cause(gctx)
+	g.log.Info("lintel is stopping", "cause", cause)
+	err := grp.Wait()
+
+	// Drain: the doors are locked, the journal is made durable, and the
+	// broker says offline. This gets its own deadline: the run context is
+	// already gone.
+	g.hw.secureAll()
+	g.appendEvent(access.Event{Type: "gateway.stopped", Name: "Gateway Stopped"})
+	shutdown, done := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
+	defer done()
+	if g.broker != nil {
+		g.stopBroker(shutdown)
+	}
+	if ferr := g.store.Flush(); ferr != nil {
+		g.log.Error("flushing the journal", "err", ferr)
+	}
+	return err
+}
+
+// Healthy reports whether the decision loop has beaten recently.
+func (g *Gateway) Healthy() bool {
+	return time.Since(time.Unix(0, g.beat.Load())) < healthyWithin
+}
+
+// watchdog feeds systemd's watchdog while, and only while, the decision
+// loop is healthy: a hung loop gets the process restarted.
+func (g *Gateway) watchdog(ctx context.Context) error {
+	every := g.opts.Notify.WatchdogInterval()
+	if every <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if g.Healthy() {
+				_ = g.opts.Notify.Watchdog()
+			} else {
+				g.log.Error("decision loop missed its heartbeat; withholding the watchdog ping")
+			}
+		}
+	}
+}
+
+// appendEvent journals an event. The journal never blocks: a full backlog
+// is logged (and counted by the store), never waited on.
+func (g *Gateway) appendEvent(ev access.Event) {
+	if _, err := g.store.Append(ev); err != nil {
+		g.log.Error("journal append", "type", ev.Type, "err", err)
+		return
+	}
+	g.metrics.events.Inc()
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/topic"
+	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/door"
+	"github.com/lintel-access/lintel/gpio/reader"
+)
+
+// runDoor watches one door's contact and REX inputs.
+func (g *Gateway) runDoor(ctx context.Context, d *doorUnit) error {
+	g.publishDoor(d)
+	return d.door.Run(ctx)
+}
+
+// onDoorEvent journals a door event and republishes the door's retained
+// state. It runs on the door's goroutines.
+func (g *Gateway) onDoorEvent(ev door.Event) {
+	d, ok := g.hw.door(ev.Door)
+	reader := ""
+	if ok {
+		reader = d.reader
+	}
+	g.appendEvent(access.Event{Time: ev.Time, Type: ev.Type, Name: ev.Name, Door: ev.Door, Reader: reader})
+	if ok {
+		g.publishDoor(d)
+	}
+}
+
+// onReaderEvent journals a reader fault or its clearing.
+func (g *Gateway) onReaderEvent(ev reader.Event) {
+	door := ""
+	if r, ok := g.hw.reader(ev.Reader); ok && r.door != nil {
+		door = r.door.name
+	}
+	g.appendEvent(access.Event{Time: ev.Time, Type: ev.Type, Name: ev.Name, Reader: ev.Reader, Door: door,
+		Detail: ev.Detail})
+}
+
+// testPulse unlocks a door for its configured time at a technician's
+// request, and says so in the journal.
+func (g *Gateway) testPulse(d *doorUnit) error {
+	if err := d.door.Unlock(0); err != nil {
+		return err
+	}
+	g.appendEvent(access.Event{Type: "door.test_pulse", Name: "Door Test Pulse", Door: d.name, Reader: d.reader})
+	g.publishDoor(d)
+	return nil
+}
+
+// doorState is the retained payload of lintel/v1/{gw}/doors/{door}.
+type doorState struct {
+	Door   string    `json:"door"`
+	Locked bool      `json:"locked"`
+	Open   bool      `json:"open"`
+	Alarms []string  `json:"alarms"`
+	Time   time.Time `json:"time"`
+}
+
+func alarms(st door.Status) []string {
+	a := []string{}
+	if st.Forced {
+		a = append(a, "forced_open")
+	}
+	if st.Held {
+		a = append(a, "held_open")
+	} else if st.HeldPreAlarm {
+		a = append(a, "held_open_prealarm")
+	}
+	if st.LastError != "" {
+		a = append(a, "output_error")
+	}
+	return a
+}
+
+// publishDoor sends a door's state, retained, to the local broker and the
+// uplink.
+func (g *Gateway) publishDoor(d *doorUnit) {
+	st := d.door.Status()
+	payload := mustJSON(doorState{Door: d.name, Locked: st.Locked, Open: st.Open, Alarms: alarms(st), Time: time.Now()})
+	name, err := topic.Door(g.cfg.Gateway.ID, d.name)
+	if err != nil {
+		g.log.Error("door topic", "door", d.name, "err", err)
+		return
+	}
+	if g.broker != nil {
+		if err := g.broker.Publish(name, payload, true); err != nil {
+			g.log.Warn("publishing door state", "door", d.name, "err", err)
+		}
+	}
+	if g.uplink != nil {
+		g.uplink.SetRetained(name, payload)
+	}
+}
+
+// brokerConfig is the embedded broker's configuration.
+func brokerConfig(cfg *Config) broker.Config {
+	bc := cfg.Broker.Config
+	bc.GatewayID = cfg.Gateway.ID
+	return bc
+}
+
+func (g *Gateway) brokerAddr() string {
+	if g.broker == nil {
+		return "off"
+	}
+	return g.broker.TCPAddr()
+}
+
+// startBroker binds the embedded broker and takes changesets from portals
+// connected to it.
+func (g *Gateway) startBroker() error {
+	if err := g.broker.Start(); err != nil {
+		return err
+	}
+	changes, _ := topic.SyncChanges(g.cfg.Gateway.ID)
+	acks, _ := topic.SyncAcks(g.cfg.Gateway.ID)
+	err := g.broker.Subscribe(changes, func(_ string, payload []byte) {
+		// Apply off the broker's connection goroutine; the applier
+		// serialises changesets itself.
+		p := append([]byte(nil), payload...)
+		go func() {
+			ack, _ := (*backend)(g).HandleChanges(p)
+			if err := g.broker.Publish(acks, ack, false); err != nil {
+				g.log.Warn("publishing sync ack", "err", err)
+			}
+		}()
+	})
+	if err != nil {
+		return err
+	}
+	return g.broker.Publish(acks, g.sync.CurrentAck(), false)
+}
+
+func (g *Gateway) stopBroker(context.Context) {
+	if err := g.broker.Close(); err != nil {
+		g.log.Warn("closing the broker", "err", err)
+	}
+}
+
+// brokerFanOut publishes every new journal entry on the embedded broker,
+// from its own cursor, starting with events appended after start.
+func (g *Gateway) brokerFanOut(ctx context.Context) error {
+	cursor := g.store.JournalStats().Last
+	for {
+		if err := g.store.Wait(ctx, cursor); err != nil {
+			return nil
+		}
+		evs, err := g.store.Events(cursor, 256)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			name, err := topic.Events(g.cfg.Gateway.ID, eventReader(ev))
+			if err == nil {
+				err = g.broker.Publish(name, mustJSON(ev), false)
+			}
+			if err != nil {
+				g.log.Warn("publishing event", "seq", ev.Seq, "err", err)
+			}
+			cursor = ev.Seq
+		}
+	}
+}
+
+// status is the appliance's snapshot for the API.
+func (g *Gateway) status() api.Status {
+	st := api.Status{
+		GatewayID:    g.cfg.Gateway.ID,
+		Version:      Version,
+		Started:      g.started,
+		ClockTrusted: clockTrusted(),
+	}
+	for _, d := range g.hw.doors {
+		ds := d.door.Status()
+		st.Doors = append(st.Doors, api.DoorStatus{Name: d.name, Locked: ds.Locked, Open: ds.Open, Alarms: alarms(ds)})
+	}
+	for _, r := range g.hw.readers {
+		rc := g.cfg.Readers[r.name]
+		rs := r.reader.Status()
+		c := rs.Counters
+		out := api.ReaderStatus{
+			Name: r.name, Door: rc.Door, Model: access.Model(rc.Model), Mode: access.Mode(rc.Mode),
+			Rejects: map[string]uint64{"length": c.Length, "parity": c.Parity, "invalid": c.Invalid,
+				"both_low": c.BothLow, "partial": c.Partial},
+		}
+		if f := rs.LastFrame; f != nil {
+			out.LastFrame = &api.Frame{Time: f.Time, Bits: f.Bits, Length: f.Length, ParityOK: f.ParityOK,
+				Keypad: f.Kind == "key" || f.Kind == "pin", Format: f.Format, Facility: f.Facility,
+				Number: f.Number, Error: f.Reject}
+		}
+		for i, f := range rs.Faults {
+			if i > 0 {
+				out.Fault += "; "
+			}
+			out.Fault += f.Cause + ": " + f.Detail
+		}
+		st.Readers = append(st.Readers, out)
+	}
+	js := g.store.JournalStats()
+	st.Journal = api.JournalStatus{First: js.First, Last: js.Last, Count: js.Count, Undelivered: js.Undelivered}
+	st.Sync = api.SyncStatus{Revision: g.store.Revision(), Digest: digestHex(g.store.Digest())}
+	if g.uplink != nil {
+		us := g.uplink.State()
+		st.Uplink = api.UplinkStatus{Configured: true, Connected: us.Connected, Since: us.Since,
+			Cursor: us.Cursor, LastError: us.LastError}
+	}
+	if g.broker != nil {
+		st.Broker = api.BrokerStatus{Clients: int(g.broker.Stats().ClientsConnected)}
+	}
+	return st
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own plain structs are marshalled here
+	}
+	return b
+}
