@@ -109,7 +109,9 @@ func TestConfigErrors(t *testing.T) {
 		}, `lintel.toml: readers.front.mode: "card_and_face" is not a known mode`},
 		{"syntax error with a line", func(s string) string { return strings.Replace(s, `id = "lintel-01"`, `id = lintel-01"`, 1) },
 			`lintel.toml:11:`},
-		{"wrong type", func(s string) string { return strings.Replace(s, `lockout_attempts = 5`, `lockout_attempts = "five"`, 1) },
+		{"wrong type", func(s string) string {
+			return strings.Replace(s, `lockout_attempts = 5`, `lockout_attempts = "five"`, 1)
+		},
 			`lintel.toml:`},
 		{"missing door", func(s string) string { return strings.Replace(s, `door = "front"`, `door = "back"`, 1) },
 			`lintel.toml: readers.front.door: "back" is not a configured door`},

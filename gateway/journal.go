@@ -51,5 +51,5 @@ type uplinkCursor struct{ s *store.Store }
 
 var _ uplink.Cursor = uplinkCursor{}
 
-func (c uplinkCursor) Load() (uint64, error)  { return c.s.Cursor(store.CursorUplink) }
+func (c uplinkCursor) Load() (uint64, error) { return c.s.Cursor(store.CursorUplink) }
 func (c uplinkCursor) Save(seq uint64) error { return c.s.SetCursor(store.CursorUplink, seq) }
