@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/oklog/ulid/v2"
@@ -53,11 +54,14 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	if closed {
 		return fmt.Errorf("store: replace all: %w", ErrClosed)
 	}
+	// A replaced generation still being removed is finished first.
+	s.cleanup.Wait()
 	oldGen, newGen := s.gen, s.gen+1
 	// A leftover of an earlier failed attempt would mix into this one.
 	if err := s.dropGeneration(newGen); err != nil {
 		return fmt.Errorf("store: replace all: %w", err)
 	}
+	start := time.Now()
 	ix := newIndex(s.idx.len())
 	if err := s.writeGeneration(newGen, ix, users); err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
@@ -78,11 +82,16 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	s.idx, s.gen, s.rev = ix, newGen, rev
 	s.mu.Unlock()
 	c := ix.counts()
-	s.log.Info("table replaced", "revision", rev, "users", c.Users, "credentials", c.Credentials, "pins", c.PINs, "generation", newGen)
-	if err := s.dropGeneration(oldGen); err != nil {
-		// The new table is live; Open removes what is left of the old.
-		s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
-	}
+	s.log.Info("table replaced", "revision", rev, "users", c.Users, "credentials", c.Credentials, "pins", c.PINs,
+		"generation", newGen, "took", time.Since(start).Round(time.Millisecond))
+	// The old generation is unreachable now; remove it in the background.
+	s.cleanup.Add(1)
+	go func() {
+		defer s.cleanup.Done()
+		if err := s.dropGeneration(oldGen); err != nil {
+			s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
+		}
+	}()
 	return nil
 }
 

@@ -149,6 +149,8 @@ type Store struct {
 	writeMu sync.Mutex
 	// gen is the table generation; it changes only under writeMu and mu.
 	gen uint32
+	// cleanup tracks the removal of a replaced table generation.
+	cleanup sync.WaitGroup
 
 	// mu guards idx, rev and closed. Decisions take it for reading;
 	// writers take it for writing only to publish a committed change.
@@ -416,6 +418,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	jerr := s.journal.close()
 	s.writeMu.Lock()
+	s.cleanup.Wait()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	s.idx = newIndex(0)

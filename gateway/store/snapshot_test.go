@@ -1,0 +1,176 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/store"
+	"github.com/lintel-access/lintel/gateway/store/storetest"
+)
+
+// snapshotUsers returns n users whose cards and PINs are derived from tag,
+// so two snapshots with different tags share no card or PIN.
+func snapshotUsers(n int, tag uint32) []store.SnapshotUser {
+	users := make([]store.SnapshotUser, n)
+	for i := range users {
+		users[i] = store.SnapshotUser{
+			User: access.User{ID: fmt.Sprintf("user-%07d", i), Name: fmt.Sprintf("User %d", i), Enabled: true},
+			PIN:  fmt.Sprintf("%d%07d", tag, i),
+			Credentials: []access.Credential{
+				{ID: fmt.Sprintf("card-%d-%07d", tag, i), Card: access.CardKey{Format: "H10301", Facility: tag, Number: uint64(i)}},
+			},
+		}
+	}
+	return users
+}
+
+func TestReplaceAllAtomic(t *testing.T) {
+	const n = 100_000
+	opts := storetest.Options(t)
+	s, err := store.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceAll(1, snapshotUsers(n, 1)); err != nil {
+		t.Fatal(err)
+	}
+	oldDigest := s.Digest()
+
+	// While the second snapshot is written, decisions see the old table or
+	// the new one: once a new card is seen, no old card is found again.
+	stop := make(chan struct{})
+	var seenNew atomic.Bool
+	var mixed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for i := g; ; i += 7919 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := uint64(i % n)
+				_, newOK := s.Card(access.CardKey{Format: "H10301", Facility: 2, Number: k})
+				_, oldOK := s.Card(access.CardKey{Format: "H10301", Facility: 1, Number: (k + 1) % n})
+				if newOK {
+					seenNew.Store(true)
+				}
+				if oldOK && seenNew.Load() {
+					mixed.Add(1)
+				}
+			}
+		})
+	}
+	err = s.ReplaceAll(2, snapshotUsers(n, 2))
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mixed.Load(); m > 0 {
+		t.Errorf("%d decisions found an old card after a new one", m)
+	}
+	if got := s.Counts(); got != (store.Counts{Users: n, Credentials: n, PINs: n}) {
+		t.Errorf("Counts = %+v", got)
+	}
+	if s.Revision() != 2 || s.Digest() == oldDigest {
+		t.Errorf("revision %d (want 2), digest changed %v", s.Revision(), s.Digest() != oldDigest)
+	}
+	if h, ok := s.PIN([]byte("20000042")); !ok || h.User.ID != "user-0000042" {
+		t.Errorf("PIN lookup in the new table = %+v, %v", h, ok)
+	}
+	if _, ok := s.PIN([]byte("10000042")); ok {
+		t.Errorf("an old PIN survived the snapshot")
+	}
+	digest := s.Digest()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = storetest.Open(t, opts)
+	if got := s.Counts(); got != (store.Counts{Users: n, Credentials: n, PINs: n}) || s.Digest() != digest || s.Revision() != 2 {
+		t.Errorf("after reopen: counts %+v, revision %d, digest equal %v", got, s.Revision(), s.Digest() == digest)
+	}
+}
+
+func TestReplaceAllInvalid(t *testing.T) {
+	good := func() []store.SnapshotUser { return snapshotUsers(50, 3) }
+	tests := []struct {
+		name    string
+		edit    func(u []store.SnapshotUser) []store.SnapshotUser
+		wantErr string
+		is      error
+	}{
+		{"R2 short PIN", func(u []store.SnapshotUser) []store.SnapshotUser { u[7].PIN = "123"; return u }, `user 7 ("user-0000007")`, access.ErrPINLength},
+		{"R2 letters", func(u []store.SnapshotUser) []store.SnapshotUser { u[8].PIN = "12a45"; return u }, "user 8 ", access.ErrPINNotDigits},
+		{"R3 shared PIN", func(u []store.SnapshotUser) []store.SnapshotUser { u[40].PIN = u[3].PIN; return u }, "user 40 ", access.ErrPINInUse},
+		{"duplicate user", func(u []store.SnapshotUser) []store.SnapshotUser { u[20].User.ID = u[2].User.ID; return u }, "given twice", nil},
+		{"shared card", func(u []store.SnapshotUser) []store.SnapshotUser {
+			u[30].Credentials[0].Card = u[1].Credentials[0].Card
+			return u
+		}, "user 30 ", store.ErrCredentialInUse},
+		{"shared credential id", func(u []store.SnapshotUser) []store.SnapshotUser {
+			u[31].Credentials[0].ID = u[1].Credentials[0].ID
+			return u
+		}, "user 31 ", store.ErrCredentialInUse},
+		{"card twice for one user", func(u []store.SnapshotUser) []store.SnapshotUser {
+			u[5].Credentials = append(u[5].Credentials, access.Credential{ID: "x", Card: u[5].Credentials[0].Card})
+			return u
+		}, "user 5 ", store.ErrCredentialInUse},
+		{"credential of another user", func(u []store.SnapshotUser) []store.SnapshotUser {
+			u[6].Credentials[0].UserID = "someone"
+			return u
+		}, "names user", nil},
+		{"bad user id", func(u []store.SnapshotUser) []store.SnapshotUser { u[49].User.ID = "a/b"; return u }, "user 49 ", nil},
+		{"bad format", func(u []store.SnapshotUser) []store.SnapshotUser { u[0].Credentials[0].Card.Format = ""; return u }, "user 0 ", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lb := &logBuffer{}
+			s := newStore(t, withLog(lb))
+			if err := s.ReplaceAll(5, snapshotUsers(20, 1)); err != nil {
+				t.Fatal(err)
+			}
+			digest, counts := s.Digest(), s.Counts()
+			users := tt.edit(good())
+			err := s.ReplaceAll(6, users)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || (tt.is != nil && !errors.Is(err, tt.is)) {
+				t.Fatalf("ReplaceAll = %v, want an error containing %q (is %v)", err, tt.wantErr, tt.is)
+			}
+			if s.Digest() != digest || s.Counts() != counts || s.Revision() != 5 {
+				t.Errorf("a refused snapshot changed the table: counts %+v, revision %d", s.Counts(), s.Revision())
+			}
+			if h, ok := s.PIN([]byte("10000003")); !ok || h.User.ID != "user-0000003" {
+				t.Errorf("the old table's PIN lookup = %+v, %v", h, ok)
+			}
+			var pins []string
+			for _, u := range users {
+				pins = append(pins, u.PIN)
+			}
+			assertNoSecret(t, lb, pins...)
+		})
+	}
+}
+
+func TestReplaceAllEmpty(t *testing.T) {
+	s := newStore(t)
+	if err := s.ReplaceAll(1, snapshotUsers(10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceAll(2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.Counts() != (store.Counts{}) || s.Digest() != ([32]byte{}) || s.Revision() != 2 {
+		t.Errorf("after an empty snapshot: counts %+v, revision %d", s.Counts(), s.Revision())
+	}
+	// Transactions work on the new generation.
+	putUser(t, s, "u1")
+	if got := s.Counts().Users; got != 1 {
+		t.Errorf("%d users after a put on the new generation", got)
+	}
+}
