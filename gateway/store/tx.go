@@ -28,9 +28,9 @@ type Tx struct {
 	users map[string]*userState // touched users; nil means deleted
 	order []string              // touched ids, first touch first
 	// The overlay's view of who holds what; "" means freed by this Tx.
-	pins    map[pinKey]string        // PIN key → user id
+	pins    map[pinKey]string         // PIN key → user id
 	cards   map[access.CardKey]string // card → credential id
-	credIDs map[string]string        // credential id → user id
+	credIDs map[string]string         // credential id → user id
 
 	rev    uint64
 	revSet bool
