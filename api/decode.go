@@ -54,8 +54,13 @@ func decodeBytes(data []byte, v any) *apiError {
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, CodeInvalidBody, "%s", describeJSONError(err, data))
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errorf(http.StatusBadRequest, CodeInvalidBody, "body: unexpected data after the JSON object at offset %d", dec.InputOffset())
+	rest := dec.InputOffset()
+	for rest < int64(len(data)) && isSpace(data[rest]) {
+		rest++
+	}
+	if rest < int64(len(data)) {
+		line, col := position(data, rest)
+		return errorf(http.StatusBadRequest, CodeInvalidBody, "body: unexpected data after the JSON object at line %d, column %d", line, col)
 	}
 	return nil
 }
@@ -146,3 +151,5 @@ func position(data []byte, off int64) (line, col int) {
 	}
 	return line, col
 }
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }

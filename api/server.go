@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime/debug"
+	"sort"
 	"sync"
 	"time"
 
@@ -114,6 +116,19 @@ func (s *Server) newEcho() *echo.Echo {
 	}
 	return e
 }
+
+// Routes lists the routes the server has, as "METHOD /path/{param}", in the
+// notation of the OpenAPI document.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Method+" "+routeParam.ReplaceAllString(r.Path, "{$1}"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+var routeParam = regexp.MustCompile(`:([a-z]+)`)
 
 type discard struct{}
 
