@@ -1,0 +1,403 @@
+package pkgtest
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"debug/buildinfo"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// repoRoot is the repository root, seen from this package's directory, where
+// go test runs the tests.
+const repoRoot = "../.."
+
+// versionFlag is how build/cross stamps the version into the binary.
+const versionFlag = "-X github.com/lintel-access/lintel/gateway.Version="
+
+// target is one architecture the release covers.
+type target struct {
+	debArch string // Debian architecture; empty: no .deb (ARMv6)
+	tarArch string // the -linux-<arch> in the tarball's name
+	machine elf.Machine
+	goarch  string
+	goarm   string // GOARM build setting; empty for other GOARCHes
+}
+
+var targets = []target{
+	{debArch: "arm64", tarArch: "arm64", machine: elf.EM_AARCH64, goarch: "arm64"},
+	{debArch: "armhf", tarArch: "armv7", machine: elf.EM_ARM, goarch: "arm", goarm: "7"},
+	{tarArch: "armv6", machine: elf.EM_ARM, goarch: "arm", goarm: "6"},
+	{debArch: "amd64", tarArch: "amd64", machine: elf.EM_X86_64, goarch: "amd64"},
+}
+
+// file is one archive member as the checks see it.
+type file struct {
+	Mode     int64
+	UID, GID int
+	body     []byte
+}
+
+var (
+	buildOnce sync.Once
+	builtDir  string
+	buildErr  error
+	tempOut   string // removed by TestMain when the tests built the packages
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tempOut != "" {
+		os.RemoveAll(tempOut)
+	}
+	os.Exit(code)
+}
+
+// packages returns the directory holding build/deb's output, building it on
+// first use unless $LINTEL_PACKAGES names one.
+func packages(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("pkgtest builds or opens every release package; run without -short")
+	}
+	requireCommands(t, "dpkg-deb")
+	buildOnce.Do(func() {
+		if dir := os.Getenv("LINTEL_PACKAGES"); dir != "" {
+			builtDir, buildErr = filepath.Abs(dir)
+			return
+		}
+		tempOut, buildErr = os.MkdirTemp("", "lintel-pkgtest")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command(filepath.Join(repoRoot, "build", "deb"))
+		cmd.Env = append(os.Environ(), "LINTEL_OUT="+tempOut)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build/deb: %w\n%s", err, out)
+			return
+		}
+		builtDir = tempOut
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtDir
+}
+
+func requireCommands(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			t.Fatalf("%s is needed to check Lintel's packages and is not installed (apt-get install dpkg systemd): %v", name, err)
+		}
+	}
+}
+
+// debFile returns the one .deb for arch in dir.
+func debFile(t *testing.T, dir, arch string) string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "lintel_*_"+arch+".deb"))
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("want one lintel_*_%s.deb in %s, found %q (%v)", arch, dir, matches, err)
+	}
+	return matches[0]
+}
+
+func TestDebs(t *testing.T) {
+	dir := packages(t)
+	example := readFile(t, filepath.Join(dir, "lintel.toml.example"))
+	if !bytes.Contains(example, []byte(`"/var/lib/lintel"`)) {
+		t.Errorf("the example config does not put the data under /var/lib/lintel, the only directory the unit lets lintel write")
+	}
+	versions := map[string]string{}
+	for _, tg := range targets {
+		if tg.debArch == "" {
+			continue
+		}
+		t.Run(tg.debArch, func(t *testing.T) {
+			deb := debFile(t, dir, tg.debArch)
+			control := untar(t, dpkgDeb(t, "--ctrl-tarfile", deb))
+			data := untar(t, dpkgDeb(t, "--fsys-tarfile", deb))
+
+			fields := controlFields(t, control["./control"].body)
+			versions[tg.debArch] = fields["Version"]
+			for key, want := range map[string]string{"Package": "lintel", "Architecture": tg.debArch, "Depends": "systemd"} {
+				if got := fields[key]; got != want {
+					t.Errorf("control %s: got %q, want %q", key, got, want)
+				}
+			}
+			if !strings.HasSuffix(fields["Version"], "-1") || !strings.Contains(fields["Maintainer"], "<") {
+				t.Errorf("control Version %q, Maintainer %q: want a version ending in -1 and a maintainer with an address", fields["Version"], fields["Maintainer"])
+			}
+
+			wantControl := map[string]file{
+				"./control":   {Mode: 0o644},
+				"./md5sums":   {Mode: 0o644},
+				"./conffiles": {Mode: 0o644},
+				"./postinst":  {Mode: 0o755},
+				"./prerm":     {Mode: 0o755},
+				"./postrm":    {Mode: 0o755},
+			}
+			if diff := cmp.Diff(wantControl, control, cmp.AllowUnexported(file{}), cmp.FilterPath(isBody, cmp.Ignore())); diff != "" {
+				t.Errorf("control archive members (-want +got):\n%s", diff)
+			}
+			if got, want := string(control["./conffiles"].body), "/etc/lintel/lintel.toml\n"; got != want {
+				t.Errorf("conffiles: got %q, want %q", got, want)
+			}
+			for _, script := range []string{"postinst", "prerm", "postrm"} {
+				want := readFile(t, filepath.Join(repoRoot, "build", "nfpm", script))
+				if got := control["./"+script].body; !bytes.Equal(got, want) {
+					t.Errorf("%s differs from build/nfpm/%s", script, script)
+				}
+			}
+
+			wantData := map[string]file{
+				"./usr/bin/lintel":                            {Mode: 0o755},
+				"./usr/lib/systemd/system/lintel.service":     {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.service"))},
+				"./usr/lib/sysusers.d/lintel.conf":            {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.sysusers"))},
+				"./usr/lib/tmpfiles.d/lintel.conf":            {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.tmpfiles"))},
+				"./usr/lib/udev/rules.d/60-lintel-gpio.rules": {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel-gpio.rules"))},
+				"./etc/lintel/lintel.toml":                    {Mode: 0o644, body: example},
+			}
+			binary := data["./usr/bin/lintel"].body
+			wantData["./usr/bin/lintel"] = file{Mode: 0o755, body: binary}
+			if diff := cmp.Diff(wantData, regular(data), cmp.AllowUnexported(file{})); diff != "" {
+				t.Errorf("installed files (-want +got):\n%s", diff)
+			}
+			checkBinary(t, binary, tg, releaseVersion(t, dir))
+		})
+	}
+	if versions["arm64"] != versions["armhf"] || versions["arm64"] != versions["amd64"] {
+		t.Errorf("the packages disagree on their version: %v", versions)
+	}
+}
+
+func TestTarballs(t *testing.T) {
+	dir := packages(t)
+	example := readFile(t, filepath.Join(dir, "lintel.toml.example"))
+	for _, tg := range targets {
+		t.Run(tg.tarArch, func(t *testing.T) {
+			matches, err := filepath.Glob(filepath.Join(dir, "lintel-*-linux-"+tg.tarArch+".tar.gz"))
+			if err != nil || len(matches) != 1 {
+				t.Fatalf("want one lintel-*-linux-%s.tar.gz in %s, found %q (%v)", tg.tarArch, dir, matches, err)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(readFile(t, matches[0])))
+			if err != nil {
+				t.Fatalf("%s: %v", matches[0], err)
+			}
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("%s: %v", matches[0], err)
+			}
+			top := strings.TrimSuffix(filepath.Base(matches[0]), ".tar.gz")
+			got := map[string]file{}
+			for name, f := range regular(untar(t, raw)) {
+				got[strings.TrimPrefix(name, top+"/")] = f
+			}
+			want := map[string]file{
+				"lintel":               {Mode: 0o755, body: got["lintel"].body},
+				"lintel.service":       {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.service"))},
+				"lintel.sysusers":      {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.sysusers"))},
+				"lintel.tmpfiles":      {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.tmpfiles"))},
+				"60-lintel-gpio.rules": {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel-gpio.rules"))},
+				"lintel.toml.example":  {Mode: 0o644, body: example},
+			}
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(file{})); diff != "" {
+				t.Errorf("tarball files under %s/ (-want +got):\n%s", top, diff)
+			}
+			checkBinary(t, got["lintel"].body, tg, releaseVersion(t, dir))
+		})
+	}
+}
+
+// checkBinary checks that b is a static Linux binary for tg, built the way
+// build/cross builds, stamped with version.
+func checkBinary(t *testing.T, b []byte, tg target, version string) {
+	t.Helper()
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Errorf("binary: not ELF: %v", err)
+		return
+	}
+	defer f.Close()
+	if f.Machine != tg.machine {
+		t.Errorf("binary machine: got %v, want %v", f.Machine, tg.machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("binary has a program interpreter: it is dynamically linked")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("binary needs shared libraries %q", libs)
+	}
+
+	info, err := buildinfo.Read(bytes.NewReader(b))
+	if err != nil {
+		t.Errorf("binary: no Go build information: %v", err)
+		return
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	want := map[string]string{
+		"GOOS":        "linux",
+		"GOARCH":      tg.goarch,
+		"CGO_ENABLED": "0",
+		"-trimpath":   "true",
+	}
+	if tg.goarm != "" {
+		want["GOARM"] = tg.goarm
+	}
+	for key, w := range want {
+		if got := settings[key]; got != w {
+			t.Errorf("binary build setting %s: got %q, want %q", key, got, w)
+		}
+	}
+	if info.Path != "github.com/lintel-access/lintel/cmd/lintel" {
+		t.Errorf("binary main package: got %q, want github.com/lintel-access/lintel/cmd/lintel", info.Path)
+	}
+	// -trimpath keeps -ldflags out of the build settings, so look for
+	// the stamped value itself.
+	if !bytes.Contains(b, []byte(version)) {
+		t.Errorf("binary does not hold its version %q (build/cross stamps it with %s)", version, versionFlag)
+	}
+}
+
+// releaseVersion returns the version build/cross stamped, as the tarballs'
+// names carry it.
+func releaseVersion(t *testing.T, dir string) string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, "lintel-*-linux-amd64.tar.gz"))
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("want one lintel-*-linux-amd64.tar.gz in %s, found %q (%v)", dir, matches, err)
+	}
+	v := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(matches[0]), "lintel-"), "-linux-amd64.tar.gz")
+	if v == "" || v == "dev" {
+		t.Fatalf("release version %q: build/cross did not stamp a version from git", v)
+	}
+	return v
+}
+
+// TestVersion runs this machine's binary: it prints the version it was
+// stamped with.
+func TestVersion(t *testing.T) {
+	dir := packages(t)
+	var arch string
+	switch runtime.GOARCH {
+	case "amd64", "arm64":
+		arch = runtime.GOARCH
+	default:
+		t.Fatalf("no release binary runs on %s", runtime.GOARCH)
+	}
+	bin := filepath.Join(dir, "lintel-linux-"+arch)
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s version: %v\n%s", bin, err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), "lintel "+releaseVersion(t, dir); got != want {
+		t.Errorf("%s version: got %q, want %q", bin, got, want)
+	}
+}
+
+func isBody(p cmp.Path) bool {
+	sf, ok := p.Last().(cmp.StructField)
+	return ok && sf.Name() == "body"
+}
+
+func dpkgDeb(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("dpkg-deb", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dpkg-deb %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return out
+}
+
+// untar reads a tar archive into a map from member name to file.
+func untar(t *testing.T, raw []byte) map[string]file {
+	t.Helper()
+	files := map[string]file{}
+	tr := tar.NewReader(bytes.NewReader(raw))
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("read tar: %v", err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("read tar member %s: %v", h.Name, err)
+		}
+		f := file{Mode: h.Mode & 0o7777, UID: h.Uid, GID: h.Gid, body: body}
+		if h.Typeflag == tar.TypeDir {
+			f.Mode |= 1 << 31 // keep directories apart from files in diffs
+		}
+		files[h.Name] = f
+	}
+}
+
+// regular drops the directories from files.
+func regular(files map[string]file) map[string]file {
+	out := map[string]file{}
+	for name, f := range files {
+		if f.Mode&(1<<31) == 0 {
+			out[name] = f
+		}
+	}
+	return out
+}
+
+// controlFields parses a Debian control file's single stanza.
+func controlFields(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	fields := map[string]string{}
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, " ") {
+			if last == "" {
+				t.Fatalf("control: continuation line before any field: %q", line)
+			}
+			fields[last] += "\n" + line
+			continue
+		}
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			t.Fatalf("control: line without a field: %q", line)
+		}
+		last = key
+		fields[key] = strings.TrimSpace(value)
+	}
+	return fields
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
