@@ -40,6 +40,10 @@ type Options struct {
 	// Notify tells systemd about readiness and health. Nil means the
 	// notifier of $NOTIFY_SOCKET (a no-op outside systemd).
 	Notify *sdnotify.Notifier
+
+	// onReady, for tests in this package, is called with the gateway once
+	// the doors are operational.
+	onReady func(*Gateway)
 }
 
 // Paths inside the data directory.
@@ -253,7 +257,18 @@ func (g *Gateway) run(ctx context.Context) error {
 	goSafe("store gc", g.store.RunGC)
 	goSafe("watchdog", g.watchdog)
 
+	// The doors are operational once every reader listens: a frame sent
+	// before that would arrive cut.
+	for _, r := range g.hw.readers {
+		select {
+		case <-r.reader.Ready():
+		case <-gctx.Done():
+		}
+	}
 	close(g.ready)
+	if g.opts.onReady != nil {
+		g.opts.onReady(g)
+	}
 	g.log.Info("lintel is up", "gateway", g.cfg.Gateway.ID, "version", Version,
 		"readers", len(g.hw.readers), "doors", len(g.hw.doors), "sim", g.opts.Sim,
 		"api", g.cfg.API.Listen, "mqtt", g.brokerAddr(), "uplink", g.cfg.Uplink.URL != "")

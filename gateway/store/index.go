@@ -115,15 +115,32 @@ type index struct {
 	digest    digest
 }
 
-func newIndex(sizeHint int) *index {
+// newIndex returns an empty index with room for the given numbers of users
+// and credentials, so that loading a table of known size allocates once.
+func newIndex(users, creds int) *index {
 	return &index{
-		users:    make([]userRec, 0, sizeHint),
-		byID:     make(map[string]uint32, sizeHint),
-		pins:     make(map[pinKey]uint32),
-		credByID: make(map[string]uint32),
-		cards:    make(map[cardKey]uint32),
+		users:    make([]userRec, 0, users),
+		byID:     make(map[string]uint32, users),
+		pins:     make(map[pinKey]uint32, users),
+		creds:    make([]credRec, 0, creds),
+		credByID: make(map[string]uint32, creds),
+		cards:    make(map[cardKey]uint32, creds),
 		formatOf: make(map[string]uint16),
 	}
+}
+
+// credCount returns the number of credentials of a user and whether the
+// user exists.
+func (ix *index) credCount(id string) (int, bool) {
+	slot, ok := ix.byID[id]
+	if !ok {
+		return 0, false
+	}
+	n := 0
+	for cs := ix.users[slot].firstCred; cs != noSlot; cs = ix.creds[cs].next {
+		n++
+	}
+	return n, true
 }
 
 // internCard returns the index's form of a card, adding its format to the

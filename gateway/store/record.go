@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -329,46 +328,66 @@ func decodeUser(id string, b []byte) (userState, error) {
 // only as long as needed (Go's time.RFC3339Nano: "2026-03-01T08:00:00Z"), or
 // empty when that side is open.
 func CanonicalRecord(u access.User, hasPIN bool, creds []access.Credential) []byte {
-	sorted := slices.Clone(creds)
-	slices.SortFunc(sorted, func(a, b access.Credential) int { return strings.Compare(a.ID, b.ID) })
-	var b bytes.Buffer
-	b.WriteString("lintel.user.v1")
-	field := func(s string) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-		b.Write(n[:])
-		b.WriteString(s)
+	return appendCanonical(nil, u, hasPIN, creds)
+}
+
+func appendCanonical(b []byte, u access.User, hasPIN bool, creds []access.Credential) []byte {
+	if !slices.IsSortedFunc(creds, compareCredentialIDs) {
+		creds = slices.Clone(creds)
+		slices.SortFunc(creds, compareCredentialIDs)
 	}
-	flag := func(v bool) string {
-		if v {
-			return "1"
-		}
-		return "0"
-	}
-	stamp := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
-	field(u.ID)
-	field(u.Name)
-	field(flag(u.Enabled))
-	field(stamp(u.ValidFrom))
-	field(stamp(u.ValidTo))
-	field(flag(hasPIN))
-	for _, c := range sorted {
+	b = append(b, "lintel.user.v1"...)
+	b = appendField(b, u.ID)
+	b = appendField(b, u.Name)
+	b = appendFlag(b, u.Enabled)
+	b = appendStamp(b, u.ValidFrom)
+	b = appendStamp(b, u.ValidTo)
+	b = appendFlag(b, hasPIN)
+	for _, c := range creds {
 		typ := c.Type
 		if typ == "" {
 			typ = access.CredentialCard
 		}
-		field(c.ID)
-		field(typ)
-		field(c.Card.Format)
-		field(strconv.FormatUint(uint64(c.Card.Facility), 10))
-		field(strconv.FormatUint(c.Card.Number, 10))
+		b = appendField(b, c.ID)
+		b = appendField(b, typ)
+		b = appendField(b, c.Card.Format)
+		b = binary.BigEndian.AppendUint32(b, uint32(digits10(uint64(c.Card.Facility))))
+		b = strconv.AppendUint(b, uint64(c.Card.Facility), 10)
+		b = binary.BigEndian.AppendUint32(b, uint32(digits10(c.Card.Number)))
+		b = strconv.AppendUint(b, c.Card.Number, 10)
 	}
-	return b.Bytes()
+	return b
+}
+
+func compareCredentialIDs(a, b access.Credential) int { return strings.Compare(a.ID, b.ID) }
+
+func appendField(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+func appendFlag(b []byte, v bool) []byte {
+	if v {
+		return appendField(b, "1")
+	}
+	return appendField(b, "0")
+}
+
+func appendStamp(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return appendField(b, "")
+	}
+	var buf [40]byte
+	return appendField(b, string(t.UTC().AppendFormat(buf[:0], time.RFC3339Nano)))
+}
+
+func digits10(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
 
 // digest is a sum of SHA-256 values modulo 2^256, as four big-endian
@@ -378,7 +397,8 @@ func CanonicalRecord(u access.User, hasPIN bool, creds []access.Credential) []by
 type digest [4]uint64
 
 func hashRecord(st *userState) digest {
-	return digestOf(sha256.Sum256(CanonicalRecord(st.user, st.hasPIN, st.creds)))
+	var buf [512]byte
+	return digestOf(sha256.Sum256(appendCanonical(buf[:0], st.user, st.hasPIN, st.creds)))
 }
 
 func digestOf(h [32]byte) digest {

@@ -62,7 +62,8 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 		return fmt.Errorf("store: replace all: %w", err)
 	}
 	start := time.Now()
-	ix := newIndex(s.idx.len())
+	c := s.idx.counts()
+	ix := newIndex(c.Users, c.Credentials)
 	if err := s.writeGeneration(newGen, ix, users); err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
 			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
@@ -70,7 +71,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 		return fmt.Errorf("store: replace all: %w", err)
 	}
 	err := s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(keyState, encodeState(newGen, rev))
+		return txn.Set(keyState, encodeState(newGen, rev, ix.counts()))
 	})
 	if err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
@@ -81,7 +82,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	s.mu.Lock()
 	s.idx, s.gen, s.rev = ix, newGen, rev
 	s.mu.Unlock()
-	c := ix.counts()
+	c = ix.counts()
 	s.log.Info("table replaced", "revision", rev, "users", c.Users, "credentials", c.Credentials, "pins", c.PINs,
 		"generation", newGen, "took", time.Since(start).Round(time.Millisecond))
 	// The old generation is unreachable now; remove it in the background.

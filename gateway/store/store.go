@@ -173,7 +173,7 @@ const (
 )
 
 var (
-	keyState    = []byte("m/state")    // gen(4) rev(8)
+	keyState    = []byte("m/state")    // gen(4) rev(8) users(4) credentials(4)
 	keyKeyCheck = []byte("m/keycheck") // HMAC of a fixed text: proves the device key matches
 	keyJournal  = []byte("m/journal")  // last committed seq(8), overflowed(8)
 )
@@ -186,8 +186,13 @@ func userKey(gen uint32, id string) []byte {
 	return append(userPrefix(gen), id...)
 }
 
-func encodeState(gen uint32, rev uint64) []byte {
-	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(nil, gen), rev)
+// encodeState encodes the table's state record. The counts are only a
+// hint, to size the index before it is loaded.
+func encodeState(gen uint32, rev uint64, c Counts) []byte {
+	b := binary.BigEndian.AppendUint32(nil, gen)
+	b = binary.BigEndian.AppendUint64(b, rev)
+	b = binary.BigEndian.AppendUint32(b, uint32(c.Users))
+	return binary.BigEndian.AppendUint32(b, uint32(c.Credentials))
 }
 
 // badgerOptions are Lintel's Badger settings for a 512 MB Raspberry Pi; see
@@ -272,6 +277,7 @@ func (s *Store) load(deviceKey []byte) error {
 	if err != nil {
 		return fmt.Errorf("device key check: %w", err)
 	}
+	var hint Counts
 	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(keyState)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -281,11 +287,13 @@ func (s *Store) load(deviceKey []byte) error {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			if len(v) != 12 {
-				return fmt.Errorf("state record is %d bytes, want 12", len(v))
+			if len(v) != 20 {
+				return fmt.Errorf("state record is %d bytes, want 20", len(v))
 			}
 			s.gen = binary.BigEndian.Uint32(v)
 			s.rev = binary.BigEndian.Uint64(v[4:])
+			hint.Users = int(binary.BigEndian.Uint32(v[12:]))
+			hint.Credentials = int(binary.BigEndian.Uint32(v[16:]))
 			return nil
 		})
 	})
@@ -295,7 +303,7 @@ func (s *Store) load(deviceKey []byte) error {
 	if err := s.dropOtherGenerations(); err != nil {
 		return err
 	}
-	ix, err := s.loadIndex(s.gen)
+	ix, err := s.loadIndex(s.gen, hint)
 	if err != nil {
 		return err
 	}
@@ -352,8 +360,8 @@ func (s *Store) deleteKeys(keys [][]byte) error {
 }
 
 // loadIndex reads table generation gen into a new index.
-func (s *Store) loadIndex(gen uint32) (*index, error) {
-	ix := newIndex(0)
+func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
+	ix := newIndex(hint.Users, hint.Credentials)
 	prefix := userPrefix(gen)
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
@@ -421,7 +429,7 @@ func (s *Store) Close() error {
 	s.cleanup.Wait()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
-	s.idx = newIndex(0)
+	s.idx = newIndex(0, 0)
 	s.mu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)

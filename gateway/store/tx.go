@@ -97,10 +97,12 @@ func (s *Store) commit(tx *Tx) error {
 			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
 		}
 	}
+	rev := s.rev
 	if tx.revSet {
-		if err := txn.Set(keyState, encodeState(s.gen, tx.rev)); err != nil {
-			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
-		}
+		rev = tx.rev
+	}
+	if err := txn.Set(keyState, encodeState(s.gen, rev, tx.counts())); err != nil {
+		return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("store: update: commit: %w", txnErr(err, len(tx.order)))
@@ -119,6 +121,22 @@ func (s *Store) commit(tx *Tx) error {
 		s.rev = tx.rev
 	}
 	return nil
+}
+
+// counts returns the table's counts once tx is applied.
+func (tx *Tx) counts() Counts {
+	c := tx.base.counts()
+	for _, id := range tx.order {
+		if n, ok := tx.base.credCount(id); ok {
+			c.Users--
+			c.Credentials -= n
+		}
+		if st := tx.users[id]; st != nil {
+			c.Users++
+			c.Credentials += len(st.creds)
+		}
+	}
+	return c
 }
 
 func txnErr(err error, users int) error {
