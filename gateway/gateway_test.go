@@ -120,5 +120,3 @@ func TestSimPINAloneAtCardOrPIN(t *testing.T) {
 		t.Fatalf("decision %+v, want a PIN grant for bob", ev)
 	}
 }
-
-
