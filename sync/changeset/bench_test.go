@@ -1,0 +1,100 @@
+package changeset
+
+import (
+	"bufio"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// BenchmarkApplySnapshot100k is the full sync of the performance budget:
+// a snapshot of 100,000 users, each with a PIN and a card, through Apply
+// onto a table of 100,000 other users (budget ≤ 3 s, RSS ≤ 96 MiB). It
+// reports the process's peak resident set (VmHWM) in MiB, which includes
+// the payload and both table generations' indexes.
+func BenchmarkApplySnapshot100k(b *testing.B) {
+	const users = 100_000
+	// The gateway runs under a soft memory limit of 48 MiB by default
+	// (gateway.DefaultMemoryMiB); measure under the same.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(48 << 20))
+	a, _, _ := newApplier(b)
+	if ack := a.Apply(snapshotPayload(users, 1, 0)); ack.Status != StatusApplied {
+		b.Fatalf("seed snapshot: %+v", ack.Error)
+	}
+	rev := uint64(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		rev++
+		// One payload at a time, as the gateway holds it.
+		p := snapshotPayload(users, rev, int(rev))
+		b.SetBytes(int64(len(p)))
+		b.StartTimer()
+		ack := a.Apply(p)
+		if ack.Status != StatusApplied || ack.Counts.Users != users {
+			b.Fatalf("snapshot %d: %s %+v %+v", rev, ack.Status, ack.Counts, ack.Error)
+		}
+	}
+	b.StopTimer()
+	if hwm, ok := vmHWM(); ok {
+		b.ReportMetric(hwm, "VmHWM-MiB")
+	}
+}
+
+// BenchmarkDecodeSnapshot100k is the decoder's share of a full sync.
+func BenchmarkDecodeSnapshot100k(b *testing.B) {
+	p := snapshotPayload(100_000, 1, 0)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkApplyDelta is one small changeset: a PIN set and cleared.
+func BenchmarkApplyDelta(b *testing.B) {
+	a, _, _ := newApplier(b)
+	seed := encode(b, Changeset{Revision: 1, Ops: []Op{{Kind: OpUserUpsert, User: "u1", Enabled: true}}})
+	if ack := a.Apply(seed); ack.Status != StatusApplied {
+		b.Fatalf("seed: %+v", ack.Error)
+	}
+	rev := uint64(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		p := encode(b, Changeset{Revision: rev + 1, Base: rev, Ops: []Op{
+			{Kind: OpPINSet, User: "u1", PIN: "482913"},
+			{Kind: OpPINClear, User: "u1"},
+		}})
+		rev++
+		if ack := a.Apply(p); ack.Status != StatusApplied {
+			b.Fatalf("delta %d: %+v", rev, ack.Error)
+		}
+	}
+}
+
+// vmHWM reads the process's peak resident set from /proc/self/status, in
+// MiB.
+func vmHWM() (float64, bool) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+		if err != nil {
+			return 0, false
+		}
+		return kb / 1024, true
+	}
+	return 0, false
+}

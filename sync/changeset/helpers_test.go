@@ -1,0 +1,123 @@
+package changeset
+
+import (
+	"bytes"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/lintel-access/lintel/gateway/store"
+)
+
+// testTime is the clock of every test ack.
+var testTime = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
+func fixedNow() time.Time { return testTime }
+
+// openStore opens a store in dir (its database in dir/db, its key in
+// dir/device.key) and closes it when the test ends.
+func openStore(tb testing.TB, dir string) *store.Store {
+	tb.Helper()
+	s, err := store.Open(storeOptions(dir))
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func storeOptions(dir string) store.Options {
+	return store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "device.key"), GatewayID: "gw1"}
+}
+
+// logBuffer collects log output; it is safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// newApplier returns an applier on a fresh store, and its log.
+func newApplier(tb testing.TB) (*Applier, *store.Store, *logBuffer) {
+	tb.Helper()
+	s := openStore(tb, tb.TempDir())
+	var logs logBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return New(s, fixedNow, log), s, &logs
+}
+
+// encode renders cs or fails the test.
+func encode(tb testing.TB, cs Changeset) []byte {
+	tb.Helper()
+	b, err := Encode(cs)
+	if err != nil {
+		tb.Fatalf("encode: %v", err)
+	}
+	return b
+}
+
+// snapshotPayload renders a snapshot of n users, each with an 8-digit PIN
+// and one H10301 card. variant changes every name, PIN and card, so two
+// variants share ids but no content. It writes the JSON directly: a 100k
+// user snapshot is built in a few milliseconds and one buffer.
+func snapshotPayload(n int, rev uint64, variant int) []byte {
+	b := make([]byte, 0, n*170)
+	b = append(b, `{"revision":`...)
+	b = strconv.AppendUint(b, rev, 10)
+	b = append(b, `,"snapshot":true,"users":[`...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		id := strconv.Itoa(i)
+		b = append(b, `{"id":"u`...)
+		b = append(b, id...)
+		b = append(b, `","name":"User `...)
+		b = append(b, id...)
+		b = append(b, ` v`...)
+		b = strconv.AppendInt(b, int64(variant), 10)
+		b = append(b, `","enabled":true,"pin":"`...)
+		b = append(b, snapshotPIN(i, variant)...)
+		b = append(b, `","credentials":[{"id":"c`...)
+		b = append(b, id...)
+		b = append(b, `","card":{"format":"H10301","facility":`...)
+		b = strconv.AppendInt(b, int64(variant%256), 10)
+		b = append(b, `,"number":`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `}}]}`...)
+	}
+	return append(b, "]}"...)
+}
+
+// snapshotPIN is user i's PIN in a snapshot variant: 8 digits, distinct
+// across users.
+func snapshotPIN(i, variant int) string {
+	v := 10_000_000 + (i*7919+variant*1_000_003)%90_000_000
+	return strconv.Itoa(v)
+}
+
+// decodeAck parses an ack's JSON strictly.
+func decodeAck(tb testing.TB, b []byte) Ack {
+	tb.Helper()
+	var a Ack
+	if err := json.Unmarshal(b, &a, json.RejectUnknownMembers(true)); err != nil {
+		tb.Fatalf("ack %s: %v", b, err)
+	}
+	return a
+}

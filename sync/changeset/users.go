@@ -1,0 +1,351 @@
+package changeset
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+// A snapshot's users are read token by token rather than through
+// reflection: a full sync decodes 100,000 of them on the way to the store,
+// and this is the part of it the gateway controls. The rules are those of
+// the op decoder: unknown or duplicate fields, wrong types and missing
+// required fields are errors naming the path; null stands for an absent
+// optional field.
+
+// users reads the users array. Each user goes to d.onUser when it is set,
+// otherwise into the returned slice.
+//
+// Paths are put together only for an error: the readers below report
+// errors relative to the value they read, and each caller prefixes its
+// part of the path on the way out.
+func (d *decoder) users() ([]SnapshotUser, error) {
+	if err := d.open('[', "users", "users is a JSON array"); err != nil {
+		return nil, err
+	}
+	var users []SnapshotUser
+	for i := 0; d.dec.PeekKind() != ']'; i++ {
+		u, err := d.user()
+		if err != nil {
+			return nil, asError(err, userPath(i))
+		}
+		if d.onUser == nil {
+			users = append(users, u)
+		} else if err := d.onUser(i, u); err != nil {
+			return nil, callbackError{err}
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return nil, jsonError(err, "")
+	}
+	return users, nil
+}
+
+// user reads and checks one snapshot user.
+func (d *decoder) user() (SnapshotUser, error) {
+	if err := d.open('{', "", "a user is a JSON object"); err != nil {
+		return SnapshotUser{}, err
+	}
+	var (
+		id, name, pin string
+		hasPIN        bool
+		enabled       *bool
+		from, to      *string
+		creds         []access.Credential
+	)
+	for d.dec.PeekKind() != '}' {
+		field, err := d.name()
+		if err != nil {
+			return SnapshotUser{}, err
+		}
+		switch string(field) {
+		case "id":
+			id, err = d.str()
+		case "name":
+			name, err = d.str()
+		case "enabled":
+			enabled, err = d.boolean()
+		case "valid_from":
+			from, err = d.optStr()
+		case "valid_to":
+			to, err = d.optStr()
+		case "pin":
+			var p *string
+			if p, err = d.optStr(); p != nil {
+				pin, hasPIN = *p, true
+			}
+		case "credentials":
+			creds, err = d.credentials()
+		default:
+			return SnapshotUser{}, &Error{Code: CodeMalformed, Message: fmt.Sprintf(
+				"unknown field %q (a user has id, name, enabled, valid_from, valid_to, pin and credentials)", clip(string(field)))}
+		}
+		if err != nil {
+			return SnapshotUser{}, asError(err, string(field))
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return SnapshotUser{}, jsonError(err, "")
+	}
+
+	u, err := userRecord(id, name, enabled, from, to, "id")
+	if err != nil {
+		return SnapshotUser{}, err
+	}
+	su := SnapshotUser{User: u, Credentials: creds}
+	if hasPIN {
+		if err := checkPIN(&pin, "pin", false); err != nil {
+			return SnapshotUser{}, err
+		}
+		su.PIN = pin
+	}
+	for j := range su.Credentials {
+		su.Credentials[j].UserID = u.ID
+	}
+	return su, nil
+}
+
+func (d *decoder) credentials() ([]access.Credential, error) {
+	if d.dec.PeekKind() == 'n' {
+		_, err := d.dec.ReadToken()
+		return nil, jsonErrorOr(err)
+	}
+	if err := d.open('[', "", "credentials is a JSON array"); err != nil {
+		return nil, err
+	}
+	var creds []access.Credential
+	for j := 0; d.dec.PeekKind() != ']'; j++ {
+		at := func() string { return "[" + strconv.Itoa(j) + "]" }
+		if j == MaxCredentialsPerUser {
+			return nil, &Error{Code: CodeInvalid, Path: at(), Message: fmt.Sprintf(
+				"more than %d credentials, at most %d allowed per user", MaxCredentialsPerUser, MaxCredentialsPerUser)}
+		}
+		c, err := d.credential()
+		if err != nil {
+			return nil, asError(err, at())
+		}
+		if creds == nil {
+			creds = make([]access.Credential, 0, 1)
+		}
+		creds = append(creds, c)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return nil, jsonError(err, "")
+	}
+	return creds, nil
+}
+
+func (d *decoder) credential() (access.Credential, error) {
+	if err := d.open('{', "", "a credential is a JSON object"); err != nil {
+		return access.Credential{}, err
+	}
+	var (
+		id      string
+		card    cardFields
+		hasCard bool
+	)
+	for d.dec.PeekKind() != '}' {
+		field, err := d.name()
+		if err != nil {
+			return access.Credential{}, err
+		}
+		switch string(field) {
+		case "id":
+			id, err = d.str()
+		case "card":
+			hasCard = true
+			err = d.cardObject(&card)
+		default:
+			return access.Credential{}, &Error{Code: CodeMalformed, Message: fmt.Sprintf(
+				"unknown field %q (a credential has id and card)", clip(string(field)))}
+		}
+		if err != nil {
+			return access.Credential{}, asError(err, string(field))
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return access.Credential{}, jsonError(err, "")
+	}
+	if err := checkID(id, "id"); err != nil {
+		return access.Credential{}, err
+	}
+	var w *wireCard
+	if hasCard {
+		w = &wireCard{Format: card.format}
+		if card.hasFacility {
+			w.Facility = &card.facility
+		}
+		if card.hasNumber {
+			w.Number = &card.number
+		}
+	}
+	key, err := d.card(w, "card")
+	if err != nil {
+		return access.Credential{}, err
+	}
+	return access.Credential{ID: id, Type: access.CredentialCard, Card: key}, nil
+}
+
+// cardFields is a card as read, before its checks.
+type cardFields struct {
+	format                 string
+	facility               uint32
+	number                 uint64
+	hasFacility, hasNumber bool
+}
+
+func (d *decoder) cardObject(c *cardFields) error {
+	if err := d.open('{', "", "a card is a JSON object"); err != nil {
+		return err
+	}
+	for d.dec.PeekKind() != '}' {
+		field, err := d.name()
+		if err != nil {
+			return err
+		}
+		switch string(field) {
+		case "format":
+			c.format, err = d.str()
+		case "facility":
+			var v uint64
+			v, err = d.uint(32)
+			c.facility, c.hasFacility = uint32(v), err == nil
+		case "number":
+			c.number, err = d.uint(64)
+			c.hasNumber = err == nil
+		default:
+			return &Error{Code: CodeMalformed, Message: fmt.Sprintf(
+				"unknown field %q (a card has format, facility and number)", clip(string(field)))}
+		}
+		if err != nil {
+			return asError(err, string(field))
+		}
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return jsonError(err, "")
+	}
+	return nil
+}
+
+// name reads an object member's name. The result is valid until the next
+// read; names with escapes are unquoted into a new slice.
+func (d *decoder) name() ([]byte, error) {
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return nil, jsonError(err, "")
+	}
+	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1], nil
+	}
+	b, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return nil, &Error{Code: CodeMalformed, Message: "a name does not unquote"}
+	}
+	return b, nil
+}
+
+// str reads a string value.
+func (d *decoder) str() (string, error) {
+	if k := d.dec.PeekKind(); k != '"' {
+		return "", d.wrongKind(k, "a string")
+	}
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return "", jsonError(err, "")
+	}
+	return unquote(v)
+}
+
+// optStr reads a string or null (nil).
+func (d *decoder) optStr() (*string, error) {
+	if d.dec.PeekKind() == 'n' {
+		_, err := d.dec.ReadToken()
+		return nil, jsonErrorOr(err)
+	}
+	s, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+var (
+	yes = true
+	no  = false
+)
+
+// boolean reads true, false or null (nil).
+func (d *decoder) boolean() (*bool, error) {
+	switch k := d.dec.PeekKind(); k {
+	case 't', 'f':
+		tok, err := d.dec.ReadToken()
+		if err != nil {
+			return nil, jsonError(err, "")
+		}
+		if tok.Bool() {
+			return &yes, nil
+		}
+		return &no, nil
+	case 'n':
+		_, err := d.dec.ReadToken()
+		return nil, jsonErrorOr(err)
+	default:
+		return nil, d.wrongKind(k, "true or false")
+	}
+}
+
+// uint reads a whole number of at most bits bits.
+func (d *decoder) uint(bits int) (uint64, error) {
+	want := func() string {
+		return "a whole number from 0 to " + strconv.FormatUint(math.MaxUint64>>(64-bits), 10)
+	}
+	if k := d.dec.PeekKind(); k != '0' {
+		return 0, d.wrongKind(k, want())
+	}
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return 0, jsonError(err, "")
+	}
+	n, err := strconv.ParseUint(string(v), 10, bits)
+	if err != nil {
+		return 0, &Error{Code: CodeMalformed, Message: "want " + want()}
+	}
+	return n, nil
+}
+
+// wrongKind describes a value of the wrong JSON kind without quoting it.
+// A kind of 0 means the next value cannot be read at all; wrongKind then
+// reports why.
+func (d *decoder) wrongKind(got jsontext.Kind, want string) error {
+	if !readable(got) {
+		_, err := d.dec.ReadValue()
+		return jsonErrorOr(err)
+	}
+	return &Error{Code: CodeMalformed, Message: fmt.Sprintf("want %s, got %s", want, kindName(got))}
+}
+
+// jsonErrorOr is jsonError for a non-nil err, else nil.
+func jsonErrorOr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return jsonError(err, "")
+}
+
+// unquote returns the content of a JSON string value. The decoder has
+// already checked its syntax and UTF-8.
+func unquote(v jsontext.Value) (string, error) {
+	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]), nil
+	}
+	b, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return "", &Error{Code: CodeMalformed, Message: "a string does not unquote"}
+	}
+	return string(b), nil
+}
