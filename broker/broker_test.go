@@ -1,0 +1,476 @@
+package broker_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/topic"
+)
+
+func TestGatewayPublishReachesSubscriber(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	sub := mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
+	events := must(t)(topic.EventsFilter(gw))
+	sub.mustSubscribe(t, events)
+
+	front := must(t)(topic.Events(gw, "front"))
+	for i := range 3 {
+		payload := fmt.Sprintf(`{"seq":%d}`, i+1)
+		if err := b.Publish(front, []byte(payload), false); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		m := sub.next(t)
+		if m.Topic() != front || string(m.Payload()) != payload || m.Qos() != 1 {
+			t.Fatalf("received %s %q qos %d, want %s %q qos 1", m.Topic(), m.Payload(), m.Qos(), front, payload)
+		}
+	}
+}
+
+func TestRetainedStatusAndDoorReachLateSubscriber(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	door := must(t)(topic.Door(gw, "front"))
+	if err := b.Publish(door, []byte(`{"open":false}`), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(door, []byte(`{"open":true}`), true); err != nil {
+		t.Fatal(err)
+	}
+
+	late := mustDial(t, clientOpts{url: tcpURL(b), id: "late", username: "display", password: "display-pass"})
+	status := must(t)(topic.Status(gw))
+	late.mustSubscribe(t, status)
+	late.expect(t, status, topic.StatusOnline)
+	late.mustSubscribe(t, must(t)(topic.DoorsFilter(gw)))
+	m := late.next(t)
+	if m.Topic() != door || string(m.Payload()) != `{"open":true}` || !m.Retained() {
+		t.Fatalf("received %s %q retained=%v, want the last door state, retained", m.Topic(), m.Payload(), m.Retained())
+	}
+}
+
+func TestOfflineStatusAtClose(t *testing.T) {
+	for i := range 3 { // Close races with delivery if ordered wrongly; try a few times.
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			b, err := broker.New(testConfig(t), discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			sub := mustDial(t, clientOpts{url: tcpURL(b), id: "watcher", username: "display", password: "display-pass"})
+			status := must(t)(topic.Status(gw))
+			sub.mustSubscribe(t, status)
+			sub.expect(t, status, topic.StatusOnline)
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			sub.expect(t, status, topic.StatusOffline)
+			if err := b.Publish(status, []byte("x"), true); !errors.Is(err, broker.ErrClosed) {
+				t.Fatalf("Publish after Close = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+func TestConnectRefusals(t *testing.T) {
+	cfg := testConfig(t)
+	b, logs := start(t, cfg)
+	anon := cfg
+	anon.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+	ba, _ := start(t, anon)
+
+	tests := []struct {
+		name               string
+		url                string
+		username, password string
+		wantErr            bool
+	}{
+		{"right password", tcpURL(b), "portal", "portal-pass", false},
+		{"bad password", tcpURL(b), "portal", "wrong-secret-xyz", true},
+		{"other account's password", tcpURL(b), "portal", "display-pass", true},
+		{"unknown user", tcpURL(b), "nobody", "portal-pass", true},
+		{"anonymous not configured", tcpURL(b), "", "", true},
+		{"anonymous configured, loopback", tcpURL(ba), "", "", false},
+		{"account still checked when anonymous allowed", tcpURL(ba), "portal", "wrong-secret-xyz", true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := dial(t, clientOpts{url: tc.url, id: fmt.Sprintf("c%d", i), username: tc.username, password: tc.password})
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("connect error = %v, want error: %v", err, tc.wantErr)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "wrong-secret-xyz") {
+		t.Fatalf("the broker logged a password:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "bad username or password") {
+		t.Fatalf("the broker did not log the refusal:\n%s", logs.String())
+	}
+}
+
+func TestSubscribeOutsideACLIsRefusedAndReceivesNothing(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	c := mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
+	for _, filter := range []string{
+		"#",
+		"lintel/v1/" + gw + "/#",
+		must(t)(topic.SyncChanges(gw)),
+		"lintel/v1/+/events/+",
+		"$SYS/#",
+		"$share/g/#",
+	} {
+		if code := c.subscribe(t, filter); code != 0x80 {
+			t.Errorf("subscribe %q: SUBACK code %#x, want 0x80 (failure)", filter, code)
+		}
+	}
+	// Deliveries are ordered per client: once the allowed message arrives,
+	// a forbidden one published before it would have arrived first.
+	c.mustSubscribe(t, "display/#")
+	if err := b.Publish(must(t)(topic.SyncChanges(gw)), []byte("secret changeset"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish("display/barrier", []byte("barrier"), false); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, "display/barrier", "barrier")
+}
+
+func TestSpoofedPublishOnGatewayTopicsIsDropped(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	watcher := mustDial(t, clientOpts{url: tcpURL(b), id: "watcher", username: "portal", password: "portal-pass"})
+	watcher.mustSubscribe(t, "lintel/v1/"+gw+"/#")
+	watcher.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline) // retained
+
+	spoofed := []string{
+		must(t)(topic.Events(gw, "front")),
+		must(t)(topic.Status(gw)),
+		must(t)(topic.Door(gw, "front")),
+		must(t)(topic.SyncAcks(gw)),
+		"lintel/v1/" + gw + "/events/front/extra",
+		"lintel/v1/" + gw + "/other",
+	}
+	for i, name := range spoofed {
+		for _, qos := range []byte{0, 1} {
+			t.Run(fmt.Sprintf("%s qos %d", name, qos), func(t *testing.T) {
+				// portal's ACL allows publishing on "#"; the gateway's
+				// namespace is closed to clients whatever the ACL says.
+				c := mustDial(t, clientOpts{url: tcpURL(b), id: fmt.Sprintf("spoof%d-%d", i, qos), username: "portal", password: "portal-pass"})
+				tok := c.Publish(name, qos, true, "spoofed")
+				tok.WaitTimeout(waitFor) // QoS 1 ends in a disconnect for MQTT 3.1.1
+				if err := b.Publish(must(t)(topic.SyncAcks(gw)), []byte("barrier"), false); err != nil {
+					t.Fatal(err)
+				}
+				watcher.expect(t, must(t)(topic.SyncAcks(gw)), "barrier")
+			})
+		}
+	}
+	// The retained status was not replaced either.
+	late := mustDial(t, clientOpts{url: tcpURL(b), id: "late", username: "portal", password: "portal-pass"})
+	late.mustSubscribe(t, must(t)(topic.Status(gw)))
+	late.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline)
+}
+
+func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	changes := must(t)(topic.SyncChanges(gw))
+	acks := must(t)(topic.SyncAcks(gw))
+	got := make(chan string, 8)
+	err := b.Subscribe(changes, func(name string, payload []byte) {
+		got <- name + " " + string(payload)
+		// A handler may answer through the broker.
+		if err := b.Publish(acks, []byte("applied "+string(payload)), false); err != nil {
+			t.Errorf("Publish from handler: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// display may not publish there: its QoS 0 publish is dropped.
+	display := mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
+	display.Publish(changes, 0, false, "from display").WaitTimeout(waitFor)
+
+	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal", username: "portal", password: "portal-pass"})
+	portal.mustSubscribe(t, acks)
+	portal.publish(t, changes, 1, "rev 7")
+	select {
+	case s := <-got:
+		if want := changes + " rev 7"; s != want {
+			t.Fatalf("handler got %q, want %q (the display's publish must not arrive)", s, want)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("handler got nothing")
+	}
+	portal.expect(t, acks, "applied rev 7")
+}
+
+func TestMosquittoClients(t *testing.T) {
+	subBin := needBinary(t, "mosquitto_sub")
+	pubBin := needBinary(t, "mosquitto_pub")
+	cfg := broker.SimConfig(gw)
+	cfg.Listen = "127.0.0.1:0"
+	b, _ := start(t, cfg)
+	host, port, _ := net.SplitHostPort(b.TCPAddr())
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	var out bytes.Buffer
+	sub := exec.CommandContext(ctx, subBin, "-h", host, "-p", port, "-i", "msub", "-q", "1", "-v", "-C", "1", "-t", "lintel/v1/+/events/#")
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sub.Wait() }()
+	// mosquitto_sub says nothing when its subscription is in place, so
+	// publish until it has printed one event (it exits after one).
+	front := must(t)(topic.Events(gw, "front"))
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("mosquitto_sub: %v: %s", err, out.String())
+			}
+			break wait
+		case <-tick.C:
+			if err := b.Publish(front, []byte(`{"seq":1}`), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got, want := strings.TrimSpace(out.String()), front+` {"seq":1}`; got != want {
+		t.Fatalf("mosquitto_sub printed %q, want %q", got, want)
+	}
+
+	// mosquitto_pub, anonymous from loopback, may push a changeset in sim.
+	got := make(chan string, 1)
+	if err := b.Subscribe(must(t)(topic.SyncChanges(gw)), func(_ string, p []byte) { got <- string(p) }); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, pubBin, "-h", host, "-p", port, "-q", "1", "-t", must(t)(topic.SyncChanges(gw)), "-m", "rev 1").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	}
+	select {
+	case p := <-got:
+		if p != "rev 1" {
+			t.Fatalf("handler got %q, want %q", p, "rev 1")
+		}
+	case <-ctx.Done():
+		t.Fatal("the changeset from mosquitto_pub never reached the handler")
+	}
+}
+
+func TestTLSListener(t *testing.T) {
+	certFile, keyFile, pool := selfSignedCert(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.TLS = broker.TLSListener{Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}
+	b, _ := start(t, cfg)
+	if b.TLSAddr() == "" || b.TLSAddr() == b.TCPAddr() {
+		t.Fatalf("TLSAddr() = %q, want a listener of its own", b.TLSAddr())
+	}
+	c := mustDial(t, clientOpts{
+		url: "ssl://" + b.TLSAddr(), id: "tls", username: "display", password: "display-pass",
+		tls: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+	})
+	c.mustSubscribe(t, must(t)(topic.Status(gw)))
+	c.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline)
+
+	// A client that does not trust the certificate does not connect.
+	if _, err := dial(t, clientOpts{url: "ssl://" + b.TLSAddr(), id: "untrusting", username: "display", password: "display-pass", tls: &tls.Config{}}); err == nil {
+		t.Fatal("a client without the CA connected over TLS")
+	}
+}
+
+func TestWebSocketListener(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.WebSocket = broker.WebSocketListener{Listen: "127.0.0.1:0"}
+	b, _ := start(t, cfg)
+	c := mustDial(t, clientOpts{url: "ws://" + b.WebSocketAddr() + "/mqtt", id: "ws", username: "display", password: "display-pass"})
+	c.mustSubscribe(t, must(t)(topic.EventsFilter(gw)))
+	side := must(t)(topic.Events(gw, "side"))
+	payload := strings.Repeat("e", 5000) // spans several reads of a message
+	if err := b.Publish(side, []byte(payload), false); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, side, payload)
+	if _, err := dial(t, clientOpts{url: "ws://" + b.WebSocketAddr() + "/mqtt", id: "ws-bad", username: "display", password: "nope"}); err == nil {
+		t.Fatal("a bad password connected over WebSocket")
+	}
+}
+
+func TestStats(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	c := mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
+	c.mustSubscribe(t, must(t)(topic.EventsFilter(gw)))
+	before := b.Stats()
+	front := must(t)(topic.Events(gw, "front"))
+	for range 5 {
+		if err := b.Publish(front, []byte("e"), false); err != nil {
+			t.Fatal(err)
+		}
+		c.next(t)
+	}
+	c.publish(t, "display/x", 1, "in")
+	got := b.Stats()
+	if got.ClientsConnected != 1 {
+		t.Errorf("ClientsConnected = %d, want 1", got.ClientsConnected)
+	}
+	if d := got.MessagesIn - before.MessagesIn; d != 6 {
+		t.Errorf("MessagesIn grew by %d, want 6 (5 from the gateway, 1 from the client)", d)
+	}
+	if d := got.MessagesOut - before.MessagesOut; d != 5 {
+		t.Errorf("MessagesOut grew by %d, want 5", d)
+	}
+	if got.MessagesDropped != 0 {
+		t.Errorf("MessagesDropped = %d, want 0", got.MessagesDropped)
+	}
+}
+
+func TestStartFailsOnBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig(t)
+	cfg.WebSocket = broker.WebSocketListener{Listen: busy.Addr().String()}
+	b, err := broker.New(cfg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Start()
+	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Fatalf("Start = %v, want an error naming %s", err, busy.Addr())
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close after a failed Start: %v", err)
+	}
+	if err := b.Start(); !errors.Is(err, broker.ErrClosed) {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestPublishAndSubscribeRefuseBadTopics(t *testing.T) {
+	b, err := broker.New(testConfig(t), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, name := range []string{"", "a/+", "a/#", "a\x00"} {
+		if err := b.Publish(name, nil, false); err == nil {
+			t.Errorf("Publish(%q) = nil, want an error", name)
+		}
+	}
+	for _, filter := range []string{"", "a/#/b", "a+"} {
+		if err := b.Subscribe(filter, func(string, []byte) {}); err == nil {
+			t.Errorf("Subscribe(%q) = nil, want an error", filter)
+		}
+	}
+	if err := b.Subscribe("a/#", nil); err == nil {
+		t.Error("Subscribe with a nil handler = nil, want an error")
+	}
+}
+
+// TestCloseDuringConnectionChurn closes the broker while clients connect,
+// half-connect and disconnect as fast as they can. Run with -race (and
+// -count) it is the check that shutdown is ordered so that nothing of
+// mochi's runs on after Close or races with it (upstream issue 541).
+func TestCloseDuringConnectionChurn(t *testing.T) {
+	for round := range 5 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+			cfg.WebSocket = broker.WebSocketListener{Listen: "127.0.0.1:0"}
+			b, err := broker.New(cfg, discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Start(); err != nil {
+				t.Fatal(err)
+			}
+			addr := b.TCPAddr()
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Go(func() {
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						churn(addr, w, i)
+					}
+				})
+			}
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					b.Publish(must(t)(topic.Events(gw, "front")), []byte("e"), false) //nolint:errcheck // ErrClosed once Close begins.
+				}
+			})
+			// Let connections pile up in every state, then close under them.
+			for b.Stats().ClientsConnected < 4 {
+				time.Sleep(time.Millisecond)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			close(stop)
+			wg.Wait()
+			if n := b.Stats().ClientsConnected; n != 0 {
+				t.Fatalf("ClientsConnected after Close = %d, want 0", n)
+			}
+		})
+	}
+}
+
+// churn opens one raw connection and leaves it in one of several states:
+// closed at once, closed mid-CONNECT, connected and subscribed then
+// dropped.
+func churn(addr string, w, i int) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
+	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, byte('a' + w), byte('a' + i%26)}
+	switch i % 3 {
+	case 0:
+		return
+	case 1:
+		c.Write(connect[:7]) //nolint:errcheck // half a CONNECT on purpose.
+		return
+	}
+	if _, err := c.Write(connect); err != nil {
+		return
+	}
+	ack := make([]byte, 4)
+	if _, err := c.Read(ack); err != nil {
+		return
+	}
+	subscribe := []byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}
+	c.Write(subscribe) //nolint:errcheck // as above.
+	buf := make([]byte, 512)
+	c.Read(buf) //nolint:errcheck // as above.
+}

@@ -1,0 +1,62 @@
+// Package broker is Lintel's embedded MQTT broker: mochi-mqtt v2 with
+// Lintel's listeners, its authentication and access control, and the
+// gateway's own inline client.
+//
+// # What it is for
+//
+// Local consumers (a display by the door, a building system, a technician's
+// mosquitto_sub) watch the gateway's events, door states and status on the
+// embedded broker, and a local portal may push changesets to it. The topics
+// are the contract in package topic. The broker is a live view, not a store:
+// the journal is the one source of events, and a client that was away reads
+// what it missed from the API (GET /api/v1/events?after=SEQ). The broker
+// keeps no state on disk: mochi's Badger storage hook, which opens its own
+// database and writes $SYS data every second, is not used; after a restart
+// the gateway publishes its retained status and door states again.
+//
+// # Who may do what
+//
+// Clients are the accounts in Config.Clients (bcrypt password hashes, made
+// by HashPassword) and, only when Config.Anonymous allows it, anonymous
+// clients, from loopback addresses unless AllowRemote is set (`lintel run
+// --sim` uses SimConfig: anonymous on its loopback listener only, so a plain
+// mosquitto_sub works). Each has an ACL: the topic filters it may publish
+// to and subscribe within; a subscription outside them is refused in the
+// SUBACK, and each delivery is checked again. Whatever an ACL says, no
+// client may publish on a '$' topic or in the gateway's own namespace
+// lintel/v1/{gw}/ (events, status, doors, sync acks) except on
+// lintel/v1/{gw}/sync/changes; only the gateway's inline client does. A
+// forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
+// disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
+// one; either way no subscriber sees it. A will message on a forbidden topic
+// is refused at CONNECT, since the broker would publish it for the client.
+// bcrypt comparisons run one at a time so a flood of connection attempts
+// costs one core, not the door decisions' CPU.
+//
+// # Limits (see Config)
+//
+// At most MaxClients connections (64). Each subscriber may have QueueLimit
+// (1024) QoS 1 messages unacknowledged and as many waiting for its socket;
+// past that it loses messages, counted in Stats.MessagesDropped, until it
+// catches up. Packets over MaxPacketSize (1 MiB) close the connection.
+// Retained messages never expire (mochi's default would drop them after
+// 24 h, and a door state must last until it changes); the session of a
+// client gone away is kept for an hour. A client has 10 s from connecting
+// to send CONNECT.
+//
+// # Lifecycle and concurrency
+//
+// New validates the Config; Start binds the listeners, publishes the
+// retained status "online" and serves; Close publishes "offline", waits
+// briefly for it to reach subscribers, disconnects everyone and returns when
+// no connection goroutine is left. Publish, Subscribe, Stats and the address
+// methods may be called from any goroutine. Publish goes through mochi's
+// inline client at QoS 1 and returns when the message is queued for every
+// subscriber. Subscribe handlers run on the publishing client's goroutine.
+//
+// Lintel serves connections through its own listeners (listener.go) instead
+// of mochi's: mochi v2.7.9's Close races with connection set-up (upstream
+// issue 541), and these listeners stop accepting, disconnect and wait for
+// every connection in an order that leaves mochi nothing to race with, so
+// the tests run under -race without suppressions.
+package broker

@@ -1,0 +1,360 @@
+package broker
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/lintel-access/lintel/broker/topic"
+)
+
+// acl is the topic filters one kind of client may publish and subscribe to.
+type acl struct {
+	publish, subscribe []string
+}
+
+func (a acl) mayPublish(name string) bool {
+	for _, f := range a.publish {
+		if topic.Match(f, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// maySubscribe answers for a subscription filter, or for the topic of a
+// message about to be delivered. A shared subscription is judged by its
+// filter, without the "$share/group/" prefix.
+func (a acl) maySubscribe(filter string) bool {
+	if first, rest, ok := strings.Cut(filter, "/"); ok && strings.EqualFold(first, mqtt.SharePrefix) {
+		_, filter, _ = strings.Cut(rest, "/")
+	}
+	// '$' topics ($SYS) are closed to clients: mochi updates its $SYS
+	// retained messages without the locking a subscription's scan of them
+	// would need.
+	if strings.HasPrefix(filter, "$") {
+		return false
+	}
+	for _, f := range a.subscribe {
+		if topic.Covers(f, filter) {
+			return true
+		}
+	}
+	return false
+}
+
+type account struct {
+	hash []byte
+	acl  acl
+}
+
+// authHook is the broker's only authentication and authorisation: mochi
+// refuses every client unless a hook accepts it. Its fields are set by
+// newAuthHook and never change, except the counters, so its methods are
+// safe for the concurrent calls mochi makes from every client goroutine.
+type authHook struct {
+	mqtt.HookBase
+
+	log      *slog.Logger
+	gwPrefix string // "lintel/v1/{gw}/": the gateway's own namespace
+	changes  string // the one topic in it clients may publish on
+	status   string // the status topic, for counting its deliveries
+	accounts map[string]account
+	// dummyHash is compared against when the username is unknown, so a
+	// refusal takes as long whether or not the account exists. Its cost is
+	// the highest of the accounts'.
+	dummyHash []byte
+	anon      Anonymous
+	anonACL   acl
+	server    *mqtt.Server // for session take-over checks; set before Serve
+
+	// bcryptSlots bounds bcrypt comparisons to one at a time, so a flood
+	// of connection attempts costs one core, not all of them. stop ends
+	// waits for a slot when the broker closes.
+	bcryptSlots chan struct{}
+	stop        chan struct{}
+
+	offline offlineTracker
+
+	// scans is held for reading while a client's SUBSCRIBE is processed
+	// (from OnSubscribe to OnPacketProcessed) and for writing while the
+	// gateway retains a message on a topic for the first time. mochi
+	// v2.7.9 scans its topic tree for retained messages without a lock and
+	// writes a node's retained-message path under one; this keeps the two
+	// apart (see Broker.retain).
+	scans sync.RWMutex
+}
+
+var _ mqtt.Hook = (*authHook)(nil)
+
+func newAuthHook(cfg Config, log *slog.Logger) *authHook {
+	changes, _ := topic.SyncChanges(cfg.GatewayID) // the config is valid
+	status, _ := topic.Status(cfg.GatewayID)
+	h := &authHook{
+		log:         log,
+		gwPrefix:    topic.Prefix + "/" + cfg.GatewayID + "/",
+		changes:     changes,
+		status:      status,
+		accounts:    make(map[string]account, len(cfg.Clients)),
+		anon:        cfg.Anonymous,
+		anonACL:     acl{publish: cfg.Anonymous.Publish, subscribe: cfg.Anonymous.Subscribe},
+		bcryptSlots: make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		offline:     offlineTracker{pending: make(map[string]uint16), wake: make(chan struct{}, 1)},
+	}
+	cost := 0
+	for _, c := range cfg.Clients {
+		h.accounts[c.Username] = account{hash: []byte(c.PasswordHash), acl: acl{publish: c.Publish, subscribe: c.Subscribe}}
+		if n, err := bcrypt.Cost([]byte(c.PasswordHash)); err == nil && n > cost {
+			cost = n
+		}
+	}
+	if cost > 0 {
+		h.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("lintel: no such account"), cost)
+	}
+	return h
+}
+
+func (h *authHook) ID() string { return "lintel-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnectAuthenticate,
+		mqtt.OnACLCheck,
+		mqtt.OnPublish,
+		mqtt.OnWill,
+		mqtt.OnSubscribe,
+		mqtt.OnPacketProcessed,
+		mqtt.OnPacketSent,
+		mqtt.OnPublishDropped,
+		mqtt.OnQosPublish,
+		mqtt.OnQosComplete,
+		mqtt.OnDisconnect,
+	}, []byte{b})
+}
+
+// OnConnectAuthenticate accepts a client with a known username and the
+// right password, or without a username when anonymous access allows it
+// from the client's address. It also refuses a will message on a topic the
+// client may not publish to (a will is published on the client's behalf
+// when it drops) and a client id already connected under another username.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	username := string(pk.Connect.Username)
+	refuse := func(reason string) bool {
+		// Never the password: the client id, the username and where from.
+		h.log.Info("broker: refused client", "client", cl.ID, "username", username, "remote", cl.Net.Remote, "reason", reason)
+		return false
+	}
+	if cl.ID == mqtt.InlineClientId {
+		return refuse("the client id is reserved for the gateway")
+	}
+
+	var a acl
+	if username == "" {
+		switch {
+		case !h.anon.Allow:
+			return refuse("anonymous clients are not allowed")
+		case !h.anon.AllowRemote && !isLoopback(cl.Net.Remote):
+			return refuse("anonymous clients are allowed from loopback addresses only")
+		}
+		a = h.anonACL
+	} else {
+		acc, known := h.accounts[username]
+		hash := acc.hash
+		if !known {
+			hash = h.dummyHash
+		}
+		select {
+		case h.bcryptSlots <- struct{}{}:
+		case <-h.stop:
+			return refuse("the broker is stopping")
+		}
+		err := bcrypt.CompareHashAndPassword(hash, pk.Connect.Password)
+		<-h.bcryptSlots
+		if !known || err != nil {
+			return refuse("bad username or password")
+		}
+		a = acc.acl
+	}
+
+	if pk.Connect.WillFlag && !h.mayPublish(a, pk.Connect.WillTopic) {
+		return refuse("will topic " + pk.Connect.WillTopic + " is not allowed for this client")
+	}
+	if h.server != nil {
+		if other, ok := h.server.Clients.Get(cl.ID); ok && string(other.Properties.Username) != username {
+			return refuse("the client id is in use by another username")
+		}
+	}
+	return true
+}
+
+// OnACLCheck decides a publish (write) or a subscription and each delivery
+// (read) against the client's ACL. mochi never asks about the gateway's own
+// inline client.
+func (h *authHook) OnACLCheck(cl *mqtt.Client, name string, write bool) bool {
+	a, ok := h.aclOf(cl)
+	if !ok {
+		return false
+	}
+	if write {
+		return h.mayPublish(a, name)
+	}
+	return a.maySubscribe(name)
+}
+
+// OnPublish checks a client's publish again once mochi has resolved an MQTT
+// 5 topic alias, which happens after OnACLCheck: a message whose real topic
+// the client may not publish to is dropped. It also clears the retain flag:
+// only the gateway's own messages are retained (see Broker.retain), which
+// also keeps clients from filling the broker's memory with retained
+// messages.
+func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	a, ok := h.aclOf(cl)
+	if !ok || !h.mayPublish(a, pk.TopicName) {
+		h.log.Warn("broker: dropped a publish the client may not make", "client", cl.ID, "topic", pk.TopicName)
+		return pk, packets.ErrRejectPacket
+	}
+	pk.FixedHeader.Retain = false
+	return pk, nil
+}
+
+// OnWill clears the retain flag of a client's will, for the same reason.
+func (h *authHook) OnWill(_ *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	will.Retain = false
+	return will, nil
+}
+
+// OnSubscribe and OnPacketProcessed hold scans for reading around a
+// client's SUBSCRIBE, during which mochi scans for retained messages. mochi
+// calls OnPacketProcessed for every SUBSCRIBE it called OnSubscribe for; its
+// inline client's subscriptions go through Broker.Subscribe, which takes
+// the lock itself.
+func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if !cl.Net.Inline {
+		h.scans.RLock()
+	}
+	return pk
+}
+
+func (h *authHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
+	if pk.FixedHeader.Type == packets.Subscribe && !cl.Net.Inline {
+		h.scans.RUnlock()
+	}
+}
+
+// offlineTracker counts the clients that have received the "offline"
+// status Close publishes: a QoS 0 subscriber once it is written the
+// message, a QoS 1 subscriber once it acknowledges it, and a subscriber that
+// drops the message or goes away counts as done too.
+type offlineTracker struct {
+	mu      sync.Mutex        // guards pending and done
+	pending map[string]uint16 // client id -> packet id of its unacknowledged offline message
+	done    int
+	wake    chan struct{} // signalled after done grows
+}
+
+func (o *offlineTracker) finish() {
+	o.done++
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *offlineTracker) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.done
+}
+
+func (h *authHook) isOffline(pk packets.Packet) bool {
+	return pk.FixedHeader.Type == packets.Publish && pk.TopicName == h.status && string(pk.Payload) == topic.StatusOffline
+}
+
+func (h *authHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
+	if h.isOffline(pk) {
+		h.offline.mu.Lock()
+		h.offline.pending[cl.ID] = pk.PacketID
+		h.offline.mu.Unlock()
+	}
+}
+
+func (h *authHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
+	h.offline.mu.Lock()
+	defer h.offline.mu.Unlock()
+	if id, ok := h.offline.pending[cl.ID]; ok && id == pk.PacketID {
+		delete(h.offline.pending, cl.ID)
+		h.offline.finish()
+	}
+}
+
+func (h *authHook) OnPacketSent(_ *mqtt.Client, pk packets.Packet, _ []byte) {
+	if h.isOffline(pk) && pk.FixedHeader.Qos == 0 {
+		h.offline.mu.Lock()
+		h.offline.finish()
+		h.offline.mu.Unlock()
+	}
+}
+
+func (h *authHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	if h.isOffline(pk) {
+		h.offline.mu.Lock()
+		delete(h.offline.pending, cl.ID)
+		h.offline.finish()
+		h.offline.mu.Unlock()
+	}
+}
+
+func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.offline.mu.Lock()
+	defer h.offline.mu.Unlock()
+	if _, ok := h.offline.pending[cl.ID]; ok {
+		delete(h.offline.pending, cl.ID)
+		h.offline.finish()
+	}
+}
+
+func (h *authHook) aclOf(cl *mqtt.Client) (acl, bool) {
+	if len(cl.Properties.Username) == 0 {
+		return h.anonACL, h.anon.Allow
+	}
+	acc, ok := h.accounts[string(cl.Properties.Username)]
+	return acc.acl, ok
+}
+
+// mayPublish applies the rules every client publish obeys: nothing on '$'
+// topics, nothing in the gateway's own namespace but sync/changes, and
+// then only what the ACL allows.
+func (h *authHook) mayPublish(a acl, name string) bool {
+	if strings.HasPrefix(name, "$") {
+		return false
+	}
+	if strings.HasPrefix(name, h.gwPrefix) && name != h.changes {
+		return false
+	}
+	return a.mayPublish(name)
+}
+
+// isLoopback reports whether a "host:port" remote address is a loopback
+// address (127.0.0.0/8, ::1, or either as an IPv4-mapped IPv6 address).
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	return ip.Unmap().IsLoopback()
+}
