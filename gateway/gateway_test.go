@@ -12,7 +12,7 @@ import (
 
 // startSim runs a simulated gateway in-process for the life of the test and
 // returns it once its doors are operational.
-func startSim(t *testing.T, mutate func(*Config)) *Gateway {
+func startSim(t testing.TB, mutate func(*Config)) *Gateway {
 	t.Helper()
 	cfg := SimDefaults()
 	cfg.Gateway.DataDir = t.TempDir()
@@ -28,8 +28,7 @@ func startSim(t *testing.T, mutate func(*Config)) *Gateway {
 	ready := make(chan *Gateway, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cfg, Options{Sim: true, Out: io.Discard,
-			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		done <- Run(ctx, cfg, Options{Sim: true, Out: io.Discard, Logger: quietLogger(),
 			onReady: func(g *Gateway) { ready <- g }})
 	}()
 	t.Cleanup(func() {
@@ -50,7 +49,7 @@ func startSim(t *testing.T, mutate func(*Config)) *Gateway {
 }
 
 // waitEvent polls the journal for an event after seq matching ok.
-func waitEvent(t *testing.T, g *Gateway, after uint64, ok func(access.Event) bool) access.Event {
+func waitEvent(t testing.TB, g *Gateway, after uint64, ok func(access.Event) bool) access.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -71,7 +70,7 @@ func waitEvent(t *testing.T, g *Gateway, after uint64, ok func(access.Event) boo
 	}
 }
 
-func enrol(t *testing.T, g *Gateway, user string, card access.CardKey, pin string) {
+func enrol(t testing.TB, g *Gateway, user string, card access.CardKey, pin string) {
 	t.Helper()
 	b := (*backend)(g)
 	if _, err := b.PutUser(access.User{ID: user, Name: user, Enabled: true}); err != nil {
@@ -120,3 +119,9 @@ func TestSimPINAloneAtCardOrPIN(t *testing.T) {
 		t.Fatalf("decision %+v, want a PIN grant for bob", ev)
 	}
 }
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,165 @@
+package gateway
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/door"
+	"github.com/lintel-access/lintel/gpio/sim"
+)
+
+// waitLevel waits for a simulated output to be driven to high.
+func waitLevel(t testing.TB, ch <-chan sim.Change, high bool) sim.Change {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case c := <-ch:
+			if c.High == high {
+				return c
+			}
+		case <-timeout:
+			t.Fatalf("output never went high=%v", high)
+		}
+	}
+}
+
+// TestSimEndToEnd drives a simulated site through the whole path — Wiegand
+// pulses, framer, engine, strike relay, LEDs, door contact — and checks
+// every visible effect: the relay pulse, the grant and deny patterns, the
+// forced-open and held-open alarms and the retained door state.
+func TestSimEndToEnd(t *testing.T) {
+	g := startSim(t, func(c *Config) {
+		d := c.Doors["garage"]
+		d.Unlock = 400 * time.Millisecond
+		d.HeldOpen = 600 * time.Millisecond
+		d.PreAlarm = 200 * time.Millisecond
+		c.Doors["garage"] = d
+	})
+	enrol(t, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
+	garage, _ := g.hw.door("garage")
+	relay := garage.relay.Watch()
+	start := g.store.JournalStats().Last
+
+	// Fail-secure, active-high: locked is low, unlocked is high.
+	if garage.relay.High() {
+		t.Fatal("garage strike is energised at start; a fail-secure strike must start locked")
+	}
+	if err := g.hw.sim.Card("garage", "H10301", 5, 555); err != nil {
+		t.Fatal(err)
+	}
+	on := waitLevel(t, relay, true)
+	ev := waitEvent(t, g, start, func(ev access.Event) bool { return ev.Type == access.TypeGranted })
+	if ev.User != "cat" || ev.Door != "garage" {
+		t.Fatalf("grant %+v, want cat at garage", ev)
+	}
+	if st := garage.door.Status(); st.Locked || !st.Green {
+		t.Errorf("during the grant: %+v, want unlocked with the green LED on", st)
+	}
+	off := waitLevel(t, relay, false)
+	if pulse := off.Time.Sub(on.Time); pulse < 350*time.Millisecond || pulse > 2*time.Second {
+		t.Errorf("strike pulse lasted %v, want about the configured 400ms", pulse)
+	}
+
+	// An unknown card: deny, red LED, the strike untouched.
+	if err := g.hw.sim.Card("garage", "H10301", 5, 556); err != nil {
+		t.Fatal(err)
+	}
+	ev = waitEvent(t, g, start, func(ev access.Event) bool { return ev.Type == access.TypeDenied })
+	if ev.Name != access.NameDenyCardNotFound {
+		t.Errorf("unknown card: %q, want %q", ev.Name, access.NameDenyCardNotFound)
+	}
+	if st := garage.door.Status(); !st.Red || !st.Locked {
+		t.Errorf("after a denial: %+v, want locked with the red LED on", st)
+	}
+
+	// Opened without a grant: forced; left open: pre-alarm, then held.
+	mark := g.store.JournalStats().Last
+	if err := g.hw.sim.DoorContact("garage", true); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{door.NameOpened, door.NameForced, door.NameHeldPreAlarm, door.NameHeld} {
+		waitEvent(t, g, mark, named(name))
+	}
+	if st := g.status(); !slices.Contains(st.Doors[1].Alarms, "forced_open") || !slices.Contains(st.Doors[1].Alarms, "held_open") {
+		t.Errorf("status of garage %+v, want forced_open and held_open alarms", st.Doors[1])
+	}
+	if err := g.hw.sim.DoorContact("garage", false); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, g, mark, named(door.NameClosed))
+}
+
+// TestSimDoorsLockedOnShutdown checks that a run ending in the middle of an
+// unlock leaves every strike locked.
+func TestSimDoorsLockedOnShutdown(t *testing.T) {
+	cfg := SimDefaults()
+	cfg.Gateway.DataDir = t.TempDir()
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.Broker.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *Gateway, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Options{Sim: true, Out: discard{}, Logger: quietLogger(), onReady: func(g *Gateway) { ready <- g }})
+	}()
+	g := <-ready
+	for _, d := range g.hw.doors {
+		if err := d.door.Unlock(time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if !d.relay.High() {
+			t.Fatalf("door %s did not unlock", d.name)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range g.hw.doors {
+		if d.relay.High() {
+			t.Errorf("door %s is still energised (unlocked) after shutdown", d.name)
+		}
+	}
+}
+
+// BenchmarkSimLastBitToUnlock measures, through the simulator at standard
+// reader timing (50 µs pulses every 2 ms), the time from the end of a card's
+// last bit to the strike relay being driven. Budget: p99 ≤ 10 ms.
+func BenchmarkSimLastBitToUnlock(b *testing.B) {
+	g := startSim(&testing.T{}, nil)
+	enrol(&testing.T{}, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
+	garage, _ := g.hw.door("garage")
+	rdr, _ := g.hw.reader("garage")
+	relay := garage.relay.Watch()
+	pulse := g.cfg.Sim.PulseWidth
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		if err := g.hw.sim.Card("garage", "H10301", 5, 555); err != nil {
+			b.Fatal(err)
+		}
+		on := waitLevel(b, relay, true)
+		lat = append(lat, on.Time.Sub(rdr.sim.LastBit().Add(pulse)))
+		b.StopTimer()
+		_ = garage.door.Secure()
+		waitLevel(b, relay, false)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		i := int(float64(len(lat)-1) * p)
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
