@@ -38,9 +38,19 @@ func (c *core) edge(e wiegand.Edge) {
 
 // tick closes a due frame and updates the faults as of now.
 func (c *core) tick(now time.Time) {
+	c.expire(now)
+	c.supervise(now)
+}
+
+// expire closes the current frame if its deadline is at or before now.
+func (c *core) expire(now time.Time) {
 	if f, ok := c.framer.Expire(now); ok {
 		c.frame(f)
 	}
+}
+
+// supervise updates the faults as of now.
+func (c *core) supervise(now time.Time) {
 	for _, l := range []wiegand.Line{wiegand.D0, wiegand.D1} {
 		cause := stuckCause(l)
 		since, low := c.framer.LowSince(l)

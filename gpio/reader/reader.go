@@ -199,17 +199,25 @@ func (r *Reader) Run(ctx context.Context, onFrame func(wiegand.Frame)) error {
 		if dl, ok := c.framer.Deadline(); ok {
 			wait = min(wait, time.Until(dl))
 		}
-		if wait > 0 {
-			e, ok, err := r.src.NextEdge(wait)
-			if err != nil {
-				r.log.Error("reader lines failed", "err", err)
-				return fmt.Errorf("reader %s: %w", r.cfg.Name, err)
-			}
-			if ok {
-				c.edge(e)
-			}
+		// Always ask the source, even past the deadline: only the source
+		// knows whether an edge from before the deadline is still queued.
+		e, ok, err := r.src.NextEdge(max(wait, time.Microsecond))
+		if err != nil {
+			r.log.Error("reader lines failed", "err", err)
+			return fmt.Errorf("reader %s: %w", r.cfg.Name, err)
 		}
 		now := time.Now()
+		if ok {
+			c.edge(e)
+		} else {
+			// The source is quiet: a frame whose deadline has passed is
+			// over. Only here, never right after an edge, since edges may
+			// be read later than they happened.
+			if err := r.drain(c); err != nil {
+				return err
+			}
+			c.expire(now)
+		}
 		if c.lineLowLong(now) {
 			// Re-read the levels: a line that came back high without an
 			// edge we saw must not stay faulted.
@@ -217,10 +225,27 @@ func (r *Reader) Run(ctx context.Context, onFrame func(wiegand.Frame)) error {
 				c.framer.SetLevels(d0, d1, now)
 			}
 		}
-		c.tick(now)
+		c.supervise(now)
 		r.publish(c, onFrame)
 	}
 	return nil
+}
+
+// drain feeds edges already queued when a wait timed out. This goroutine
+// may wake after an edge that came before the deadline was queued; the
+// framer decides by the edges' times, so such an edge must reach it before
+// the frame is expired.
+func (r *Reader) drain(c *core) error {
+	for {
+		e, ok, err := r.src.NextEdge(time.Nanosecond)
+		if err != nil {
+			return fmt.Errorf("reader %s: %w", r.cfg.Name, err)
+		}
+		if !ok {
+			return nil
+		}
+		c.edge(e)
+	}
 }
 
 // startWindow is the framer's MaxGap: a first frame starting sooner after

@@ -22,9 +22,10 @@ const queueLen = 4096
 type Lines struct {
 	edges chan wiegand.Edge
 
-	mu     sync.Mutex // guards low, closed and dropped
+	mu     sync.Mutex // guards low, closed, busy and dropped
 	low    [2]bool
 	closed bool
+	busy   int // frames in transmission
 	// dropped counts edges lost to a full queue.
 	dropped uint64
 }
@@ -34,9 +35,15 @@ var _ pins.EdgeSource = (*Lines)(nil)
 // NewLines returns idle (high) lines.
 func NewLines() *Lines { return &Lines{edges: make(chan wiegand.Edge, queueLen)} }
 
-// Set drives a line low or releases it, queuing an edge if the level
+// Set drives a line low or releases it now, queuing an edge if the level
 // changes.
-func (l *Lines) Set(line wiegand.Line, low bool) {
+func (l *Lines) Set(line wiegand.Line, low bool) { l.setAt(line, low, time.Now()) }
+
+// setAt changes a line's level with the edge stamped at: a simulated reader
+// stamps each edge with the time it was scheduled for, as the kernel stamps
+// an edge with when it happened rather than when it was read, so a stalled
+// goroutine on a loaded machine does not move bits in time.
+func (l *Lines) setAt(line wiegand.Line, low bool, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	i := line & 1
@@ -45,9 +52,23 @@ func (l *Lines) Set(line wiegand.Line, low bool) {
 	}
 	l.low[i] = low
 	select {
-	case l.edges <- wiegand.Edge{Line: i, Rising: !low, Time: time.Now()}:
+	case l.edges <- wiegand.Edge{Line: i, Rising: !low, Time: at}:
 	default:
 		l.dropped++
+	}
+}
+
+// transmitting marks a frame in progress (on true) or done. While a frame is
+// in progress NextEdge does not time out: a real reader's bits keep coming
+// whatever the machine's load, and a simulated one must not look as if it
+// paused mid-frame because its goroutine was descheduled.
+func (l *Lines) transmitting(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if on {
+		l.busy++
+	} else {
+		l.busy--
 	}
 }
 
@@ -58,7 +79,8 @@ func (l *Lines) Dropped() uint64 {
 	return l.dropped
 }
 
-// NextEdge implements pins.EdgeSource.
+// NextEdge implements pins.EdgeSource. While a frame is being sent it
+// waits past timeout for the frame's next edge.
 func (l *Lines) NextEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
 	select {
 	case e := <-l.edges:
@@ -70,12 +92,23 @@ func (l *Lines) NextEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
 	}
 	t := time.NewTimer(max(timeout, time.Microsecond))
 	defer t.Stop()
-	select {
-	case e := <-l.edges:
-		return e, true, nil
-	case <-t.C:
-		return wiegand.Edge{}, false, nil
+	for {
+		select {
+		case e := <-l.edges:
+			return e, true, nil
+		case <-t.C:
+			if !l.isBusy() {
+				return wiegand.Edge{}, false, nil
+			}
+			t.Reset(100 * time.Microsecond)
+		}
 	}
+}
+
+func (l *Lines) isBusy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.busy > 0
 }
 
 // Low implements pins.EdgeSource.

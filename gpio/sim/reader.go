@@ -100,7 +100,7 @@ func NewReader(cfg ReaderConfig) (*ReaderSim, error) {
 // reader.Reader reads.
 func (s *ReaderSim) Lines() *Lines { return s.lines }
 
-// LastBit returns when the last bit sent so far started.
+// LastBit returns when the last bit sent so far was scheduled to start.
 func (s *ReaderSim) LastBit() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -215,17 +215,17 @@ func (s *ReaderSim) sendFrames(ctx context.Context, frames []string) error {
 }
 
 // sendFrame pulses one frame on an absolute schedule, so sleep overshoot
-// on one bit does not accumulate.
+// on one bit does not accumulate; each edge is stamped with its scheduled
+// time.
 func (s *ReaderSim) sendFrame(ctx context.Context, bits string) error {
+	s.lines.transmitting(true)
+	defer s.lines.transmitting(false)
 	start := time.Now()
 	for i := range len(bits) {
 		at := start.Add(time.Duration(i)*s.timing.Interval + s.jitter())
-		if err := sleepUntil(ctx, at); err != nil {
-			return err
-		}
 		if i == len(bits)-1 {
 			s.mu.Lock()
-			s.lastBit = time.Now()
+			s.lastBit = at
 			s.mu.Unlock()
 		}
 		if err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth); err != nil {
@@ -244,12 +244,20 @@ func (s *ReaderSim) jitter() time.Duration {
 	return time.Duration(s.rng.Int64N(int64(2*s.timing.Jitter)+1)) - s.timing.Jitter
 }
 
-// pulse holds line low from now for width. The line is released even when
-// ctx ends mid-pulse.
+// pulse holds line low from start for width, each edge sent no earlier
+// than its time and stamped with it. The line is released even when ctx
+// ends mid-pulse.
 func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Time, width time.Duration) error {
-	s.lines.Set(line, true)
+	if err := sleepUntil(ctx, start); err != nil {
+		return err
+	}
+	s.lines.setAt(line, true, start)
 	err := sleepUntil(ctx, start.Add(width))
-	s.lines.Set(line, false)
+	end := start.Add(width)
+	if err != nil {
+		end = time.Now()
+	}
+	s.lines.setAt(line, false, end)
 	return err
 }
 
