@@ -155,8 +155,8 @@ func (d *decoder) changeset() (Changeset, error) {
 // skip checks that the next value is of kind want and skips it, checking
 // only its syntax.
 func (d *decoder) skip(want jsontext.Kind, path, what string) error {
-	if k := d.dec.PeekKind(); k != want && readable(k) {
-		return &Error{Code: CodeMalformed, Path: path, Message: fmt.Sprintf("%s, got %s", what, kindName(k))}
+	if k := d.dec.PeekKind(); k != want {
+		return d.notKind(k, path, what)
 	}
 	if err := d.dec.SkipValue(); err != nil {
 		return jsonError(err, "")
@@ -164,10 +164,20 @@ func (d *decoder) skip(want jsontext.Kind, path, what string) error {
 	return nil
 }
 
+// notKind reports a value of kind k where another was wanted: a syntax
+// error if the value cannot be read, else what describes what was wanted.
+// It consumes the value.
+func (d *decoder) notKind(k jsontext.Kind, path, what string) error {
+	if _, err := d.dec.ReadValue(); err != nil {
+		return jsonError(err, "")
+	}
+	return &Error{Code: CodeMalformed, Path: path, Message: fmt.Sprintf("%s, got %s", what, kindName(k))}
+}
+
 // open reads the opening delimiter of an object or array.
 func (d *decoder) open(want jsontext.Kind, path, what string) error {
-	if k := d.dec.PeekKind(); k != want && readable(k) {
-		return &Error{Code: CodeMalformed, Path: path, Message: fmt.Sprintf("%s, got %s", what, kindName(k))}
+	if k := d.dec.PeekKind(); k != want {
+		return d.notKind(k, path, what)
 	}
 	if _, err := d.dec.ReadToken(); err != nil {
 		return jsonError(err, "")
@@ -187,7 +197,11 @@ func (d *decoder) ops() ([]Op, error) {
 		}
 		raw, err := d.dec.ReadValue()
 		if err != nil {
-			return nil, withOp(jsonError(err, ""), i)
+			e := jsonError(err, "")
+			if strings.HasPrefix(e.Path, opPath(i)) {
+				withOp(e, i)
+			}
+			return nil, e
 		}
 		op, err := decodeOp(raw, i, d)
 		if err != nil {
@@ -518,16 +532,6 @@ func joinPath(prefix, path string) string {
 		return prefix + path
 	}
 	return prefix + "." + path
-}
-
-// readable reports whether k is the kind of a JSON value; if not, reading
-// the value gives the syntax error.
-func readable(k jsontext.Kind) bool {
-	switch k {
-	case '"', '0', 't', 'f', 'n', '{', '[':
-		return true
-	}
-	return false
 }
 
 func kindName(k jsontext.Kind) string {

@@ -318,15 +318,10 @@ func (d *decoder) uint(bits int) (uint64, error) {
 	return n, nil
 }
 
-// wrongKind describes a value of the wrong JSON kind without quoting it.
-// A kind of 0 means the next value cannot be read at all; wrongKind then
-// reports why.
+// wrongKind reports a value of kind got where want was wanted, without
+// quoting it (a syntax error if it cannot be read at all).
 func (d *decoder) wrongKind(got jsontext.Kind, want string) error {
-	if !readable(got) {
-		_, err := d.dec.ReadValue()
-		return jsonErrorOr(err)
-	}
-	return &Error{Code: CodeMalformed, Message: fmt.Sprintf("want %s, got %s", want, kindName(got))}
+	return d.notKind(got, "", "want "+want)
 }
 
 // jsonErrorOr is jsonError for a non-nil err, else nil.
