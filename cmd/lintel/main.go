@@ -13,12 +13,15 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/api/cli"
 	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/gateway"
 )
 
-type cli struct {
-	Run     runCmd     `cmd:"" help:"Run the gateway."`
+type commands struct {
+	cli.Globals
+	Run runCmd `cmd:"" help:"Run the gateway."`
+	cli.Commands
 	Config  configCmd  `cmd:"" help:"Print or check a configuration file."`
 	Token   tokenCmd   `cmd:"" help:"Make API tokens."`
 	Broker  brokerCmd  `cmd:"" help:"Embedded MQTT broker helpers."`
@@ -28,6 +31,9 @@ type cli struct {
 type runCmd struct {
 	Sim    bool   `help:"Run with simulated readers and doors and built-in defaults (data in ./lintel-data)."`
 	Config string `short:"c" help:"Configuration file (TOML)." type:"path"`
+	Data   string `help:"Data directory, instead of the config's gateway.data_dir." placeholder:"DIR"`
+	API    string `name:"api" help:"API listen address, instead of the config's api.listen." placeholder:"HOST:PORT"`
+	MQTT   string `name:"mqtt" help:"Embedded broker listen address, instead of the config's broker.listen." placeholder:"HOST:PORT"`
 }
 
 func (r *runCmd) Run() error {
@@ -43,6 +49,18 @@ func (r *runCmd) Run() error {
 		cfg = gateway.SimDefaults()
 	default:
 		return fmt.Errorf("run: give --config FILE, or --sim for the simulator")
+	}
+	if r.Data != "" {
+		cfg.Gateway.DataDir = r.Data
+	}
+	if r.API != "" {
+		cfg.API.Listen = r.API
+	}
+	if r.MQTT != "" {
+		cfg.Broker.Listen = r.MQTT
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,12 +123,13 @@ func (versionCmd) Run() error {
 }
 
 func main() {
-	var c cli
-	ctx := kong.Parse(&c, kong.Name("lintel"),
-		kong.Description("Lintel access-control gateway."),
+	var c commands
+	k := kong.Parse(&c, kong.Name("lintel"),
+		kong.Description("Lintel access-control gateway: run it, check its config, and manage a running one over its API."),
 		kong.UsageOnError())
-	if err := ctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "lintel:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	c.Globals.Context = ctx
+	err := k.Run(&c.Globals)
+	stop()
+	os.Exit(cli.Report(os.Stderr, err))
 }
