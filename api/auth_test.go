@@ -258,7 +258,7 @@ func TestSecureHeaders(t *testing.T) {
 	for k, want := range map[string]string{
 		"X-Content-Type-Options":  "nosniff",
 		"X-Frame-Options":         "DENY",
-		"Referrer-Policy":         "no-referrer",
+		"Referrer-Policy":         "same-origin",
 		"Cache-Control":           "no-store",
 		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 	} {

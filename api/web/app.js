@@ -10,7 +10,6 @@
     if (type === "access.denied" || type === "reader.lockout" || type === "user.lockout" || type === "reader.fault") return "bad";
     return "info";
   }
-  function pad(n) { return String(n).padStart(2, "0"); }
   function span(cls, text) {
     const s = document.createElement("span");
     s.className = cls;
@@ -24,9 +23,9 @@
     li.className = "ev " + classOf(ev.type);
     li.dataset.seq = ev.seq;
     const t = document.createElement("time");
-    const d = new Date(ev.time);
     t.dateTime = ev.time;
-    t.textContent = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    // The gateway's own wall clock, as the server renders it too.
+    t.textContent = String(ev.time).substring(11, 19);
     const name = document.createElement("strong");
     name.textContent = ev.name;
     li.append(t, " ", name);
