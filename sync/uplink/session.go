@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"time"
 
@@ -73,12 +75,12 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 		SetConnectTimeout(u.cfg.ConnectTimeout).
 		SetWriteTimeout(u.cfg.AckTimeout).
 		SetBinaryWill(statusTopic(u.gw), []byte(offlinePayload), 1, true).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.markLost(err) })
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.markLost(err) }).
+		SetCustomOpenConnectionFn(func(uri *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+			return u.dial(ctx, uri)
+		})
 	if u.cfg.Username != "" {
 		opts.SetUsername(u.cfg.Username).SetPassword(u.cfg.Password)
-	}
-	if u.tls != nil {
-		opts.SetTLSConfig(u.tls.Clone())
 	}
 	c.client = mqtt.NewClient(opts)
 	tok := c.client.Connect()
