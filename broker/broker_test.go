@@ -474,3 +474,13 @@ func churn(addr string, w, i int) {
 	buf := make([]byte, 512)
 	c.Read(buf) //nolint:errcheck // as above.
 }
+
+func TestClientIDOfAnotherAccountIsRefused(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	mustDial(t, clientOpts{url: tcpURL(b), id: "panel-1", username: "display", password: "display-pass"})
+	if _, err := dial(t, clientOpts{url: tcpURL(b), id: "panel-1", username: "portal", password: "portal-pass"}); err == nil {
+		t.Fatal("portal took over display's session by reusing its client id")
+	}
+	// The same account may take its own session over, as MQTT requires.
+	mustDial(t, clientOpts{url: tcpURL(b), id: "panel-1", username: "display", password: "display-pass"})
+}

@@ -24,6 +24,11 @@ const (
 // maxMQTTPacket is the largest packet MQTT can express.
 const maxMQTTPacket = 268435455
 
+// maxBcryptCost bounds password hash costs: each step doubles the time a
+// connection takes to check, and cost 14 is already about a second on a
+// Raspberry Pi.
+const maxBcryptCost = 14
+
 // Config is the embedded broker's configuration, the [broker] section of
 // lintel.toml. Every zero value is usable: the zero Config (with GatewayID
 // set) is a TCP listener on 127.0.0.1:1883 that refuses every client, since
@@ -231,8 +236,10 @@ func (c Config) Validate() error {
 			}
 			seen[cl.Username] = i
 		}
-		if _, err := bcrypt.Cost([]byte(cl.PasswordHash)); err != nil {
+		if cost, err := bcrypt.Cost([]byte(cl.PasswordHash)); err != nil {
 			add(key+".password_hash", "not a bcrypt hash%s; make one with `lintel broker passwd`", who)
+		} else if cost > maxBcryptCost {
+			add(key+".password_hash", "bcrypt cost %d%s is too slow to check at every connection (at most %d)", cost, who, maxBcryptCost)
 		}
 		checkFilters(add, key+".publish", cl.Publish)
 		checkFilters(add, key+".subscribe", cl.Subscribe)
