@@ -49,7 +49,7 @@ func (l *logBuffer) String() string {
 // harness is a server over the in-memory backend, with the simulator on
 // unless noSim.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	clock   *apitest.Clock
 	backend *apitest.Backend
 	server  *api.Server
@@ -62,7 +62,7 @@ type harnessOptions struct {
 	bodyLimit int64
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 	b := apitest.New(clock.Now)
