@@ -161,6 +161,7 @@ subscribe = ["lintel/v1/gw1/#"]
 }
 
 func TestHashPassword(t *testing.T) {
+	t.Parallel() // bcrypt at its real cost is slow under -race; let it overlap the rest.
 	h, err := broker.HashPassword("correct horse")
 	if err != nil {
 		t.Fatal(err)
