@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -51,6 +52,21 @@ func TestBadTokensAreSlowedDown(t *testing.T) {
 	h.clock.Advance(-2 * time.Minute)
 	if got := h.do(good).Header().Get("Retry-After"); got != "60" {
 		t.Errorf("after many failures: got Retry-After %q, want 60", got)
+	}
+}
+
+// TestForwardedForIsIgnored checks that the limiter keys on the TCP peer: a
+// client cannot dodge it by claiming other addresses in headers.
+func TestForwardedForIsIgnored(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for i := range 4 {
+		h.do(request{method: "GET", path: "/api/v1/status", token: "guess", remote: "192.0.2.9:1000",
+			header: map[string]string{"X-Forwarded-For": fmt.Sprintf("10.0.0.%d", i), "X-Real-IP": fmt.Sprintf("10.0.1.%d", i)}})
+	}
+	rec := h.do(request{method: "GET", path: "/api/v1/status", token: adminToken, remote: "192.0.2.9:1001",
+		header: map[string]string{"X-Forwarded-For": "10.9.9.9", "X-Real-IP": "10.9.9.9"}})
+	if rec.Code != 429 {
+		t.Errorf("got %d, want 429: forwarding headers must not change who the client is", rec.Code)
 	}
 }
 

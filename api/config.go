@@ -49,6 +49,9 @@ type Config struct {
 	// Heartbeat is the interval of SSE keep-alive comments. Zero means
 	// 15s.
 	Heartbeat time.Duration
+	// MaxStreams caps the event streams open at once (status pages,
+	// "lintel events tail -f"); more are refused with 503. Zero means 32.
+	MaxStreams int
 }
 
 // Role is what a token may do.
@@ -100,6 +103,7 @@ const (
 	DefaultSyncBodyLimit = 64 << 20
 	DefaultSessionTTL    = 12 * time.Hour
 	DefaultHeartbeat     = 15 * time.Second
+	DefaultMaxStreams    = 32
 )
 
 func (c Config) withDefaults() Config {
@@ -127,6 +131,9 @@ func (c Config) withDefaults() Config {
 	if c.Heartbeat == 0 {
 		c.Heartbeat = DefaultHeartbeat
 	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = DefaultMaxStreams
+	}
 	return c
 }
 
@@ -140,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTTL < 0 || c.Heartbeat < 0 {
 		return fmt.Errorf("durations must not be negative")
+	}
+	if c.MaxStreams < 0 {
+		return fmt.Errorf("max streams must not be negative")
 	}
 	names := make(map[string]bool, len(c.Tokens))
 	for i, t := range c.Tokens {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"sort"
@@ -37,6 +38,20 @@ type Server struct {
 	// streams.
 	done      chan struct{}
 	closeOnce sync.Once
+	// streams holds one token per open event stream.
+	streams chan struct{}
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // New returns a server over backend. sim is nil when the simulator is off;
@@ -49,6 +64,9 @@ func New(cfg Config, backend Backend, sim Sim) (*Server, error) {
 		return nil, fmt.Errorf("api: config: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	if isNil(sim) {
+		sim = nil // a nil *T in the interface still means "simulator off"
+	}
 	page, err := parsePage()
 	if err != nil {
 		return nil, fmt.Errorf("api: status page: %w", err)
@@ -64,6 +82,7 @@ func New(cfg Config, backend Backend, sim Sim) (*Server, error) {
 		limiter:  &limiter{now: cfg.Now, addrs: make(map[string]*failures)},
 		sessions: &sessions{now: cfg.Now, ttl: cfg.SessionTTL, byID: make(map[[sha256.Size]byte]*session)},
 		done:     done,
+		streams:  make(chan struct{}, cfg.MaxStreams),
 	}
 	s.echo = s.newEcho()
 	return s, nil

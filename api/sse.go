@@ -39,6 +39,13 @@ func (s *Server) eventStream(c echo.Context) error {
 		after = s.backend.Status().Journal.Last
 	}
 
+	select {
+	case s.streams <- struct{}{}:
+		defer func() { <-s.streams }()
+	default:
+		return errorf(http.StatusServiceUnavailable, CodeTooManyStreams, "%d event streams are open already; close one", cap(s.streams))
+	}
+
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {

@@ -71,6 +71,13 @@ func (r *sseReader) next() (id string, ev access.Event) {
 	return "", ev
 }
 
+func newStreamServer(t *testing.T, h *harness) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h.handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func TestEventStream(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	seed(h) // events 1 and 2

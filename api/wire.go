@@ -99,4 +99,5 @@ const (
 	CodeCredentialInUse  = "credential_in_use"  // 409: the card is already enrolled
 	CodeCSRF             = "csrf"               // 403: a cookie request without its CSRF token
 	CodeInternal         = "internal"           // 500: see the gateway's log
+	CodeTooManyStreams   = "too_many_streams"   // 503: every event stream slot is taken
 )
