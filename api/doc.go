@@ -15,8 +15,10 @@
 //
 // # Routes and roles
 //
-// Every route but GET /healthz needs a bearer token (Authorization: Bearer)
-// or the status page's session cookie. Tokens are configured as SHA-256
+// Every route needs a bearer token (Authorization: Bearer) or the status
+// page's session cookie, except GET /healthz, the sign-in form that GET /
+// shows without a session (it shows nothing else), and POST /session, which
+// takes the token typed into that form. Tokens are configured as SHA-256
 // hashes ([Token], [NewToken], [HashToken]) with a [Role]:
 //
 //	admin       everything

@@ -21,9 +21,6 @@ import (
 //go:embed openapi.json
 var openAPIDoc []byte
 
-// CodeUnhealthy answers GET /healthz when the decision loop is not alive.
-const CodeUnhealthy = "unhealthy"
-
 // Limits of the fields the API checks itself.
 const (
 	maxNameLength = 128

@@ -100,4 +100,5 @@ const (
 	CodeCSRF             = "csrf"               // 403: a cookie request without its CSRF token
 	CodeInternal         = "internal"           // 500: see the gateway's log
 	CodeTooManyStreams   = "too_many_streams"   // 503: every event stream slot is taken
+	CodeUnhealthy        = "unhealthy"          // 503 from /healthz: the decision loop is not alive
 )
