@@ -36,6 +36,10 @@ type readerUnit struct {
 	reader *reader.Reader
 	door   *doorUnit
 	sim    *sim.ReaderSim
+	// quiet is how long the simulated lines stay idle after a frame, so
+	// that back-to-back simulated inputs reach the framer as separate
+	// frames, as two real swipes always do.
+	quiet time.Duration
 }
 
 // doorUnit is one door with its strike, inputs and reader indicators.
@@ -182,7 +186,7 @@ func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardwar
 
 func openReader(cfg *Config, name string, host *pins.Host, hw *hardware, log *slog.Logger) (*readerUnit, error) {
 	rc := cfg.Readers[name]
-	ru := &readerUnit{name: name}
+	ru := &readerUnit{name: name, quiet: rc.GapMax + cfg.Sim.Interval}
 	for _, d := range hw.doors {
 		if d.name == rc.Door {
 			ru.door = d
@@ -293,12 +297,24 @@ var _ api.Sim = (*simulator)(nil)
 // the default pace takes about 3 s.
 const simTimeout = 30 * time.Second
 
-func (s *simulator) readerSim(name string) (*sim.ReaderSim, error) {
+func (s *simulator) readerSim(name string) (*readerUnit, error) {
 	r, ok := s.hw.reader(name)
 	if !ok || r.sim == nil {
 		return nil, access.ErrUnknownReader(name)
 	}
-	return r.sim, nil
+	return r, nil
+}
+
+// send runs one simulated transmission and then keeps the lines quiet for
+// the end-of-frame gap, so the next input is a new frame.
+func (s *simulator) send(r *readerUnit, fn func(ctx context.Context, rs *sim.ReaderSim) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), simTimeout)
+	defer cancel()
+	if err := fn(ctx, r.sim); err != nil {
+		return err
+	}
+	time.Sleep(r.quiet)
+	return nil
 }
 
 func (s *simulator) Card(reader, format string, facility uint32, number uint64) error {
@@ -309,9 +325,9 @@ func (s *simulator) Card(reader, format string, facility uint32, number uint64) 
 	if _, err := wiegand.ValidateCard(format, facility, number); err != nil {
 		return fmt.Errorf("%w: %v", api.ErrInvalid, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), simTimeout)
-	defer cancel()
-	return rs.SendCard(ctx, format, facility, number)
+	return s.send(rs, func(ctx context.Context, sr *sim.ReaderSim) error {
+		return sr.SendCard(ctx, format, facility, number)
+	})
 }
 
 func (s *simulator) Bits(reader, bits string) error {
@@ -322,9 +338,7 @@ func (s *simulator) Bits(reader, bits string) error {
 	if _, err := wiegand.ParseBits(bits); err != nil {
 		return fmt.Errorf("%w: bits: %v", api.ErrInvalid, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), simTimeout)
-	defer cancel()
-	return rs.SendBits(ctx, bits)
+	return s.send(rs, func(ctx context.Context, sr *sim.ReaderSim) error { return sr.SendBits(ctx, bits) })
 }
 
 func (s *simulator) Keys(reader, keys string) error {
@@ -335,9 +349,7 @@ func (s *simulator) Keys(reader, keys string) error {
 	if keys == "" || strings.Trim(keys, "0123456789*#") != "" {
 		return fmt.Errorf("%w: keys: only 0-9, * and # can be pressed", api.ErrInvalid)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), simTimeout)
-	defer cancel()
-	return rs.SendKeys(ctx, keys)
+	return s.send(rs, func(ctx context.Context, sr *sim.ReaderSim) error { return sr.SendKeys(ctx, keys) })
 }
 
 func (s *simulator) DoorContact(name string, open bool) error {

@@ -80,10 +80,10 @@ func TestCrashChild(t *testing.T) {
 		}
 	case "replace":
 		for rev := uint64(1); ; rev++ {
-			users := snapshotUsers(100_000, uint32(rev))
+			users := snapshotUsers(bigTable(), uint32(rev))
 			seq := func(yield func(store.SnapshotUser) bool) {
 				for i, u := range users {
-					if i == 50_000 {
+					if i == len(users)/2 {
 						say("writing %d", rev)
 					}
 					if !yield(u) {
@@ -191,11 +191,12 @@ func TestKillMidReplaceAll(t *testing.T) {
 			if !ok {
 				t.Fatalf("revision %d after kill at %q, want one of %v", rev, tt.line, tt.revs)
 			}
-			if got := s.Counts(); got != (store.Counts{Users: 100_000, Credentials: 100_000, PINs: 100_000}) {
-				t.Errorf("Counts = %+v, want 100000 of each", got)
+			n := bigTable()
+			if got := s.Counts(); got != (store.Counts{Users: n, Credentials: n, PINs: n}) {
+				t.Errorf("Counts = %+v, want %d of each", got, n)
 			}
 			// Every sampled card and PIN is of the revision's table, none of another.
-			for i := 0; i < 100_000; i += 997 {
+			for i := 0; i < n; i += 997 {
 				h, ok := s.Card(access.CardKey{Format: "H10301", Facility: uint32(rev), Number: uint64(i)})
 				if !ok || h.User.ID != fmt.Sprintf("user-%07d", i) {
 					t.Fatalf("card %d of revision %d = %+v, %v", i, rev, h, ok)

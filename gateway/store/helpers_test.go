@@ -82,3 +82,12 @@ func newStore(t *testing.T, opts ...func(*store.Options)) *store.Store {
 	t.Helper()
 	return storetest.New(t, opts...)
 }
+
+// bigTable is the size of the tests' large tables: 100k users, as in the
+// performance budget, or 20k under the race detector.
+func bigTable() int {
+	if raceEnabled {
+		return 20_000
+	}
+	return 100_000
+}

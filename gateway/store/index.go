@@ -166,8 +166,6 @@ func (ix *index) cardOf(c cardKey) access.CardKey {
 	return access.CardKey{Format: ix.formats[c.format], Facility: c.facility, Number: c.number}
 }
 
-func (ix *index) len() int { return len(ix.byID) }
-
 // accessUser rebuilds the access.User of a slot.
 func (ix *index) accessUser(slot uint32) access.User {
 	r := &ix.users[slot]

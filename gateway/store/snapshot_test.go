@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ func snapshotUsers(n int, tag uint32) []store.SnapshotUser {
 }
 
 func TestReplaceAllAtomic(t *testing.T) {
-	const n = 100_000
+	n := bigTable()
 	opts := storetest.Options(t)
 	s, err := store.Open(opts)
 	if err != nil {
@@ -55,9 +56,11 @@ func TestReplaceAllAtomic(t *testing.T) {
 					return
 				default:
 				}
+				runtime.Gosched() // leave the writer its share of the CPU
 				k := uint64(i % n)
+				next := uint64((i + 1) % n)
 				_, newOK := s.Card(access.CardKey{Format: "H10301", Facility: 2, Number: k})
-				_, oldOK := s.Card(access.CardKey{Format: "H10301", Facility: 1, Number: (k + 1) % n})
+				_, oldOK := s.Card(access.CardKey{Format: "H10301", Facility: 1, Number: next})
 				if newOK {
 					seenNew.Store(true)
 				}
