@@ -1,0 +1,152 @@
+// Package store is Lintel's database: the user table (users, their cards
+// and their PINs), the event journal, named journal cursors and the sync
+// revision, all in one Badger v4 database on the gateway's SD card.
+//
+// # The decision path reads memory only
+//
+// A door decision must not wait for the disk. A bare Badger point read plus
+// an HMAC measures p99 75 µs at a million keys on Pi-class hardware, above
+// the 50 µs budget, so the store keeps an in-memory index of the table,
+// built from Badger at [Open] and changed in step with every committed
+// write. [Store] implements [access.Directory] on that index: Card and PIN
+// take a read lock, look up a map and return; PIN first hashes the digits.
+//
+// The index is compact on purpose. Users and credentials live in two
+// slices of small fixed records that refer to each other by slot number;
+// four maps find a user by id, a credential by id, a user by PIN key and a
+// credential by card (with its format interned to 16 bits). At 100k users
+// with one card and one PIN each it holds about 33 MiB (BenchmarkIdleRSS).
+//
+// # Writes
+//
+// All writes to the table go through [Store.Update] or [Store.ReplaceAll],
+// serialised by one mutex. That is what makes R3 hold under any
+// concurrency: a PIN's uniqueness is checked and the PIN is taken in the
+// same critical section, so of many goroutines assigning one PIN to
+// different users exactly one wins and the rest get access.ErrPINInUse.
+//
+// An Update runs its function against a [Tx], an overlay over the index
+// that sees its own writes. When the function returns nil, every touched
+// user's record is written to Badger in one transaction together with the
+// state record (generation, revision, counts); only after that commit
+// succeeds is the overlay applied to the index, under the index's write
+// lock, in one step. A decision therefore sees all of an Update or none of
+// it, and a failed commit, an error or a panic leaves both Badger and the
+// index untouched. One Badger transaction at the options below holds at
+// most 13,107 entries or 1.2 MiB ([Store.MaxTxnEntries]); each touched user
+// is one entry of roughly 50 to 150 bytes, so an Update may touch about
+// 10,000 users before it fails with [ErrTooLarge].
+//
+// A snapshot is larger than any transaction, so [Store.ReplaceAll] writes
+// it as a new table generation beside the live one (user keys carry the
+// generation), in Badger write batches, while building a new index off to
+// the side. One small transaction then switches the state record to the new
+// generation and revision, and the new index replaces the old under the
+// write lock. The old generation is deleted in the background. A crash
+// before the switch leaves the old generation live; [Open] deletes every
+// record of any other generation before it loads the index, so a
+// half-written or half-deleted generation never mixes into the table.
+//
+// # Keys
+//
+//	m/state          generation (4) revision (8) users (4) credentials (4), big-endian
+//	m/keycheck       HMAC of a fixed text under the device key
+//	m/journal        last committed seq (8), undelivered events ever dropped (8)
+//	u GEN(4) ID      a user: name, enabled, validity, PIN key, credentials (see encodeUser)
+//	e SEQ(8)         one journal event, JSON as the API shows it
+//	c NAME           a cursor: the seq (8) its reader has handled
+//
+// A user and their credentials are one record, so a change to a user is
+// one entry and a snapshot of n users is n entries.
+//
+// # PINs
+//
+// A PIN never reaches the disk or a log. It is hashed on arrival with
+// HMAC-SHA256 under a 32-byte device key and kept as the first 128 bits of
+// the MAC (HMAC-SHA-256-128). The device key is made with crypto/rand on
+// first start and written atomically (temporary file, fsync, rename, fsync
+// of the directory) with mode 0600 to Options.KeyFile, which must lie
+// outside the Badger directory so that a copy of the database alone cannot
+// be brute-forced over the 10^8 possible PINs. The database remembers a MAC
+// of a fixed text under its key; Open refuses a different key rather than
+// silently orphan every PIN. Generated PINs come from access.GeneratePIN
+// with the index as its "taken" test, and are returned once.
+//
+// # Digest
+//
+// [Store.Digest] lets a portal check that the gateway holds what it sent.
+// It is the sum modulo 2^256 of SHA-256([CanonicalRecord]) over all users,
+// as a 32-byte big-endian number. A sum does not depend on order, and the
+// store keeps it current by subtracting a user's old hash and adding the
+// new one on every write. It covers ids, names, enabled flags, validity,
+// whether a user has a PIN, and credentials, but not PIN values.
+//
+// # Journal
+//
+// [Store.Append] gives an event the next sequence number and its id
+// ("<GatewayID>-<seq>"), stamps the time (flagging ClockUntrusted while
+// Options.ClockTrusted says so) and returns without touching the disk. One
+// goroutine commits appended events in groups, at most
+// Options.CommitInterval (10 ms) after the first event of a group, in
+// transactions of up to 1000 writes that also record the last committed
+// sequence number. Syncing each event alone would multiply the writes to
+// the SD card; a group costs one fsync. [Store.Events] and [Store.Wait]
+// only ever see committed events. After a crash the sequence continues from
+// the last committed event, so the journal has no gaps; sequence numbers
+// handed out for events that were lost are handed out again.
+//
+// Retention keeps at most Options.MaxEvents (1,000,000) events and drops
+// delivered events older than Options.MaxAge (90 days); an event whose time
+// was untrusted is never dropped for age, as its age is unknown. Events go
+// oldest first, so events at or below the uplink cursor ([CursorUplink])
+// always go before undelivered ones; until that cursor is first set every
+// event counts as undelivered. When undelivered events must go to stay
+// within MaxEvents, a "Journal Overflow" event (type journal.overflow) says
+// how many, at most once a minute, counting all dropped since the last one.
+//
+// Durability: with SyncWrites, Badger returns from a commit only after its
+// write-ahead log is fsynced. So a kill -9 loses no event that [Store.Flush]
+// returned for, at most the events of the last CommitInterval (those not yet
+// committed) and nothing of a returned Update or ReplaceAll. A power cut
+// loses the same, provided the SD card honours fsync; a card that
+// acknowledges writes it has only cached can lose more, and only a card
+// with power-loss protection closes that gap.
+//
+// # Badger options for a 512 MB Pi
+//
+// Badger's defaults suit servers: five 64 MiB memtables, a 256 MiB block
+// cache, 1 GiB value-log files. Lintel's ([badgerOptions]):
+//
+//	MemTableSize        8 MiB   one memtable plus its skiplist arena; below ~6.7 MiB Badger
+//	                            refuses the default 1 MiB ValueThreshold, hence the next line
+//	ValueThreshold      1 KiB   every record and event is smaller, so values stay in the LSM tree
+//	                            and the value log is only the write-ahead log
+//	NumMemtables        2       one active, one being flushed
+//	NumLevelZeroTables  2 (stall at 8)
+//	BaseTableSize       2 MiB, BaseLevelSize 8 MiB
+//	BlockCacheSize      0       no compression, so blocks are read straight from the mmapped
+//	                            tables; the index makes reads rare anyway
+//	Compression         none    CPU matters more than a few MiB of disk
+//	ValueLogFileSize    64 MiB  also keeps 32-bit ARM's address space free (Badger maps twice that)
+//	NumCompactors       2       Badger's minimum
+//	SyncWrites          true    see Durability
+//	DetectConflicts     false   writers are serialised by the store
+//	MetricsEnabled      false
+//
+// Measured with 100k users (one card and one PIN each) on the 2-core CI
+// machine, a fresh process after Open, settled: 54 MiB VmRSS, of which
+// 34 MiB anonymous (the index, about 33 MiB, and the Go runtime) and 21 MiB
+// file-backed pages (the test binary and Badger's mmapped tables, which the
+// kernel can reclaim). Run the gateway with GOMEMLIMIT=48MiB: the heap's
+// live set at 100k users is about 40 MiB (including Badger's memtable, whose
+// untouched pages cost nothing), and the limit makes the garbage collector
+// return memory before the heap doubles. A million users need about ten
+// times the index; set GOMEMLIMIT to 400MiB there.
+//
+// # Using it
+//
+// The gateway opens one Store, hands it to access.NewEngine as the
+// directory, to the journal's readers (broker, uplink, API) and to sync,
+// runs [Store.RunGC] in a goroutine and closes it last. Tests use package
+// storetest, which opens real stores in temporary directories.
+package store
