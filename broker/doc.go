@@ -30,6 +30,11 @@
 // disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
 // one; either way no subscriber sees it. A will message on a forbidden topic
 // is refused at CONNECT, since the broker would publish it for the client.
+// Only the gateway's own messages are retained: the retain flag of a
+// client's publish or will is cleared, so clients cannot fill the broker's
+// memory with retained messages. '$' topics ($SYS) are closed to clients;
+// Stats is the broker's report. A client id in use by another account is
+// refused, so one account cannot take over another's session.
 // bcrypt comparisons run one at a time so a flood of connection attempts
 // costs one core, not the door decisions' CPU.
 //
