@@ -50,8 +50,9 @@ func artifactDir(t *testing.T) string {
 
 // TestStatusPageInBrowser signs a technician in with a real headless
 // Chromium on a phone-sized screen, checks the doors and readers, swipes a
-// card through the simulator route and watches the grant arrive live, sends
-// a door test pulse from the page, and saves screenshots.
+// card through the simulator route and watches the grant arrive live, checks
+// the frame inspector (a good card, a parity failure, a hidden key press),
+// sends a door test pulse from the page, and saves screenshots.
 func TestStatusPageInBrowser(t *testing.T) {
 	chromium := findChromium(t)
 	h := newHarness(t, harnessOptions{})
@@ -146,17 +147,21 @@ func TestStatusPageInBrowser(t *testing.T) {
 		_, err := chromedp.Evaluate[bool](`window.lintelTestMark = true`)(ctx, t)
 		return chromedp.Void{}, err
 	})
-	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/sim/readers/garage/card", strings.NewReader(`{"format":"H10301","facility":1,"number":100}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	sim := func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("POST %s: got %d, want 202", path, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 202 {
-		t.Fatalf("sim card: got %d, want 202", resp.StatusCode)
-	}
+	sim("/api/v1/sim/readers/garage/card", `{"format":"H10301","facility":1,"number":100}`)
 	poll("the swipe appears live", `(() => { const li = document.querySelector('#events li[data-seq="3"]');
 		return li !== null && li.textContent.includes("Grant Access - Card") && li.textContent.includes("user u1")
 			&& li.classList.contains("ok") && document.querySelector("#events li") === li; })()`)
@@ -167,6 +172,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 	poll("the frame inspector shows the swipe", `(() => { const r = document.querySelector("#reader-garage");
 		return r !== null && r.querySelector(".bits")?.textContent === "10000000100000000011001000"
 			&& r.textContent.includes("H10301") && r.textContent.includes("facility 1, number 100"); })()`)
+
+	// A frame with a bad parity bit is shown as rejected and counted; a
+	// key press is shown without its bits.
+	sim("/api/v1/sim/readers/front/card", `{"bits":"00000000100000000011001000"}`)
+	sim("/api/v1/sim/readers/side/keys", `{"keys":"7"}`)
+	poll("the inspector shows the rejected frame and the key press", `(() => {
+		const f = document.querySelector("#reader-front"), s = document.querySelector("#reader-side");
+		return f !== null && f.textContent.includes("failed") && f.textContent.includes("parity 1")
+			&& s !== null && s.textContent.includes("key press (hidden)") && s.querySelector(".bits") === null; })()`)
 
 	// A technician's test pulse goes out with the session's CSRF token.
 	step("test pulse", chromedp.Click(chromedp.CSS(`button[data-pulse="front"]`)))
