@@ -256,6 +256,7 @@ func (g *Gateway) run(ctx context.Context) error {
 	goSafe("api", g.api.Run)
 	goSafe("store gc", g.store.RunGC)
 	goSafe("watchdog", g.watchdog)
+	goSafe("status", g.healthLoop)
 
 	// The doors are operational once every reader listens: a frame sent
 	// before that would arrive cut.

@@ -224,3 +224,70 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// healthEvery is how often the retained status topic is refreshed.
+const healthEvery = 30 * time.Second
+
+// health is the retained payload of lintel/v1/{gw}/status while the gateway
+// runs. Its last will, and an orderly shutdown, replace it with "offline".
+type health struct {
+	State         string    `json:"state"` // "online"
+	Gateway       string    `json:"gateway"`
+	Version       string    `json:"version"`
+	Time          time.Time `json:"time"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	Healthy       bool      `json:"healthy"`
+	ClockTrusted  bool      `json:"clock_trusted"`
+	DoorsLocked   int       `json:"doors_locked"`
+	DoorsAlarmed  []string  `json:"doors_alarmed"`
+	ReaderFaults  []string  `json:"reader_faults"`
+	Undelivered   uint64    `json:"journal_undelivered"`
+	Revision      uint64    `json:"sync_revision"`
+}
+
+func (g *Gateway) health() health {
+	st := g.status()
+	h := health{State: "online", Gateway: st.GatewayID, Version: st.Version, Time: time.Now(),
+		UptimeSeconds: int64(time.Since(g.started).Seconds()), Healthy: g.Healthy(), ClockTrusted: st.ClockTrusted,
+		DoorsAlarmed: []string{}, ReaderFaults: []string{}, Undelivered: st.Journal.Undelivered, Revision: st.Sync.Revision}
+	for _, d := range st.Doors {
+		if d.Locked {
+			h.DoorsLocked++
+		}
+		if len(d.Alarms) > 0 {
+			h.DoorsAlarmed = append(h.DoorsAlarmed, d.Name)
+		}
+	}
+	for _, r := range st.Readers {
+		if r.Fault != "" {
+			h.ReaderFaults = append(h.ReaderFaults, r.Name)
+		}
+	}
+	return h
+}
+
+// healthLoop keeps the retained status current on both brokers.
+func (g *Gateway) healthLoop(ctx context.Context) error {
+	name, err := topic.Status(g.cfg.Gateway.ID)
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(healthEvery)
+	defer t.Stop()
+	for {
+		payload := mustJSON(g.health())
+		if g.broker != nil {
+			if err := g.broker.Publish(name, payload, true); err != nil {
+				g.log.Warn("publishing status", "err", err)
+			}
+		}
+		if g.uplink != nil {
+			g.uplink.SetRetained(name, payload)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
