@@ -298,8 +298,14 @@ func (g *Gateway) run(ctx context.Context) error {
 	return err
 }
 
-// Healthy reports whether the decision loop has beaten recently.
+// Healthy reports whether the doors are operational: every reader listens
+// and the decision loop has beaten recently.
 func (g *Gateway) Healthy() bool {
+	select {
+	case <-g.ready:
+	default:
+		return false
+	}
 	return time.Since(time.Unix(0, g.beat.Load())) < healthyWithin
 }
 
