@@ -111,13 +111,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // come (or at the deadline).
 func delivered(t *testing.T, sub *uplinktest.Subscriber, last uint64) []uplinktest.Message {
 	t.Helper()
-	high := uint64(0)
+	high, scanned := uint64(0), 0
 	msgs := sub.WaitFor(t, patience, "every event delivered", func(m []uplinktest.Message) bool {
-		for _, msg := range m[min(len(m), int(high)):] {
+		for _, msg := range m[scanned:] {
 			if e, err := uplinktest.ParseEvent(msg.Payload); err == nil && e.Seq > high {
 				high = e.Seq
 			}
 		}
+		scanned = len(m)
 		return high >= last
 	})
 	if err := uplinktest.CheckDelivery(uplinktest.Seqs(t, msgs), 1, last); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/lintel-access/lintel/broker/topic"
 )
 
 // conn is one MQTT connection: a paho client used for exactly one network
@@ -74,7 +76,7 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 		SetPingTimeout(u.cfg.KeepAlive).
 		SetConnectTimeout(u.cfg.ConnectTimeout).
 		SetWriteTimeout(u.cfg.AckTimeout).
-		SetBinaryWill(statusTopic(u.gw), []byte(offlinePayload), 1, true).
+		SetBinaryWill(u.topics.status, []byte(topic.StatusOffline), 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.markLost(err) }).
 		SetCustomOpenConnectionFn(func(uri *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 			return u.dial(ctx, uri)
@@ -112,7 +114,7 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 func (u *Uplink) hangUp(c *conn, orderly bool) {
 	u.setLive(nil)
 	if orderly && c.live() {
-		tok := c.client.Publish(statusTopic(u.gw), 1, true, []byte(offlinePayload))
+		tok := c.client.Publish(u.topics.status, 1, true, []byte(topic.StatusOffline))
 		t := time.NewTimer(shutdownTimeout)
 		select {
 		case <-tok.Done():
@@ -153,15 +155,15 @@ func (u *Uplink) await(ctx context.Context, c *conn, tok mqtt.Token, what string
 func (u *Uplink) session(ctx context.Context, c *conn, acked uint64) (uint64, error) {
 	u.setLive(c)
 	if u.handler != nil {
-		topic := changesTopic(u.gw)
-		tok := c.client.Subscribe(topic, 1, u.onChanges)
-		if err := u.await(ctx, c, tok, "subscribe to "+topic); err != nil {
+		changes := u.topics.changes
+		tok := c.client.Subscribe(changes, 1, u.onChanges)
+		if err := u.await(ctx, c, tok, "subscribe to "+changes); err != nil {
 			return acked, err
 		}
-		if st, ok := tok.(*mqtt.SubscribeToken); ok && st.Result()[topic] == 0x80 {
+		if st, ok := tok.(*mqtt.SubscribeToken); ok && st.Result()[changes] == 0x80 {
 			// Events matter more than sync: keep forwarding, and try the
 			// subscription again on the next connect.
-			err := fmt.Errorf("uplink: the broker refused the subscription to %s", topic)
+			err := fmt.Errorf("uplink: the broker refused the subscription to %s", changes)
 			u.noteError(err)
 			u.log.Error("sync unavailable over the uplink", "err", err)
 		}
@@ -183,8 +185,8 @@ func (u *Uplink) publishRetained(c *conn, all bool) {
 	var out []msg
 	u.mu.Lock()
 	if all {
-		if _, ok := u.retained[statusTopic(u.gw)]; !ok {
-			out = append(out, msg{statusTopic(u.gw), []byte(onlinePayload)})
+		if _, ok := u.retained[u.topics.status]; !ok {
+			out = append(out, msg{u.topics.status, []byte(topic.StatusOnline)})
 		}
 		for t, p := range u.retained {
 			out = append(out, msg{t, p})
@@ -245,7 +247,7 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 	}()
 	ackTimer := time.NewTimer(time.Hour)
 	defer ackTimer.Stop()
-	badReaders := make(map[string]bool)
+	evTopics := &eventTopics{u: u, known: make(map[string]string)}
 
 	for {
 		// Retire the publishes acknowledged so far, oldest first.
@@ -285,7 +287,7 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 					if e.Seq > sent+1 {
 						u.log.Warn("journal events missing (removed by retention before delivery)", "from", sent+1, "to", e.Seq-1)
 					}
-					tok := c.client.Publish(eventsTopic(u.gw, u.readerSegment(e.Reader, badReaders)), 1, false, e.Payload)
+					tok := c.client.Publish(evTopics.of(e.Reader), 1, false, e.Payload)
 					w.push(flight{seq: e.Seq, tok: tok, at: now})
 					sent = e.Seq
 				}
@@ -341,24 +343,6 @@ func isDone(t mqtt.Token) bool {
 	default:
 		return false
 	}
-}
-
-// readerSegment returns the events topic segment for reader. A reader name
-// that cannot be a topic level (the gateway's configuration should have
-// refused it) is published under "gateway" rather than dropped or allowed
-// to spill into other topics; it is logged once per connection.
-func (u *Uplink) readerSegment(reader string, warned map[string]bool) string {
-	if reader == "" {
-		return readerNone
-	}
-	if err := checkSegment("reader", reader); err != nil {
-		if !warned[reader] && len(warned) < 64 {
-			warned[reader] = true
-			u.log.Warn("event published under "+readerNone, "err", err)
-		}
-		return readerNone
-	}
-	return reader
 }
 
 // saveCursor persists acked after n more events were acknowledged. A

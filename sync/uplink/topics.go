@@ -2,55 +2,75 @@ package uplink
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/lintel-access/lintel/broker/topic"
 )
 
-// The MQTT topic contract of DESIGN.md, as far as the uplink uses it. These
-// are the only places in the package that spell a topic.
-const topicRoot = "lintel/v1/"
+// topics are the fixed topics of one gateway, from the topic contract
+// (package broker/topic, after DESIGN.md).
+type topics struct {
+	status, changes, acks string
+}
 
-func eventsTopic(gw, reader string) string { return topicRoot + gw + "/events/" + reader }
-func statusTopic(gw string) string         { return topicRoot + gw + "/status" }
-func changesTopic(gw string) string        { return topicRoot + gw + "/sync/changes" }
-func acksTopic(gw string) string           { return topicRoot + gw + "/sync/acks" }
+func newTopics(gw string) (topics, error) {
+	var t topics
+	var err error
+	if t.status, err = topic.Status(gw); err != nil {
+		return t, err
+	}
+	if t.changes, err = topic.SyncChanges(gw); err != nil {
+		return t, err
+	}
+	if t.acks, err = topic.SyncAcks(gw); err != nil {
+		return t, err
+	}
+	return t, nil
+}
 
 // readerNone is the topic segment of events that have no reader.
 const readerNone = "gateway"
 
-// offlinePayload is the retained status the broker publishes as the
-// uplink's last will, and the uplink itself on an orderly shutdown.
-const offlinePayload = "offline"
-
-// onlinePayload is the retained status published on connect until the
-// gateway has set a health summary with SetRetained.
-const onlinePayload = "online"
-
-// checkSegment reports whether s can stand as one level of a topic name:
-// not empty, no level separator, no wildcard, no NUL, valid UTF-8.
-func checkSegment(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("%s is empty", what)
-	case strings.ContainsAny(s, "/+#\x00"):
-		return fmt.Errorf("%s %q contains one of / + # or NUL", what, s)
-	case strings.ToValidUTF8(s, "\uFFFD") != s:
-		return fmt.Errorf("%s %q is not valid UTF-8", what, s)
-	}
-	return nil
+// eventTopics builds and remembers the events topic of each reader, for
+// one session.
+type eventTopics struct {
+	u     *Uplink
+	known map[string]string // reader → topic
 }
 
-// checkTopicName reports whether s is a topic a message may be published
-// on: not empty, no wildcard, no NUL, valid UTF-8, at most 65535 bytes.
-func checkTopicName(s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("topic is empty")
-	case len(s) > 65535:
-		return fmt.Errorf("topic is longer than 65535 bytes")
-	case strings.ContainsAny(s, "+#\x00"):
-		return fmt.Errorf("topic %q contains a wildcard or NUL", s)
-	case strings.ToValidUTF8(s, "\uFFFD") != s:
-		return fmt.Errorf("topic %q is not valid UTF-8", s)
+// maxKnownReaders bounds eventTopics' memory; a gateway has a handful.
+const maxKnownReaders = 256
+
+// of returns the events topic of reader. A reader name that cannot be a
+// topic level (the gateway's configuration should have refused it) is
+// published under "gateway", rather than dropped or allowed to spill into
+// other topics, and logged once.
+func (e *eventTopics) of(reader string) string {
+	if t, ok := e.known[reader]; ok {
+		return t
+	}
+	t, err := topic.Events(e.u.gw, reader)
+	if err != nil {
+		e.u.log.Warn("event published under "+readerNone, "err", err)
+		t, _ = topic.Events(e.u.gw, readerNone) // the gateway id was checked by New
+	}
+	if len(e.known) < maxKnownReaders {
+		e.known[reader] = t
+	}
+	return t
+}
+
+// checkRetained reports whether name is a retained topic of gateway gw:
+// its status or a door's state.
+func checkRetained(gw, name string) error {
+	t, err := topic.Parse(name)
+	if err != nil {
+		return err
+	}
+	if t.Gateway != gw {
+		return fmt.Errorf("topic %q belongs to gateway %q, not %q", name, t.Gateway, gw)
+	}
+	if t.Kind != topic.KindStatus && t.Kind != topic.KindDoor {
+		return fmt.Errorf("topic %q is not a status or door topic (it is %s)", name, t.Kind)
 	}
 	return nil
 }

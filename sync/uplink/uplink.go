@@ -12,6 +12,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/lintel-access/lintel/broker/topic"
 )
 
 // Entry is one journal record ready to publish.
@@ -104,6 +106,7 @@ type Uplink struct {
 	url      string // cfg.URL with the default port filled in
 	tls      *tls.Config
 	gw       string
+	topics   topics
 	clientID string
 	journal  Journal
 	cursor   Cursor
@@ -136,7 +139,11 @@ type Uplink struct {
 // keeps its place in c and hands changesets to h. A nil h means no sync
 // over this uplink (the sync topic is not subscribed). A nil log discards.
 func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *slog.Logger) (*Uplink, error) {
-	if err := checkSegment("gateway id", gatewayID); err != nil {
+	if err := topic.CheckID(gatewayID); err != nil {
+		return nil, fmt.Errorf("uplink: gateway id %w", err)
+	}
+	tp, err := newTopics(gatewayID)
+	if err != nil {
 		return nil, fmt.Errorf("uplink: %w", err)
 	}
 	if j == nil || c == nil {
@@ -145,7 +152,7 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	u, err := cfg.brokerURL()
+	bu, err := cfg.brokerURL()
 	if err != nil {
 		return nil, err
 	}
@@ -162,9 +169,10 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 	}
 	return &Uplink{
 		cfg:          cfg.withDefaults(),
-		url:          u.String(),
+		url:          bu.String(),
 		tls:          tc,
 		gw:           gatewayID,
+		topics:       tp,
 		clientID:     id,
 		journal:      j,
 		cursor:       c,
@@ -184,21 +192,21 @@ func (u *Uplink) State() State {
 	return u.state
 }
 
-// SetRetained sets the retained payload of topic (a full topic name, such
-// as the gateway's status or a door's state topic). It is published at
-// once when connected and again on every connect, so the cloud always holds
-// the latest value, even after its broker lost its retained messages. It
-// never blocks on the network: a door may call it. An invalid topic is
-// logged and ignored.
-func (u *Uplink) SetRetained(topic string, payload []byte) {
-	if err := checkTopicName(topic); err != nil {
+// SetRetained sets the retained payload of topic name, the gateway's status
+// (topic.Status) or a door's state (topic.Door). It is published at once
+// when connected and again on every connect, so the cloud always holds the
+// latest value, even after its broker lost its retained messages. It never
+// blocks on the network: a door may call it. Any other topic is logged and
+// ignored.
+func (u *Uplink) SetRetained(name string, payload []byte) {
+	if err := checkRetained(u.gw, name); err != nil {
 		u.log.Warn("retained message ignored", "err", err)
 		return
 	}
 	p := append([]byte(nil), payload...)
 	u.mu.Lock()
-	u.retained[topic] = p
-	u.dirty[topic] = struct{}{}
+	u.retained[name] = p
+	u.dirty[name] = struct{}{}
 	u.mu.Unlock()
 	select {
 	case u.retainedKick <- struct{}{}:
@@ -363,5 +371,5 @@ func (u *Uplink) publishAck(ack []byte, c *conn) {
 	}
 	// The token is not awaited: a lost ack is superseded by the CurrentAck
 	// published on the next connect.
-	c.client.Publish(acksTopic(u.gw), 1, false, ack)
+	c.client.Publish(u.topics.acks, 1, false, ack)
 }

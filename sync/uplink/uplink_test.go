@@ -37,8 +37,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"no URL", uplink.Config{}, gw, "uplink.url: required"},
 		{"CA file", uplink.Config{URL: "ssl://cloud.example.com", CAFile: missing}, gw, "uplink.ca_file: open " + missing},
 		{"key without certificate", uplink.Config{URL: "ssl://cloud.example.com", KeyFile: missing}, gw, "uplink.cert_file: required when uplink.key_file is set"},
-		{"gateway id", uplink.Config{URL: "tcp://cloud.example.com"}, "gw/1", `uplink: gateway id "gw/1" contains one of / + # or NUL`},
-		{"empty gateway id", uplink.Config{URL: "tcp://cloud.example.com"}, "", "uplink: gateway id is empty"},
+		{"gateway id", uplink.Config{URL: "tcp://cloud.example.com"}, "gw/1", `uplink: gateway id "gw/1": '/' is not allowed`},
+		{"empty gateway id", uplink.Config{URL: "tcp://cloud.example.com"}, "", "uplink: gateway id empty"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,14 +123,14 @@ func TestOutageBacklog(t *testing.T) {
 // TestResumeFromCursor: an uplink stopped mid-drain and a new one started
 // on the same cursor deliver everything, duplicates allowed.
 func TestResumeFromCursor(t *testing.T) {
-	const n = 20_000
+	const n = 10_000
 	srv := mosquittotest.Start(t)
 	sub := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
 	j, c := uplinktest.NewMemJournal(), uplinktest.NewMemCursor(0)
 	appendEvents(j, n)
 
 	first := start(t, testConfig(srv.URL()), j, c, nil)
-	sub.WaitFor(t, patience, "a few thousand events", func(m []uplinktest.Message) bool { return len(m) >= 3000 })
+	sub.WaitFor(t, patience, "a couple of thousand events", func(m []uplinktest.Message) bool { return len(m) >= 2000 })
 	first.stop(t)
 	stoppedAt := c.Seq()
 	if stoppedAt == 0 || stoppedAt >= n {
@@ -301,7 +301,7 @@ func TestRetained(t *testing.T) {
 // full window; every append returns while the broker is still frozen, and
 // everything is delivered once it thaws.
 func TestStalledBroker(t *testing.T) {
-	const stalledAppends = 50_000
+	const stalledAppends = 20_000
 	srv := mosquittotest.Start(t)
 	sub := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
 	j, c := uplinktest.NewMemJournal(), uplinktest.NewMemCursor(0)

@@ -23,10 +23,12 @@ type Subscriber struct {
 	client mqtt.Client
 	filter string
 
-	// mu guards msgs and changed.
-	mu      sync.Mutex
-	msgs    []Message
-	changed chan struct{} // closed and replaced when a message arrives
+	// mu guards msgs.
+	mu   sync.Mutex
+	msgs []Message
+	// changed holds a token when messages arrived since WaitFor last
+	// looked; one token stands for any number of messages.
+	changed chan struct{}
 }
 
 // subscribeTimeout bounds connecting and subscribing; the broker is a real
@@ -54,7 +56,7 @@ func SubscribePersistent(t testing.TB, url, clientID, filter string) *Subscriber
 
 func subscribe(t testing.TB, url, clientID, filter string, persistent bool) *Subscriber {
 	t.Helper()
-	s := &Subscriber{filter: filter, changed: make(chan struct{})}
+	s := &Subscriber{filter: filter, changed: make(chan struct{}, 1)}
 	subscribed := make(chan error, 1)
 	opts := mqtt.NewClientOptions().
 		AddBroker(url).
@@ -97,9 +99,11 @@ func subscribe(t testing.TB, url, clientID, filter string, persistent bool) *Sub
 func (s *Subscriber) record(_ mqtt.Client, m mqtt.Message) {
 	s.mu.Lock()
 	s.msgs = append(s.msgs, Message{Topic: m.Topic(), Payload: m.Payload(), Retained: m.Retained()})
-	close(s.changed)
-	s.changed = make(chan struct{})
 	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Messages returns the messages received so far, in arrival order.
@@ -119,20 +123,20 @@ func (s *Subscriber) Len() int {
 // WaitFor waits until done returns true for the messages received so far,
 // or fails the test after timeout (the broker is a real process: the
 // deadline is generous, and reaching it is a failure, not a measurement).
-// It returns the messages done accepted.
+// It returns the messages done accepted. One WaitFor at a time.
 func (s *Subscriber) WaitFor(t testing.TB, timeout time.Duration, what string, done func([]Message) bool) []Message {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
-		msgs, changed := s.msgs, s.changed
+		msgs := s.msgs
 		s.mu.Unlock()
 		if done(msgs) {
 			return append([]Message(nil), msgs...)
 		}
 		select {
-		case <-changed:
+		case <-s.changed:
 		case <-deadline.C:
 			t.Fatalf("uplinktest: subscriber on %s: waited %v for %s; got %d messages", s.filter, timeout, what, len(msgs))
 			return nil
