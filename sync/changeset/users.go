@@ -71,14 +71,11 @@ func (d *decoder) user() (SnapshotUser, error) {
 		case "enabled":
 			enabled, err = d.boolean()
 		case "valid_from":
-			from, err = d.optStr()
+			from, err = d.optStr(from)
 		case "valid_to":
-			to, err = d.optStr()
+			to, err = d.optStr(to)
 		case "pin":
-			var p *string
-			if p, err = d.optStr(); p != nil {
-				pin, hasPIN = *p, true
-			}
+			pin, hasPIN, err = d.nullableStr()
 		case "credentials":
 			creds, err = d.credentials()
 		default:
@@ -210,7 +207,7 @@ func (d *decoder) cardObject(c *cardFields) error {
 		}
 		switch string(field) {
 		case "format":
-			c.format, err = d.str()
+			c.format, err = d.formatName()
 		case "facility":
 			var v uint64
 			v, err = d.uint(32)
@@ -261,17 +258,47 @@ func (d *decoder) str() (string, error) {
 	return unquote(v)
 }
 
-// optStr reads a string or null (nil).
-func (d *decoder) optStr() (*string, error) {
+// nullableStr reads a string, or null (ok false).
+func (d *decoder) nullableStr() (s string, ok bool, err error) {
 	if d.dec.PeekKind() == 'n' {
 		_, err := d.dec.ReadToken()
-		return nil, jsonErrorOr(err)
+		return "", false, jsonErrorOr(err)
 	}
-	s, err := d.str()
-	if err != nil {
+	s, err = d.str()
+	return s, err == nil, err
+}
+
+// optStr reads a string or null (nil) into buf, which it returns: the
+// caller's variable, so that reading it allocates nothing more.
+func (d *decoder) optStr(buf *string) (*string, error) {
+	s, ok, err := d.nullableStr()
+	if !ok {
 		return nil, err
 	}
-	return &s, nil
+	if buf == nil {
+		buf = new(string)
+	}
+	*buf = s
+	return buf, nil
+}
+
+// formatName reads a card format name, interned: a snapshot repeats a
+// handful of formats many thousand times.
+func (d *decoder) formatName() (string, error) {
+	if k := d.dec.PeekKind(); k != '"' {
+		return "", d.wrongKind(k, "a string")
+	}
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return "", jsonError(err, "")
+	}
+	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+		if f, ok := d.formats[string(v[1:len(v)-1])]; ok {
+			return f, nil
+		}
+	}
+	f, err := unquote(v)
+	return d.intern(f), err
 }
 
 var (
