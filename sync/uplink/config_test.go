@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,14 +18,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// tlsFiles are PEM files for TLS configuration tests.
-type tlsFiles struct {
-	ca, cert, key, otherKey, garbage string
+// TLSFiles are PEM files for TLS tests: a CA, a server certificate for
+// 127.0.0.1 and a client certificate signed by it with their keys, an
+// unrelated key and a file that is not PEM. Exported for the package's
+// external tests.
+type TLSFiles struct {
+	CA, Cert, Key, ServerCert, ServerKey, OtherKey, Garbage string
 }
 
-// writeTLSFiles writes a CA certificate, a client certificate signed by it
-// with its key, an unrelated key and a file that is not PEM.
-func writeTLSFiles(t *testing.T) tlsFiles {
+// WriteTLSFiles writes a fresh set of TLSFiles into a temporary directory.
+func WriteTLSFiles(t *testing.T) TLSFiles {
 	t.Helper()
 	dir := t.TempDir()
 	newKey := func() *ecdsa.PrivateKey {
@@ -48,7 +51,7 @@ func writeTLSFiles(t *testing.T) tlsFiles {
 		}
 		return der
 	}
-	caKey, clientKey := newKey(), newKey()
+	caKey, clientKey, serverKey := newKey(), newKey(), newKey()
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lintel test CA"},
@@ -68,26 +71,38 @@ func writeTLSFiles(t *testing.T) tlsFiles {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serverTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "cloud broker"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+	}
+	serverDER, err := x509.CreateCertificate(rand.Reader, serverTmpl, caTmpl, &serverKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	garbage := filepath.Join(dir, "garbage.pem")
 	if err := os.WriteFile(garbage, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return tlsFiles{
-		ca:       write("ca.pem", "CERTIFICATE", caDER),
-		cert:     write("client.pem", "CERTIFICATE", clientDER),
-		key:      write("client.key", "EC PRIVATE KEY", keyDER(clientKey)),
-		otherKey: write("other.key", "EC PRIVATE KEY", keyDER(newKey())),
-		garbage:  garbage,
+	return TLSFiles{
+		CA:         write("ca.pem", "CERTIFICATE", caDER),
+		Cert:       write("client.pem", "CERTIFICATE", clientDER),
+		Key:        write("client.key", "EC PRIVATE KEY", keyDER(clientKey)),
+		ServerCert: write("server.pem", "CERTIFICATE", serverDER),
+		ServerKey:  write("server.key", "EC PRIVATE KEY", keyDER(serverKey)),
+		OtherKey:   write("other.key", "EC PRIVATE KEY", keyDER(newKey())),
+		Garbage:    garbage,
 	}
 }
 
 // configCases are Validate's table; the URL cases also seed the fuzzer.
-func configCases(f tlsFiles) []struct {
+func configCases(f TLSFiles) []struct {
 	name string
 	cfg  Config
 	want string // error prefix; "" for valid
 } {
-	missing := filepath.Join(filepath.Dir(f.ca), "missing.pem")
+	missing := filepath.Join(filepath.Dir(f.CA), "missing.pem")
 	return []struct {
 		name string
 		cfg  Config
@@ -129,17 +144,17 @@ func configCases(f tlsFiles) []struct {
 		{"client id with NUL", Config{URL: "tcp://b:1", ClientID: "gw\x00"}, "uplink.client_id: contains a NUL character"},
 		{"username not UTF-8", Config{URL: "tcp://b:1", Username: "gw\xff"}, "uplink.username: not valid UTF-8"},
 
-		{"CA file", Config{URL: "ssl://b:1", CAFile: f.ca}, ""},
-		{"client certificate", Config{URL: "wss://b:1/mqtt", CAFile: f.ca, CertFile: f.cert, KeyFile: f.key}, ""},
-		{"CA file on tcp", Config{URL: "tcp://b:1", CAFile: f.ca}, `uplink.ca_file: set, but uplink.url scheme "tcp" does not use TLS`},
-		{"certificate on ws", Config{URL: "ws://b:1", CertFile: f.cert, KeyFile: f.key}, `uplink.cert_file: set, but uplink.url scheme "ws" does not use TLS`},
+		{"CA file", Config{URL: "ssl://b:1", CAFile: f.CA}, ""},
+		{"client certificate", Config{URL: "wss://b:1/mqtt", CAFile: f.CA, CertFile: f.Cert, KeyFile: f.Key}, ""},
+		{"CA file on tcp", Config{URL: "tcp://b:1", CAFile: f.CA}, `uplink.ca_file: set, but uplink.url scheme "tcp" does not use TLS`},
+		{"certificate on ws", Config{URL: "ws://b:1", CertFile: f.Cert, KeyFile: f.Key}, `uplink.cert_file: set, but uplink.url scheme "ws" does not use TLS`},
 		{"CA file missing", Config{URL: "ssl://b:1", CAFile: missing}, "uplink.ca_file: open " + missing + ": no such file or directory"},
-		{"CA file not PEM", Config{URL: "ssl://b:1", CAFile: f.garbage}, "uplink.ca_file: " + f.garbage + " holds no PEM certificate"},
-		{"certificate without key", Config{URL: "ssl://b:1", CertFile: f.cert}, "uplink.key_file: required when uplink.cert_file is set"},
-		{"key without certificate", Config{URL: "ssl://b:1", KeyFile: f.key}, "uplink.cert_file: required when uplink.key_file is set"},
-		{"certificate missing", Config{URL: "ssl://b:1", CertFile: missing, KeyFile: f.key}, "uplink.cert_file, uplink.key_file: load " + missing + " and " + f.key + ": open " + missing},
-		{"key does not match", Config{URL: "ssl://b:1", CertFile: f.cert, KeyFile: f.otherKey}, "uplink.cert_file, uplink.key_file: load " + f.cert + " and " + f.otherKey + ": tls: private key does not match public key"},
-		{"certificate not PEM", Config{URL: "ssl://b:1", CertFile: f.garbage, KeyFile: f.key}, "uplink.cert_file, uplink.key_file: load " + f.garbage},
+		{"CA file not PEM", Config{URL: "ssl://b:1", CAFile: f.Garbage}, "uplink.ca_file: " + f.Garbage + " holds no PEM certificate"},
+		{"certificate without key", Config{URL: "ssl://b:1", CertFile: f.Cert}, "uplink.key_file: required when uplink.cert_file is set"},
+		{"key without certificate", Config{URL: "ssl://b:1", KeyFile: f.Key}, "uplink.cert_file: required when uplink.key_file is set"},
+		{"certificate missing", Config{URL: "ssl://b:1", CertFile: missing, KeyFile: f.Key}, "uplink.cert_file, uplink.key_file: load " + missing + " and " + f.Key + ": open " + missing},
+		{"key does not match", Config{URL: "ssl://b:1", CertFile: f.Cert, KeyFile: f.OtherKey}, "uplink.cert_file, uplink.key_file: load " + f.Cert + " and " + f.OtherKey + ": tls: private key does not match public key"},
+		{"certificate not PEM", Config{URL: "ssl://b:1", CertFile: f.Garbage, KeyFile: f.Key}, "uplink.cert_file, uplink.key_file: load " + f.Garbage},
 
 		{"durations", Config{URL: "tcp://b:1", KeepAlive: 5 * time.Second, ConnectTimeout: time.Second, AckTimeout: time.Second, BackoffMin: time.Millisecond, BackoffMax: time.Second, Window: 1}, ""},
 		{"negative keepalive", Config{URL: "tcp://b:1", KeepAlive: -time.Second}, "uplink.keepalive: must not be negative, got -1s"},
@@ -155,7 +170,7 @@ func configCases(f tlsFiles) []struct {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, tc := range configCases(writeTLSFiles(t)) {
+	for _, tc := range configCases(WriteTLSFiles(t)) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
 			switch {
@@ -216,7 +231,7 @@ func TestConfigDefaults(t *testing.T) {
 // uplink.url, or normalises to a URL that is itself valid and normalises
 // to itself, with the default port filled in.
 func FuzzConfigURL(f *testing.F) {
-	for _, tc := range configCases(tlsFiles{}) {
+	for _, tc := range configCases(TLSFiles{}) {
 		f.Add(tc.cfg.URL)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

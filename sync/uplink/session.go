@@ -318,7 +318,7 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 		}
 		select {
 		case <-ctx.Done():
-			return acked, nil
+			return u.settle(c, w, acked), nil
 		case <-c.lost:
 			return acked, c.lostError()
 		case <-headDone:
@@ -334,6 +334,33 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 			u.publishRetained(c, false)
 		}
 	}
+}
+
+// settle gives the publishes in flight at shutdown a moment to be
+// acknowledged, so that a restart resends less, and returns the cursor it
+// saved.
+func (u *Uplink) settle(c *conn, w *window, acked uint64) uint64 {
+	t := time.NewTimer(shutdownTimeout)
+	defer t.Stop()
+	retired := uint64(0)
+	defer func() { u.saveCursor(acked, retired) }()
+	for w.len() > 0 {
+		f := w.front()
+		select {
+		case <-f.tok.Done():
+		case <-c.lost:
+			return acked
+		case <-t.C:
+			return acked
+		}
+		if f.tok.Error() != nil || !c.live() {
+			return acked
+		}
+		acked = f.seq
+		retired++
+		w.pop()
+	}
+	return acked
 }
 
 func isDone(t mqtt.Token) bool {
