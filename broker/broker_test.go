@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/broker/topic"
 )
@@ -403,7 +405,7 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 			if err := b.Start(); err != nil {
 				t.Fatal(err)
 			}
-			addr := b.TCPAddr()
+			addr, wsAddr := b.TCPAddr(), b.WebSocketAddr()
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
 			for w := range 8 {
@@ -414,7 +416,11 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 							return
 						default:
 						}
-						churn(addr, w, i)
+						if w%2 == 0 {
+							churn(addr, w, i)
+						} else {
+							churnWS(wsAddr, w, i)
+						}
 					}
 				})
 			}
@@ -442,6 +448,33 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// churnWS does what churn does, over WebSocket.
+func churnWS(addr string, w, i int) {
+	d := websocket.Dialer{HandshakeTimeout: time.Second, Subprotocols: []string{"mqtt"}}
+	c, _, err := d.Dial("ws://"+addr+"/mqtt", nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
+	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, byte('A' + w), byte('a' + i%26)}
+	switch i % 3 {
+	case 0:
+		return
+	case 1:
+		c.WriteMessage(websocket.BinaryMessage, connect[:7]) //nolint:errcheck // half a CONNECT on purpose.
+		return
+	}
+	if err := c.WriteMessage(websocket.BinaryMessage, connect); err != nil {
+		return
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		return
+	}
+	c.WriteMessage(websocket.BinaryMessage, []byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}) //nolint:errcheck // as above.
+	c.ReadMessage()                                                                                //nolint:errcheck // as above.
 }
 
 // churn opens one raw connection and leaves it in one of several states:
