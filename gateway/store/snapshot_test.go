@@ -43,13 +43,14 @@ func TestReplaceAllAtomic(t *testing.T) {
 	oldDigest := s.Digest()
 
 	// While the second snapshot is written, decisions see the old table or
-	// the new one: once a new card is seen, no old card is found again.
+	// the new one: once a goroutine has seen a new card, it finds no old
+	// card again.
 	stop := make(chan struct{})
-	var seenNew atomic.Bool
 	var mixed atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 2 {
 		wg.Go(func() {
+			seenNew := false
 			for i := g; ; i += 7919 {
 				select {
 				case <-stop:
@@ -61,10 +62,8 @@ func TestReplaceAllAtomic(t *testing.T) {
 				next := uint64((i + 1) % n)
 				_, newOK := s.Card(access.CardKey{Format: "H10301", Facility: 2, Number: k})
 				_, oldOK := s.Card(access.CardKey{Format: "H10301", Facility: 1, Number: next})
-				if newOK {
-					seenNew.Store(true)
-				}
-				if oldOK && seenNew.Load() {
+				seenNew = seenNew || newOK
+				if oldOK && seenNew {
 					mixed.Add(1)
 				}
 			}

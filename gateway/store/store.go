@@ -374,10 +374,19 @@ func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
 				if err != nil {
 					return err
 				}
-				if err := ix.checkFree(&st); err != nil {
-					return fmt.Errorf("user %q: %w", id, err)
-				}
+				// Records were validated when written; a clash here means
+				// damage. Map sizes show one without a lookup per key.
+				before := ix.counts()
 				ix.insert(&st)
+				after := ix.counts()
+				pins := 0
+				if st.hasPIN {
+					pins = 1
+				}
+				if after.Users != before.Users+1 || after.PINs != before.PINs+pins ||
+					after.Credentials != before.Credentials+len(st.creds) || len(ix.cards) != after.Credentials {
+					return fmt.Errorf("user %q: its id, PIN, a credential id or a card is also another user's", id)
+				}
 				return nil
 			})
 			if err != nil {
