@@ -30,7 +30,15 @@
 // connection lost, a PUBACK overdue by [Config.AckTimeout]) the connection
 // is dropped and the next one resends from the cursor. Up to
 // [Config.Window] publishes are in flight at once, which is what makes a
-// backlog of 100,000 events drain in seconds rather than minutes.
+// backlog of 100,000 events drain in seconds rather than minutes. On
+// shutdown the uplink waits up to a second for the PUBACKs in flight and
+// saves the cursor, so an orderly restart resends little or nothing.
+//
+// The uplink opens the network connection itself (tcp, TLS, WebSocket,
+// honouring a SOCKS proxy from the environment as paho does), so that an
+// attempt stops the moment Run's context is done, and so that paho's
+// byte-at-a-time packet reads go through a buffer: unbuffered, every
+// PUBACK cost three system calls.
 //
 // Connection attempts repeat forever, with exponential backoff from
 // [Config.BackoffMin] to [Config.BackoffMax] and jitter; the backoff starts
@@ -38,7 +46,8 @@
 //
 // # Topics
 //
-// Following DESIGN.md, for gateway {gw}:
+// The topics come from the contract in package broker/topic (DESIGN.md);
+// for gateway {gw}:
 //
 //	lintel/v1/{gw}/events/{reader}  QoS 1            each journal entry, under its reader ("gateway" for none)
 //	lintel/v1/{gw}/status           QoS 1, retained  a health summary; last will "offline"
@@ -52,20 +61,37 @@
 // relied on), and republishes every retained topic given to
 // [Uplink.SetRetained]; until the gateway sets a status, the retained status
 // is "online". An orderly shutdown sets the status to "offline" itself,
-// since a clean disconnect does not fire the last will.
+// since a clean disconnect does not fire the last will. Events of a reader
+// whose name cannot be a topic level are published under "gateway" (and
+// logged) rather than dropped.
 //
 // Changesets are handed to the SyncHandler one at a time, in arrival order,
 // on a goroutine of their own, so a long apply (a 100,000-user snapshot)
 // never holds up PUBACKs. Up to 16 may wait; beyond that a changeset is
 // dropped and counted in [State.ChangesDropped]. That loses nothing the
 // portal cannot see: the next changeset no longer builds on the applied
-// revision, is refused as a gap with that revision, and the portal resends.
+// revision, is refused as a gap with that revision, and the portal resends
+// (as it does when an awaited ack does not come).
+//
+// # Durability
+//
+// The uplink holds no event of its own: what the journal keeps, it
+// delivers. A kill -9 of the gateway costs duplicates only, the events
+// published after the last saved cursor, at most a window's worth plus
+// whatever was acknowledged since the last save (the cursor is saved after
+// every group of PUBACKs, a few milliseconds apart while a backlog drains).
+// A power cut costs the same, provided the Cursor's Save is durable; a
+// cursor that comes back older than it was (a Save that did not reach the
+// disk) costs more duplicates, never a loss. The loss a power cut can cause
+// is the journal's: events not yet committed to it (see the store's
+// durability promise) never existed as far as the uplink knows.
 //
 // # Use
 //
 //	u, err := uplink.New(cfg, gatewayID, journal, cursor, syncHandler, log)
 //	...
-//	u.SetRetained("lintel/v1/"+gatewayID+"/status", healthJSON)
+//	status, _ := topic.Status(gatewayID)
+//	u.SetRetained(status, healthJSON)
 //	g.Go(func() error { return u.Run(ctx) })
 //
 // Run returns when its context is done. State and SetRetained may be called

@@ -62,6 +62,13 @@ var errDoubt = errors.New("uplink: connection changed while a publish completed;
 // clean and the uplink resends from its cursor.
 func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 	c := &conn{lost: make(chan struct{})}
+	// An attempt abandoned because ctx is done closes its socket, which
+	// ends paho's wait for the CONNACK at once rather than after
+	// ConnectTimeout. unwatch, set by the opener before the token
+	// completes, keeps a successful connection open.
+	attempt, abandon := context.WithCancel(ctx)
+	defer abandon()
+	var unwatch func() bool
 	opts := mqtt.NewClientOptions().
 		AddBroker(u.url).
 		SetClientID(u.clientID).
@@ -79,7 +86,11 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 		SetBinaryWill(u.topics.status, []byte(topic.StatusOffline), 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.markLost(err) }).
 		SetCustomOpenConnectionFn(func(uri *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-			return u.dial(ctx, uri)
+			nc, err := u.dial(attempt, uri)
+			if err == nil {
+				unwatch = context.AfterFunc(attempt, func() { nc.Close() })
+			}
+			return nc, err
 		})
 	if u.cfg.Username != "" {
 		opts.SetUsername(u.cfg.Username).SetPassword(u.cfg.Password)
@@ -89,8 +100,8 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
-		// paho cannot abort a connection attempt; it ends within
-		// ConnectTimeout, and the connection is closed if it came up.
+		// The deferred abandon closes the socket; should the connection
+		// have come up in the meantime, it is closed too.
 		go func() {
 			<-tok.Done()
 			if tok.Error() == nil {
@@ -101,6 +112,10 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 	}
 	if err := tok.Error(); err != nil {
 		return nil, fmt.Errorf("uplink: connect to %s: %w", u.url, err)
+	}
+	if unwatch == nil || !unwatch() {
+		c.client.Disconnect(0)
+		return nil, fmt.Errorf("uplink: connect to %s: abandoned", u.url)
 	}
 	u.log.Info("uplink connected", "url", u.url, "client_id", u.clientID)
 	return c, nil
