@@ -101,6 +101,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// LockedRelayLevel is the relay line's level when the door is locked: the
+// level to request the output at, before New drives it again.
+func (c Config) LockedRelayLevel() bool {
+	energised := c.FailSafe // locked: energised only for a fail-safe lock
+	return energised != c.RelayActiveLow
+}
+
+// IndicatorOffLevel is the level of an LED or beeper line when off.
+func (c Config) IndicatorOffLevel() bool { return !c.IndicatorsActiveHigh }
+
 // Status is a snapshot of a door.
 type Status struct {
 	Name          string    `json:"name"`

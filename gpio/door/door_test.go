@@ -120,6 +120,10 @@ func TestNewDrivesLocked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{RelayActiveLow: tt.activeLow, FailSafe: tt.failSafe}
+			if got := cfg.LockedRelayLevel(); got != tt.wantLock {
+				t.Errorf("LockedRelayLevel = %v, want %v", got, tt.wantLock)
+			}
 			r := newRig(t, func(c *Config) { c.RelayActiveLow, c.FailSafe = tt.activeLow, tt.failSafe })
 			want := []level{{0, tt.wantLock}}
 			if diff := cmp.Diff(want, r.relay.levels()); diff != "" {
