@@ -152,6 +152,9 @@ type Store struct {
 	// cleanup tracks the removal of a replaced table generation.
 	cleanup sync.WaitGroup
 
+	// gcMu keeps a value-log GC and Close apart; neither may wait on mu.
+	gcMu sync.Mutex
+
 	// mu guards idx, rev and closed. Decisions take it for reading;
 	// writers take it for writing only to publish a committed change.
 	mu     sync.RWMutex
@@ -440,6 +443,8 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	s.idx = newIndex(0, 0)
 	s.mu.Unlock()
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
@@ -503,9 +508,9 @@ func (s *Store) Digest() [32]byte {
 	return s.idx.digest.bytes()
 }
 
-// RunGC runs Badger's value-log garbage collection every interval until ctx
-// is done. The gateway runs it in its own goroutine; it returns nil when
-// ctx ends and an error only if the store fails.
+// RunGC runs Badger's value-log garbage collection every ten minutes until
+// ctx is done. The gateway runs it in its own goroutine; it returns nil
+// when ctx ends or the store closes, and an error only if the GC fails.
 func (s *Store) RunGC(ctx context.Context) error {
 	t := time.NewTicker(gcInterval)
 	defer t.Stop()
@@ -526,6 +531,14 @@ const gcInterval = 10 * time.Minute
 
 // gcOnce rewrites value-log files while at least half of one is garbage.
 func (s *Store) gcOnce() error {
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil
+	}
 	for range 16 {
 		err := s.db.RunValueLogGC(0.5)
 		switch {
@@ -533,8 +546,6 @@ func (s *Store) gcOnce() error {
 			continue
 		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
 			return nil
-		case errors.Is(err, badger.ErrDBClosed):
-			return fmt.Errorf("store: value log gc: %w", ErrClosed)
 		default:
 			return fmt.Errorf("store: value log gc: %w", err)
 		}

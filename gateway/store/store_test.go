@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -308,5 +309,16 @@ func TestClose(t *testing.T) {
 	}
 	if err := s.Flush(); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Flush after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestRunGCStopsWithContext(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.RunGC(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunGC after cancel = %v, want nil", err)
 	}
 }
