@@ -599,3 +599,27 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxOpsFitsOneTransaction: a delta touches at most one user per op,
+// plus the revision; MaxOps must leave that within one Badger transaction.
+func TestMaxOpsFitsOneTransaction(t *testing.T) {
+	_, s, _ := newApplier(t)
+	if got := s.MaxTxnEntries(); MaxOps+1 > got {
+		t.Errorf("MaxOps %d (+1 for the revision) is more than the %d entries of one store transaction", MaxOps, got)
+	}
+}
+
+func TestApplyOnAClosedStore(t *testing.T) {
+	a, s, _ := newApplier(t)
+	seed(t, a)
+	s.Close()
+	for _, p := range [][]byte{
+		encode(t, Changeset{Revision: 2, Base: 1, Ops: []Op{{Kind: OpPINClear, User: "u1"}}}),
+		[]byte(`{"revision":2,"snapshot":true,"users":[]}`),
+	} {
+		ack := a.Apply(p)
+		if ack.Status != StatusRefused || ack.Error.Code != CodeInternal || ack.HTTPStatus() != http.StatusInternalServerError {
+			t.Errorf("%s: got %s %+v, want refused internal", p, ack.Status, ack.Error)
+		}
+	}
+}

@@ -18,7 +18,9 @@ const (
 	MaxPayload = 16 << 20
 	// MaxDeltaPayload bounds a changeset that carries ops.
 	MaxDeltaPayload = 1 << 20
-	// MaxOps bounds the number of ops in one delta.
+	// MaxOps bounds the number of ops in one delta. An op touches at most
+	// one user, so a delta touches at most MaxOps users and the revision:
+	// far below the ~13,000 entries of one store transaction.
 	MaxOps = 1000
 	// MaxNameLength bounds a user's display name, in bytes.
 	MaxNameLength = 256
