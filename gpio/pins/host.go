@@ -77,6 +77,9 @@ func (h *Host) Reader(d0, d1 string) (EdgeSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := requestable(l0, l1); err != nil {
+		return nil, err
+	}
 	chip := h.chips[l0.Chip]
 	ls, err := chip.LineSetFromConfig(&gpioioctl.LineSetConfig{
 		Lines:            []string{l0.Name, l1.Name},
@@ -94,6 +97,9 @@ func (h *Host) Reader(d0, d1 string) (EdgeSource, error) {
 func (h *Host) Input(name string, pull Pull) (Input, error) {
 	l, err := Resolve(h.Chips(), name)
 	if err != nil {
+		return nil, err
+	}
+	if err := requestable(l); err != nil {
 		return nil, err
 	}
 	ls, err := h.chips[l.Chip].LineSetFromConfig(&gpioioctl.LineSetConfig{
@@ -114,6 +120,9 @@ func (h *Host) Input(name string, pull Pull) (Input, error) {
 func (h *Host) Output(name string, high bool) (Output, error) {
 	l, err := Resolve(h.Chips(), name)
 	if err != nil {
+		return nil, err
+	}
+	if err := requestable(l); err != nil {
 		return nil, err
 	}
 	ls, err := h.chips[l.Chip].LineSetFromConfig(&gpioioctl.LineSetConfig{

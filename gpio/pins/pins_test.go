@@ -82,6 +82,19 @@ func TestResolvePair(t *testing.T) {
 	}
 }
 
+func TestRequestable(t *testing.T) {
+	if err := requestable(Line{Offset: 17, Name: "GPIO17"}); err != nil {
+		t.Errorf("requestable(GPIO17) = %v", err)
+	}
+	l, err := Resolve(piChips, "gpiochip0:5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := requestable(l); err == nil || !strings.Contains(err.Error(), "line 5 has no kernel name") {
+		t.Errorf("requestable(unnamed) = %v", err)
+	}
+}
+
 func TestLineMapEdge(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m := lineMap{d0: 17, d1: 18}

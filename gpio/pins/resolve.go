@@ -93,3 +93,14 @@ func chipNames(chips []ChipLines) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// requestable checks that lines have kernel names: periph's gpioioctl
+// requests lines by name, so an unnamed line cannot be used.
+func requestable(lines ...Line) error {
+	for _, l := range lines {
+		if l.Name == "" {
+			return fmt.Errorf("pins: line %d has no kernel name; periph's gpioioctl can only request named lines", l.Offset)
+		}
+	}
+	return nil
+}
