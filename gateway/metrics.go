@@ -6,13 +6,14 @@ import (
 )
 
 // metrics are the gateway's Prometheus collectors, served by the API at
-// /metrics. Counters and histograms are updated where things happen; gauges
-// that mirror other components' state are read at scrape time.
+// /metrics. Their names are a contract with dashboards (README lists them).
+// Counters and histograms are updated where things happen; values that
+// mirror other components' state (journal, uplink, sync, reader counters)
+// are read at scrape time, so they are never stale.
 type metrics struct {
 	reg       *prometheus.Registry
 	decisions *prometheus.CounterVec // by result: granted, denied
 	latency   prometheus.Histogram   // frame in → door commanded
-	rejects   *prometheus.CounterVec // Wiegand frames rejected, by reader and cause
 	events    prometheus.Counter     // events journaled
 }
 
@@ -28,10 +29,6 @@ func newMetrics(g *Gateway) *metrics {
 			Help:    "Time from a decoded frame to the door being commanded.",
 			Buckets: []float64{5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3},
 		}),
-		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lintel_frames_rejected_total",
-			Help: "Wiegand frames rejected by the framer, by reader and cause.",
-		}, []string{"reader", "cause"}),
 		events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lintel_events_total",
 			Help: "Events appended to the journal.",
@@ -39,11 +36,11 @@ func newMetrics(g *Gateway) *metrics {
 	}
 	m.decisions.WithLabelValues("granted")
 	m.decisions.WithLabelValues("denied")
-	m.reg.MustRegister(m.decisions, m.latency, m.rejects, m.events,
+	m.reg.MustRegister(m.decisions, m.latency, m.events, rejectCollector{g},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "lintel_journal_depth",
+			Name: "lintel_journal_events",
 			Help: "Events held in the journal.",
 		}, func() float64 { return float64(g.store.JournalStats().Count) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -65,4 +62,25 @@ func newMetrics(g *Gateway) *metrics {
 		}, func() float64 { return float64(g.store.Revision()) }),
 	)
 	return m
+}
+
+// rejectCollector reports each reader's framer counters at scrape time as
+// lintel_frames_rejected_total{reader,cause}.
+type rejectCollector struct{ g *Gateway }
+
+var rejectDesc = prometheus.NewDesc("lintel_frames_rejected_total",
+	"Wiegand frames rejected by the framer, by reader and cause.", []string{"reader", "cause"}, nil)
+
+func (rejectCollector) Describe(ch chan<- *prometheus.Desc) { ch <- rejectDesc }
+
+func (c rejectCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.g.hw.readers {
+		n := r.reader.Status().Counters
+		for _, v := range []struct {
+			cause string
+			n     uint64
+		}{{"length", n.Length}, {"parity", n.Parity}, {"invalid", n.Invalid}, {"both_low", n.BothLow}, {"partial", n.Partial}} {
+			ch <- prometheus.MustNewConstMetric(rejectDesc, prometheus.CounterValue, float64(v.n), r.name, v.cause)
+		}
+	}
 }

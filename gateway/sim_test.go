@@ -163,3 +163,59 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 }
+
+// TestMetrics checks the metric names dashboards rely on, with values from a
+// grant, a denial and a frame of bad parity.
+func TestMetrics(t *testing.T) {
+	g := startSim(t, nil)
+	enrol(t, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
+	start := g.store.JournalStats().Last
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(g.hw.sim.Card("garage", "H10301", 5, 555))
+	must(g.hw.sim.Card("garage", "H10301", 5, 556))
+	must(g.hw.sim.Bits("garage", "10000000100000000000000011")) // H10301 1/1 with the last bit flipped
+	waitEvent(t, g, start, func(ev access.Event) bool { return ev.Type == access.TypeDenied })
+	mfs, err := g.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case m.GetCounter() != nil:
+				got[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				got[key] = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				got[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"lintel_decisions_total,result=granted":                   1,
+		"lintel_decisions_total,result=denied":                    1,
+		"lintel_decision_latency_seconds":                         1,
+		"lintel_frames_rejected_total,cause=parity,reader=garage": 1,
+		"lintel_uplink_connected":                                 0,
+		"lintel_sync_revision":                                    0,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v", key, got[key], want)
+		}
+	}
+	for _, key := range []string{"lintel_journal_events", "lintel_journal_undelivered", "lintel_events_total"} {
+		if got[key] < 3 {
+			t.Errorf("%s = %v, want at least 3", key, got[key])
+		}
+	}
+}
