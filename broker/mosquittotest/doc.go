@@ -16,8 +16,10 @@
 //	opts := mqtt.NewClientOptions().AddBroker(srv.URL())
 //
 // StartWith takes a Config for the options a test may want: a username and
-// password (anonymous clients are then refused) and persistence across
-// Restart.
+// password (anonymous clients are then refused), persistence across
+// Restart, and a TLS listener with certificates from a CA made for the
+// test, optionally requiring client certificates (CertPool, CAFile,
+// ClientCert).
 //
 // Outages are part of what Lintel must survive, so a Server can be taken
 // away and brought back on the same port: Stop ends mosquitto (clients see

@@ -5,6 +5,7 @@ import (
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -42,6 +43,16 @@ type Config struct {
 	// that they survive Restart. Without it a restarted broker starts empty,
 	// as a cloud broker that lost its disk would.
 	Persist bool
+
+	// TLS adds a second listener speaking MQTT over TLS, on its own free
+	// loopback port (TLSAddr, TLSURL), with a certificate for 127.0.0.1 and
+	// localhost signed by a CA made for the test (CAFile, CertPool).
+	TLS bool
+
+	// RequireClientCert makes the TLS listener refuse clients without a
+	// certificate signed by the test's CA; ClientCert issues one. It
+	// implies TLS.
+	RequireClientCert bool
 }
 
 // Server is one running mosquitto. Its methods are safe for concurrent use,
@@ -54,6 +65,10 @@ type Server struct {
 	conf string
 	log  string
 	addr string
+
+	tlsAddr string  // "" without TLS
+	ca      *testCA // nil without TLS
+	caFile  string
 
 	// mu guards cmd, done and stalled.
 	mu      sync.Mutex
@@ -103,7 +118,14 @@ func StartWith(t testing.TB, cfg Config) *Server {
 			t.Fatalf("mosquittotest: %v", err)
 		}
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if err := s.writeConfig(cfg, port); err != nil {
+		tlsPort := 0
+		if cfg.TLS || cfg.RequireClientCert {
+			if tlsPort, err = freePort(); err != nil {
+				t.Fatalf("mosquittotest: %v", err)
+			}
+			s.tlsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+		}
+		if err := s.writeConfig(cfg, port, tlsPort); err != nil {
 			t.Fatalf("mosquittotest: %v", err)
 		}
 		if lastErr = s.start(); lastErr == nil {
@@ -132,6 +154,51 @@ func Binary() (string, error) {
 		}
 	}
 	return "", errors.New("mosquitto not found on $PATH, in /usr/sbin or in /usr/local/sbin")
+}
+
+// TLSAddr is the TLS listener's host:port, or "" without Config.TLS. It
+// stays the same across Restart.
+func (s *Server) TLSAddr() string { return s.tlsAddr }
+
+// TLSURL is the TLS listener as a client URL, e.g. "ssl://127.0.0.1:41884",
+// or "" without Config.TLS.
+func (s *Server) TLSURL() string {
+	if s.tlsAddr == "" {
+		return ""
+	}
+	return "ssl://" + s.tlsAddr
+}
+
+// CAFile is the PEM file of the CA that signed the broker's certificate, or
+// "" without Config.TLS.
+func (s *Server) CAFile() string { return s.caFile }
+
+// CertPool is a pool trusting the test's CA, for a client's tls.Config, or
+// nil without Config.TLS.
+func (s *Server) CertPool() *x509.CertPool {
+	if s.ca == nil {
+		return nil
+	}
+	p := x509.NewCertPool()
+	p.AddCert(s.ca.cert)
+	return p
+}
+
+// ClientCert issues a client certificate for name, signed by the test's CA,
+// and returns its PEM certificate and key files. It fails the test without
+// Config.TLS.
+func (s *Server) ClientCert(name string) (certFile, keyFile string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ca == nil {
+		s.t.Fatalf("mosquittotest: ClientCert needs Config.TLS")
+	}
+	certFile, keyFile, err := s.ca.issue(s.dir, "client-"+name, name, false)
+	if err != nil {
+		s.t.Fatalf("mosquittotest: issue a client certificate: %v", err)
+	}
+	return certFile, keyFile
 }
 
 // Addr is the broker's host:port, e.g. "127.0.0.1:41883". It stays the same
@@ -236,17 +303,31 @@ func (s *Server) startLocked() error {
 			return fmt.Errorf("mosquitto exited before listening on %s: %s", s.addr, s.tailLog())
 		default:
 		}
-		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		err := s.listening()
 		if err == nil {
-			c.Close()
 			return nil
 		}
 		if time.Now().After(deadline) {
 			s.stopLocked()
-			return fmt.Errorf("mosquitto not listening on %s after %v: %v: %s", s.addr, readyTimeout, err, s.tailLog())
+			return fmt.Errorf("mosquitto not listening after %v: %v: %s", readyTimeout, err, s.tailLog())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// listening checks that every listener accepts connections.
+func (s *Server) listening() error {
+	for _, addr := range []string{s.addr, s.tlsAddr} {
+		if addr == "" {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	return nil
 }
 
 func (s *Server) stopLocked() {
@@ -264,10 +345,15 @@ func (s *Server) stopLocked() {
 	s.cmd, s.done = nil, nil
 }
 
-func (s *Server) writeConfig(cfg Config, port int) error {
+func (s *Server) writeConfig(cfg Config, port, tlsPort int) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# written by mosquittotest\n")
 	fmt.Fprintf(&b, "listener %d 127.0.0.1\n", port)
+	if tlsPort != 0 {
+		if err := s.writeTLS(&b, tlsPort, cfg.RequireClientCert); err != nil {
+			return err
+		}
+	}
 	// mosquitto drops root privileges to the "mosquitto" user unless told
 	// otherwise; that user cannot read the test's temporary directory.
 	if u, err := user.Current(); err == nil {
@@ -298,6 +384,29 @@ func (s *Server) writeConfig(cfg Config, port int) error {
 	if err := os.WriteFile(s.conf, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
+	return nil
+}
+
+// writeTLS makes the CA and the broker's certificate (once: Restart keeps
+// them) and adds the TLS listener to the configuration.
+func (s *Server) writeTLS(b *bytes.Buffer, port int, requireClientCert bool) error {
+	if s.ca == nil {
+		ca, err := newTestCA()
+		if err != nil {
+			return fmt.Errorf("make a test CA: %w", err)
+		}
+		s.caFile = filepath.Join(s.dir, "ca.pem")
+		if err := os.WriteFile(s.caFile, ca.certPEM, 0o600); err != nil {
+			return fmt.Errorf("write CA: %w", err)
+		}
+		if _, _, err := ca.issue(s.dir, "server", "localhost", true); err != nil {
+			return fmt.Errorf("issue the broker's certificate: %w", err)
+		}
+		s.ca = ca
+	}
+	fmt.Fprintf(b, "listener %d 127.0.0.1\n", port)
+	fmt.Fprintf(b, "cafile %s\ncertfile %s\nkeyfile %s\n", s.caFile, filepath.Join(s.dir, "server.pem"), filepath.Join(s.dir, "server.key"))
+	fmt.Fprintf(b, "require_certificate %t\n", requireClientCert)
 	return nil
 }
 

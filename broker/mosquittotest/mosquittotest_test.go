@@ -1,7 +1,9 @@
 package mosquittotest_test
 
 import (
+	"crypto/tls"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,13 @@ const waitFor = 10 * time.Second
 
 func connect(t *testing.T, url, id, username, password string) (mqtt.Client, error) {
 	t.Helper()
+	return connectTLS(t, url, id, username, password, nil)
+}
+
+func connectTLS(t *testing.T, url, id, username, password string, tc *tls.Config) (mqtt.Client, error) {
+	t.Helper()
 	opts := mqtt.NewClientOptions().
+		SetTLSConfig(tc).
 		AddBroker(url).
 		SetClientID(id).
 		SetUsername(username).
@@ -158,5 +166,48 @@ func TestBinaryReportsMissingMosquitto(t *testing.T) {
 	_, err := mosquittotest.Binary()
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/mosquitto") {
 		t.Fatalf("Binary() error = %v, want one naming $MOSQUITTO's path", err)
+	}
+}
+
+func TestTLSListener(t *testing.T) {
+	srv := mosquittotest.StartWith(t, mosquittotest.Config{TLS: true})
+	if !strings.HasPrefix(srv.TLSURL(), "ssl://127.0.0.1:") || srv.TLSAddr() == srv.Addr() {
+		t.Fatalf("TLSURL() = %q beside Addr() %q, want a listener of its own", srv.TLSURL(), srv.Addr())
+	}
+	if _, err := os.Stat(srv.CAFile()); err != nil {
+		t.Fatalf("CAFile: %v", err)
+	}
+	c, err := connectTLS(t, srv.TLSURL(), "tls", "", "", &tls.Config{RootCAs: srv.CertPool()})
+	if err != nil {
+		t.Fatalf("connect over TLS: %v", err)
+	}
+	got := subscribe(t, c, "t/#")
+	publish(t, c, "t/1", "secure")
+	receive(t, got, "secure")
+	if _, err := connectTLS(t, srv.TLSURL(), "untrusting", "", "", &tls.Config{}); err == nil {
+		t.Fatal("a client that does not trust the test CA connected")
+	}
+	addr := srv.TLSAddr()
+	srv.Restart()
+	if srv.TLSAddr() != addr {
+		t.Fatalf("TLSAddr() after Restart = %q, want %q", srv.TLSAddr(), addr)
+	}
+	if _, err := connectTLS(t, srv.TLSURL(), "after-restart", "", "", &tls.Config{RootCAs: srv.CertPool()}); err != nil {
+		t.Fatalf("connect over TLS after Restart: %v", err)
+	}
+}
+
+func TestRequireClientCert(t *testing.T) {
+	srv := mosquittotest.StartWith(t, mosquittotest.Config{RequireClientCert: true})
+	if _, err := connectTLS(t, srv.TLSURL(), "no-cert", "", "", &tls.Config{RootCAs: srv.CertPool()}); err == nil {
+		t.Fatal("a client without a certificate connected")
+	}
+	certFile, keyFile := srv.ClientCert("gw1")
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connectTLS(t, srv.TLSURL(), "with-cert", "", "", &tls.Config{RootCAs: srv.CertPool(), Certificates: []tls.Certificate{cert}}); err != nil {
+		t.Fatalf("connect with a client certificate: %v", err)
 	}
 }
