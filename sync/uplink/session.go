@@ -292,6 +292,10 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 			if err != nil {
 				return acked, fmt.Errorf("uplink: read journal after %d: %w", sent, err)
 			}
+			if len(entries) > w.space() {
+				// A journal breaking its contract must not overrun the window.
+				entries = entries[:w.space()]
+			}
 			if len(entries) > 0 {
 				now := time.Now()
 				for i := range entries {

@@ -216,8 +216,10 @@ func (u *Uplink) SetRetained(name string, payload []byte) {
 
 // Run connects to the cloud broker and forwards the journal until ctx is
 // done, reconnecting with backoff after every failure, forever. It returns
-// nil once ctx is done (after saying goodbye to the broker for at most a
-// second), or an error at once if Run is already running.
+// nil once ctx is done, or an error at once if Run is already running.
+// Leaving takes about a second at most (awaiting the PUBACKs in flight,
+// then the "offline" status), or up to AckTimeout more when a publish was
+// waiting on a broker that stopped reading.
 func (u *Uplink) Run(ctx context.Context) error {
 	if !u.running.CompareAndSwap(false, true) {
 		return errors.New("uplink: Run is already running")
