@@ -4,10 +4,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -103,8 +106,9 @@ type brokerCmd struct {
 }
 
 func (brokerCmd) Run() error {
-	var pw string
-	if _, err := fmt.Fscanln(os.Stdin, &pw); err != nil || pw == "" {
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	pw := strings.TrimRight(line, "\r\n")
+	if (err != nil && err != io.EOF) || pw == "" {
 		return fmt.Errorf("broker passwd: give the password on one line of stdin")
 	}
 	h, err := broker.HashPassword(pw)
