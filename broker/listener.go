@@ -320,6 +320,7 @@ func (l *wsListener) Close(closeClients listeners.CloseFn) {
 	}
 	if l.srv != nil {
 		l.srv.Close() // stops accepting; upgraded connections are ours to close
+		l.ln.Close()  // in case Serve never ran, so the server never took it
 	}
 	l.life.serving.Wait()
 	closeClients(l.id)
