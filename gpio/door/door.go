@@ -331,7 +331,7 @@ func (d *Door) Run(ctx context.Context) error {
 			return
 		}
 		g.Go(func() error {
-			err := pins.Watch(ctx, in, func(high bool) { d.Input(which == inREX, high == activeHigh) })
+			err := pins.Watch(ctx, in, func(high bool) { d.input(which, high == activeHigh) })
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}
@@ -350,15 +350,16 @@ func (d *Door) Run(ctx context.Context) error {
 	return nil
 }
 
-// Input reports a raw input level: rex false is the door contact (active
-// = open), true the REX button (active = pressed). Run calls it from its
-// watchers; the simulator and tests may call it directly. The first level
-// of each input is taken as is; later changes count after Debounce.
-func (d *Door) Input(rex bool, active bool) {
-	which := inContact
-	if rex {
-		which = inREX
-	}
+// SetContact reports the door contact's raw state (true = open) and SetREX
+// the REX button's (true = pressed). Run calls them from its input
+// watchers; a simulator or test may call them directly. The first report of
+// each input is taken as is; later changes count once stable for Debounce.
+func (d *Door) SetContact(open bool) { d.input(inContact, open) }
+
+// SetREX reports the REX button's raw state; see SetContact.
+func (d *Door) SetREX(pressed bool) { d.input(inREX, pressed) }
+
+func (d *Door) input(which int, active bool) {
 	d.mu.Lock()
 	in := &d.inputs[which]
 	if !in.seen {

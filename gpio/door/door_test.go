@@ -88,21 +88,21 @@ func newRig(t *testing.T, mod func(*Config)) *rig {
 	}
 	r.door = d
 	// The door starts closed with the button released.
-	d.Input(false, false)
-	d.Input(true, false)
+	d.SetContact(false)
+	d.SetREX(false)
 	return r
 }
 
 // contact changes the raw contact and lets it settle.
 func (r *rig) contact(open bool) {
-	r.door.Input(false, open)
+	r.door.SetContact(open)
 	r.clk.Advance(DefaultDebounce)
 }
 
 func (r *rig) rex() {
-	r.door.Input(true, true)
+	r.door.SetREX(true)
 	r.clk.Advance(DefaultDebounce)
-	r.door.Input(true, false)
+	r.door.SetREX(false)
 	r.clk.Advance(DefaultDebounce)
 }
 
@@ -250,16 +250,16 @@ func TestREX(t *testing.T) {
 func TestDebounce(t *testing.T) {
 	r := newRig(t, nil)
 	for range 5 { // contact chatter shorter than the debounce
-		r.door.Input(false, true)
+		r.door.SetContact(true)
 		r.clk.Advance(10 * time.Millisecond)
-		r.door.Input(false, false)
+		r.door.SetContact(false)
 		r.clk.Advance(10 * time.Millisecond)
 	}
 	r.clk.Advance(time.Second)
 	if len(r.events) != 0 {
 		t.Errorf("chatter produced events: %v", r.events)
 	}
-	r.door.Input(false, true)
+	r.door.SetContact(true)
 	r.clk.Advance(DefaultDebounce - time.Millisecond)
 	if len(r.events) != 0 {
 		t.Errorf("open counted before the debounce: %v", r.events)
@@ -301,7 +301,7 @@ func TestSecureCancelsEverything(t *testing.T) {
 	if err := r.door.Grant(); err != nil {
 		t.Fatal(err)
 	}
-	r.door.Input(false, true)
+	r.door.SetContact(true)
 	r.clk.Advance(DefaultDebounce)
 	if err := r.door.Secure(); err != nil {
 		t.Fatal(err)
