@@ -179,7 +179,6 @@ func TestSimNoiseAndRawBits(t *testing.T) {
 	if err := rig.sim.SendNoise(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond) // let the noise frame end before the card starts
 	if err := rig.sim.SendBits(ctx, "10111011000000110010000110"); err != nil {
 		t.Fatal(err)
 	}

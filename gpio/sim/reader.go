@@ -165,10 +165,13 @@ func (s *ReaderSim) SendBits(ctx context.Context, bits string) error {
 }
 
 // SendNoise pulses n glitches of random line and width (1–20 µs), spaced
-// by random gaps of 1–30 ms, as electrical noise on a long cable does.
+// by random gaps of 1–30 ms, as electrical noise on a long cable does. It
+// returns after the lines have then been quiet for wiegand.DefaultMaxGap,
+// so whatever is sent next starts a frame of its own.
 func (s *ReaderSim) SendNoise(ctx context.Context, n int) error {
 	s.send.Lock()
 	defer s.send.Unlock()
+	defer func() { _ = sleepUntil(ctx, time.Now().Add(wiegand.DefaultMaxGap)) }()
 	for range n {
 		s.mu.Lock()
 		line := wiegand.Line(s.rng.IntN(2))
