@@ -44,6 +44,9 @@ type Options struct {
 	// onReady, for tests in this package, is called with the gateway once
 	// the doors are operational.
 	onReady func(*Gateway)
+	// component, for tests in this package, runs beside the others, so a
+	// test can make a component fail or panic.
+	component func(context.Context) error
 }
 
 // Paths inside the data directory.
@@ -257,6 +260,9 @@ func (g *Gateway) run(ctx context.Context) error {
 	goSafe("store gc", g.store.RunGC)
 	goSafe("watchdog", g.watchdog)
 	goSafe("status", g.healthLoop)
+	if g.opts.component != nil {
+		goSafe("test component", g.opts.component)
+	}
 
 	// The doors are operational once every reader listens: a frame sent
 	// before that would arrive cut.

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,36 +95,69 @@ func TestSimEndToEnd(t *testing.T) {
 	waitEvent(t, g, mark, named(door.NameClosed))
 }
 
-// TestSimDoorsLockedOnShutdown checks that a run ending in the middle of an
-// unlock leaves every strike locked.
-func TestSimDoorsLockedOnShutdown(t *testing.T) {
-	cfg := SimDefaults()
-	cfg.Gateway.DataDir = t.TempDir()
-	cfg.API.Listen = "127.0.0.1:0"
-	cfg.Broker.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *Gateway, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Options{Sim: true, Out: discard{}, Logger: quietLogger(), onReady: func(g *Gateway) { ready <- g }})
-	}()
-	g := <-ready
-	for _, d := range g.hw.doors {
-		if err := d.door.Unlock(time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		if !d.relay.High() {
-			t.Fatalf("door %s did not unlock", d.name)
-		}
+// TestDoorsLockedOnEveryExit unlocks every door and then ends the run each
+// way it can end — a signal, a component's fatal error, a panic in a
+// component — and checks that every strike is de-energised (locked, for
+// these fail-secure strikes) when Run returns.
+func TestDoorsLockedOnEveryExit(t *testing.T) {
+	tests := []struct {
+		name    string
+		end     func(cancel context.CancelFunc, fail chan<- string)
+		wantErr string
+	}{
+		{"signal", func(cancel context.CancelFunc, _ chan<- string) { cancel() }, ""},
+		{"fatal error", func(_ context.CancelFunc, fail chan<- string) { fail <- "error" }, "test component: hardware gone"},
+		{"panic", func(_ context.CancelFunc, fail chan<- string) { fail <- "panic" }, "test component: panic: relay driver bug"},
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range g.hw.doors {
-		if d.relay.High() {
-			t.Errorf("door %s is still energised (unlocked) after shutdown", d.name)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := SimDefaults()
+			cfg.Gateway.DataDir = t.TempDir()
+			cfg.API.Listen = "127.0.0.1:0"
+			cfg.Broker.Listen = "127.0.0.1:0"
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ready := make(chan *Gateway, 1)
+			done := make(chan error, 1)
+			fail := make(chan string, 1)
+			component := func(ctx context.Context) error {
+				select {
+				case <-ctx.Done():
+					return nil
+				case how := <-fail:
+					if how == "panic" {
+						panic("relay driver bug")
+					}
+					return errors.New("hardware gone")
+				}
+			}
+			go func() {
+				done <- Run(ctx, cfg, Options{Sim: true, Out: discard{}, Logger: quietLogger(),
+					onReady: func(g *Gateway) { ready <- g }, component: component})
+			}()
+			g := <-ready
+			for _, d := range g.hw.doors {
+				if err := d.door.Unlock(time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				if !d.relay.High() {
+					t.Fatalf("door %s did not unlock", d.name)
+				}
+			}
+			tt.end(cancel, fail)
+			err := <-done
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Run = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Run = %v, want an error containing %q", err, tt.wantErr)
+			}
+			for _, d := range g.hw.doors {
+				if d.relay.High() {
+					t.Errorf("door %s is still energised (unlocked) after the run ended", d.name)
+				}
+			}
+		})
 	}
 }
 
@@ -217,5 +252,51 @@ func TestMetrics(t *testing.T) {
 		if got[key] < 3 {
 			t.Errorf("%s = %v, want at least 3", key, got[key])
 		}
+	}
+}
+
+// TestStrikesLockedAtOpen checks that opening the hardware — the first
+// thing Run does — drives each strike to the level that holds its lock, for
+// every polarity and failure mode, and that the level stays there.
+func TestStrikesLockedAtOpen(t *testing.T) {
+	tests := []struct {
+		active, fail string
+		lockedHigh   bool
+	}{
+		{"high", "secure", false}, // strike energised by high to unlock
+		{"low", "secure", true},   // strike energised by low to unlock
+		{"high", "safe", true},    // maglock energised by high to hold
+		{"low", "safe", false},    // maglock energised by low to hold
+	}
+	for _, tt := range tests {
+		t.Run(tt.active+"/"+tt.fail, func(t *testing.T) {
+			cfg := SimDefaults()
+			for name, d := range cfg.Doors {
+				d.StrikeActive, d.Fail = tt.active, tt.fail
+				cfg.Doors[name] = d
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			hw, err := openHardware(cfg, true, quietLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range hw.doors {
+				h := d.relay.History()
+				if len(h) == 0 || h[0].High != tt.lockedHigh {
+					t.Errorf("door %s: first level %+v, want high=%v (locked)", d.name, h, tt.lockedHigh)
+				}
+				for _, c := range h {
+					if c.High != tt.lockedHigh {
+						t.Errorf("door %s: driven high=%v during start; every level must hold the lock", d.name, c.High)
+					}
+				}
+				if st := d.door.Status(); !st.Locked {
+					t.Errorf("door %s: status %+v, want locked", d.name, st)
+				}
+			}
+			hw.secureAll()
+		})
 	}
 }

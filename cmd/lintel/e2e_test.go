@@ -219,6 +219,13 @@ func TestSimGrantThroughCLIAndMQTT(t *testing.T) {
 			t.Errorf("the gateway's output contains the PIN")
 		}
 	}
+	token, err := os.ReadFile(filepath.Join(dir, "lintel-data", "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(g.stderr.String(), strings.TrimSpace(string(token))) {
+		t.Errorf("the gateway's log contains the admin token")
+	}
 
 	// A second start keeps the data and does not print the token again.
 	g2 := startGateway(t, dir)
