@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -516,4 +517,62 @@ func TestClientIDOfAnotherAccountIsRefused(t *testing.T) {
 	}
 	// The same account may take its own session over, as MQTT requires.
 	mustDial(t, clientOpts{url: tcpURL(b), id: "panel-1", username: "display", password: "display-pass"})
+}
+
+func TestMaxClients(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 1
+	b, _ := start(t, cfg)
+	mustDial(t, clientOpts{url: tcpURL(b), id: "first", username: "display", password: "display-pass"})
+	if _, err := dial(t, clientOpts{url: tcpURL(b), id: "second", username: "display", password: "display-pass"}); err == nil {
+		t.Fatal("a second client connected with max_clients = 1")
+	}
+}
+
+// TestSlowSubscriberLosesMessagesPastQueueLimit pins down what QueueLimit
+// promises: a subscriber that acknowledges nothing holds QueueLimit QoS 1
+// messages, and the rest are dropped for it and counted.
+func TestSlowSubscriberLosesMessagesPastQueueLimit(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.QueueLimit = 10
+	cfg.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+	b, _ := start(t, cfg)
+
+	// A raw MQTT 3.1.1 client: CONNECT, SUBSCRIBE to the events (nothing
+	// retained there) at QoS 1, then it never reads or acknowledges again.
+	c, err := net.DialTimeout("tcp", b.TCPAddr(), waitFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitFor)) //nolint:errcheck // a failed read below says enough.
+	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, 's', 'l'}
+	events := must(t)(topic.EventsFilter(gw))
+	subscribe := append([]byte{0x82, byte(5 + len(events)), 0x00, 0x01, 0x00, byte(len(events))}, events...)
+	subscribe = append(subscribe, 0x01)
+	if _, err := c.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	connack := make([]byte, 4)
+	if _, err := io.ReadFull(c, connack); err != nil || connack[3] != 0 {
+		t.Fatalf("CONNACK %x, %v", connack, err)
+	}
+	if _, err := c.Write(subscribe); err != nil {
+		t.Fatal(err)
+	}
+	suback := make([]byte, 5)
+	if _, err := io.ReadFull(c, suback); err != nil || suback[0] != 0x90 || suback[4] != 1 {
+		t.Fatalf("SUBACK %x, %v", suback, err)
+	}
+
+	before := b.Stats().MessagesDropped
+	front := must(t)(topic.Events(gw, "front"))
+	for range 50 {
+		if err := b.Publish(front, []byte("e"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.Stats().MessagesDropped - before; got != 40 {
+		t.Fatalf("MessagesDropped grew by %d, want 40 (50 published, 10 held unacknowledged)", got)
+	}
 }
