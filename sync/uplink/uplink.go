@@ -137,7 +137,8 @@ type Uplink struct {
 
 // New checks cfg and returns an Uplink for gateway gatewayID that reads j,
 // keeps its place in c and hands changesets to h. A nil h means no sync
-// over this uplink (the sync topic is not subscribed). A nil log discards.
+// over this uplink (the sync topic is not subscribed). log is used as given
+// (the caller adds any component attribute); nil discards.
 func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *slog.Logger) (*Uplink, error) {
 	if err := topic.CheckID(gatewayID); err != nil {
 		return nil, fmt.Errorf("uplink: gateway id %w", err)
@@ -177,7 +178,7 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 		journal:      j,
 		cursor:       c,
 		handler:      h,
-		log:          log.With("component", "uplink"),
+		log:          log,
 		changes:      make(chan []byte, changesQueue),
 		retainedKick: make(chan struct{}, 1),
 		retained:     make(map[string][]byte),
