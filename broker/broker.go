@@ -192,8 +192,8 @@ func (b *Broker) Start() error {
 }
 
 // Close publishes the retained "offline" status, gives the subscribed
-// clients a moment to receive it, disconnects every client and stops the
-// listeners. It waits for Publish and Subscribe calls in progress and for
+// clients up to 2 s to receive it (a QoS 1 subscriber until it
+// acknowledges), disconnects every client and stops the listeners. It waits for Publish and Subscribe calls in progress and for
 // every connection's goroutine, including Subscribe handlers running on
 // them, so a handler must not wait for Close. Closing a closed broker does
 // nothing.
@@ -284,7 +284,10 @@ func (b *Broker) leave() {
 // published on the gateway's own topics. Publish returns once the message
 // is queued for every subscriber; payload is copied and may be reused.
 // Before Start, retained messages are kept for the first subscribers and
-// others reach nobody.
+// others reach nobody. An empty retained payload removes the topic's
+// retained message. The first retained message on a topic waits for client
+// subscriptions being processed at that moment (see retain); later ones
+// do not.
 func (b *Broker) Publish(name string, payload []byte, retain bool) error {
 	if !topic.ValidName(name) {
 		return fmt.Errorf("broker: publish: %q is not a valid topic name", name)
