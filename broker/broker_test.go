@@ -58,6 +58,19 @@ func TestRetainedStatusAndDoorReachLateSubscriber(t *testing.T) {
 	if m.Topic() != door || string(m.Payload()) != `{"open":true}` || !m.Retained() {
 		t.Fatalf("received %s %q retained=%v, want the last door state, retained", m.Topic(), m.Payload(), m.Retained())
 	}
+
+	// An empty retained payload removes the door's retained state: the next
+	// subscriber's first message is a live one published after it joined.
+	if err := b.Publish(door, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	later := mustDial(t, clientOpts{url: tcpURL(b), id: "later", username: "display", password: "display-pass"})
+	later.mustSubscribe(t, must(t)(topic.DoorsFilter(gw)))
+	side := must(t)(topic.Door(gw, "side"))
+	if err := b.Publish(side, []byte("live"), false); err != nil {
+		t.Fatal(err)
+	}
+	later.expect(t, side, "live")
 }
 
 func TestOfflineStatusAtClose(t *testing.T) {
