@@ -1,13 +1,14 @@
 package store
 
 import (
-	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/lintel-access/lintel/gateway/access"
 )
@@ -76,71 +77,162 @@ const (
 	uTo
 )
 
-// userRec is one user in the index. Records live in one slice and point at
-// each other by slot number, so a million users cost a few allocations and
-// little for the garbage collector to scan.
+// strRef is a string kept in the index's arena.
+type strRef struct {
+	off uint32
+	n   uint32
+}
+
+// userRec is one user in the index: what a decision needs and no more.
+// The name and the PIN key stay in Badger. Records live in one slice and
+// point at each other by slot number, and ids live in one byte arena, so
+// the index holds no pointers for the garbage collector to chase: at a
+// million users a collection costs the decision path nothing.
 type userRec struct {
-	id, name   string
+	id         strRef
 	fromS, toS int64
 	fromN, toN int32
 	firstCred  uint32 // head of the user's credential list, noSlot if none
 	flags      uint8
-	pin        pinKey
 }
 
 // credRec is one credential in the index.
 type credRec struct {
-	id   string
+	id   strRef
 	user uint32 // slot of the holder
 	next uint32 // next credential of the same user, noSlot at the end
 	card cardKey
 }
 
 // index is the in-memory copy of the user table that decisions read. It
-// answers every lookup a decision or a transaction makes without Badger.
+// answers every lookup a decision makes, and every existence and
+// uniqueness check a transaction makes, without Badger.
 //
 // An index is not safe for concurrent use by itself: the Store guards the
 // current one with its RWMutex.
 type index struct {
+	// arena holds the ids of users and credentials. It is only appended
+	// to (or replaced by compact), never changed in place, so strings made
+	// over it stay valid for as long as anyone holds them.
+	arena   []byte
+	garbage int // arena bytes of removed ids
+
 	users     []userRec
 	freeUsers []uint32
-	byID      map[string]uint32
+	byID      idMap             // user id → user slot
 	pins      map[pinKey]uint32 // → user slot
 	creds     []credRec
 	freeCreds []uint32
-	credByID  map[string]uint32
+	credByID  idMap              // credential id → credential slot
 	cards     map[cardKey]uint32 // → credential slot
 	formats   []string
 	formatOf  map[string]uint16
 	digest    digest
 }
 
+// idMap finds a slot by id through a 64-bit hash of the id, which keeps
+// strings out of the map. Ids whose hash another id already holds (about
+// one in 10^7 tables of a million) go to a small map keyed by the id.
+type idMap struct {
+	seed    maphash.Seed
+	primary map[uint64]uint32
+	more    map[string]uint32
+}
+
+func newIDMap(n int) idMap {
+	return idMap{seed: maphash.MakeSeed(), primary: make(map[uint64]uint32, n)}
+}
+
+// get finds id; idOf returns the id stored at a slot.
+func (m *idMap) get(id string, idOf func(uint32) string) (uint32, bool) {
+	if slot, ok := m.primary[maphash.String(m.seed, id)]; ok && idOf(slot) == id {
+		return slot, true
+	}
+	slot, ok := m.more[id]
+	return slot, ok
+}
+
+func (m *idMap) add(id string, slot uint32) {
+	h := maphash.String(m.seed, id)
+	if _, taken := m.primary[h]; !taken {
+		m.primary[h] = slot
+		return
+	}
+	if m.more == nil {
+		m.more = make(map[string]uint32)
+	}
+	m.more[id] = slot
+}
+
+func (m *idMap) del(id string, slot uint32) {
+	h := maphash.String(m.seed, id)
+	if s, ok := m.primary[h]; ok && s == slot {
+		delete(m.primary, h)
+		return
+	}
+	delete(m.more, id)
+}
+
+func (m *idMap) len() int { return len(m.primary) + len(m.more) }
+
 // newIndex returns an empty index with room for the given numbers of users
 // and credentials, so that loading a table of known size allocates once.
 func newIndex(users, creds int) *index {
 	return &index{
 		users:    make([]userRec, 0, users),
-		byID:     make(map[string]uint32, users),
+		byID:     newIDMap(users),
 		pins:     make(map[pinKey]uint32, users),
 		creds:    make([]credRec, 0, creds),
-		credByID: make(map[string]uint32, creds),
+		credByID: newIDMap(creds),
 		cards:    make(map[cardKey]uint32, creds),
 		formatOf: make(map[string]uint16),
 	}
 }
 
-// credCount returns the number of credentials of a user and whether the
-// user exists.
-func (ix *index) credCount(id string) (int, bool) {
-	slot, ok := ix.byID[id]
-	if !ok {
-		return 0, false
+// intern copies s into the arena.
+func (ix *index) intern(s string) strRef {
+	r := strRef{off: uint32(len(ix.arena)), n: uint32(len(s))}
+	ix.arena = append(ix.arena, s...)
+	return r
+}
+
+// str returns an interned string without copying it.
+func (ix *index) str(r strRef) string {
+	if r.n == 0 {
+		return ""
 	}
-	n := 0
-	for cs := ix.users[slot].firstCred; cs != noSlot; cs = ix.creds[cs].next {
-		n++
+	return unsafe.String(&ix.arena[r.off], int(r.n))
+}
+
+func (ix *index) userID(slot uint32) string { return ix.str(ix.users[slot].id) }
+func (ix *index) credID(slot uint32) string { return ix.str(ix.creds[slot].id) }
+
+// compact copies the live ids to a new arena once removed ones take more
+// than half of it. Strings handed out keep the old arena alive until
+// their holders let go.
+func (ix *index) compact() {
+	if ix.garbage < 1<<20 || ix.garbage < len(ix.arena)/2 {
+		return
 	}
-	return n, true
+	old := ix.arena
+	ix.arena = make([]byte, 0, len(old)-ix.garbage)
+	ix.garbage = 0
+	move := func(r strRef) strRef {
+		if r.n == 0 {
+			return r
+		}
+		return ix.intern(string(old[r.off : r.off+r.n]))
+	}
+	for i := range ix.users {
+		if ix.users[i].flags&uLive != 0 {
+			ix.users[i].id = move(ix.users[i].id)
+		}
+	}
+	for i := range ix.creds {
+		if ix.creds[i].user != noSlot {
+			ix.creds[i].id = move(ix.creds[i].id)
+		}
+	}
 }
 
 // internCard returns the index's form of a card, adding its format to the
@@ -162,14 +254,11 @@ func (ix *index) internCard(k access.CardKey, add bool) (cardKey, bool) {
 	return cardKey{number: k.Number, facility: k.Facility, format: f}, true
 }
 
-func (ix *index) cardOf(c cardKey) access.CardKey {
-	return access.CardKey{Format: ix.formats[c.format], Facility: c.facility, Number: c.number}
-}
 
-// accessUser rebuilds the access.User of a slot.
+// accessUser rebuilds the access.User of a slot, without the name.
 func (ix *index) accessUser(slot uint32) access.User {
 	r := &ix.users[slot]
-	u := access.User{ID: r.id, Name: r.name, Enabled: r.flags&uEnabled != 0}
+	u := access.User{ID: ix.str(r.id), Enabled: r.flags&uEnabled != 0}
 	if r.flags&uFrom != 0 {
 		u.ValidFrom = time.Unix(r.fromS, int64(r.fromN)).UTC()
 	}
@@ -194,7 +283,7 @@ func (ix *index) card(k access.CardKey) (access.Holder, bool) {
 		return access.Holder{}, false
 	}
 	c := &ix.creds[cs]
-	return ix.holder(c.user, c.id), true
+	return ix.holder(c.user, ix.str(c.id)), true
 }
 
 // pin looks up a PIN key for a decision.
@@ -206,20 +295,10 @@ func (ix *index) pin(k pinKey) (access.Holder, bool) {
 	return ix.holder(us, ""), true
 }
 
-// get materialises a user.
-func (ix *index) get(id string) (userState, bool) {
-	slot, ok := ix.byID[id]
-	if !ok {
-		return userState{}, false
-	}
-	r := &ix.users[slot]
-	st := userState{user: ix.accessUser(slot), hasPIN: r.flags&uHasPIN != 0, pin: r.pin}
-	for cs := r.firstCred; cs != noSlot; cs = ix.creds[cs].next {
-		c := &ix.creds[cs]
-		st.creds = append(st.creds, access.Credential{ID: c.id, UserID: r.id, Type: access.CredentialCard, Card: ix.cardOf(c.card)})
-	}
-	slices.SortFunc(st.creds, func(a, b access.Credential) int { return cmp.Compare(a.ID, b.ID) })
-	return st, true
+// exists reports whether the index holds a user.
+func (ix *index) exists(id string) bool {
+	_, ok := ix.byID.get(id, ix.userID)
+	return ok
 }
 
 // pinHolder returns the id of the user holding a PIN key.
@@ -228,7 +307,7 @@ func (ix *index) pinHolder(k pinKey) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return ix.users[slot].id, true
+	return ix.userID(slot), true
 }
 
 // cardHolder returns the id of the credential holding a card.
@@ -241,16 +320,16 @@ func (ix *index) cardHolder(k access.CardKey) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return ix.creds[cs].id, true
+	return ix.credID(cs), true
 }
 
 // credUser returns the id of the user holding a credential id.
 func (ix *index) credUser(id string) (string, bool) {
-	cs, ok := ix.credByID[id]
+	cs, ok := ix.credByID.get(id, ix.credID)
 	if !ok {
 		return "", false
 	}
-	return ix.users[ix.creds[cs].user].id, true
+	return ix.userID(ix.creds[cs].user), true
 }
 
 // insert adds a user. The caller has checked that the user's id, PIN,
@@ -264,7 +343,7 @@ func (ix *index) insert(st *userState) {
 		slot = uint32(len(ix.users))
 		ix.users = append(ix.users, userRec{})
 	}
-	r := userRec{id: st.user.ID, name: st.user.Name, firstCred: noSlot, flags: uLive}
+	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, flags: uLive}
 	if st.user.Enabled {
 		r.flags |= uEnabled
 	}
@@ -278,7 +357,6 @@ func (ix *index) insert(st *userState) {
 	}
 	if st.hasPIN {
 		r.flags |= uHasPIN
-		r.pin = st.pin
 		ix.pins[st.pin] = slot
 	}
 	for i := len(st.creds) - 1; i >= 0; i-- {
@@ -292,45 +370,59 @@ func (ix *index) insert(st *userState) {
 			cs = uint32(len(ix.creds))
 			ix.creds = append(ix.creds, credRec{})
 		}
-		ix.creds[cs] = credRec{id: c.ID, user: slot, next: r.firstCred, card: ck}
+		ix.creds[cs] = credRec{id: ix.intern(c.ID), user: slot, next: r.firstCred, card: ck}
 		r.firstCred = cs
-		ix.credByID[c.ID] = cs
+		ix.credByID.add(c.ID, cs)
 		ix.cards[ck] = cs
 	}
 	ix.users[slot] = r
-	ix.byID[r.id] = slot
+	ix.byID.add(st.user.ID, slot)
 	ix.digest.add(hashRecord(st))
 }
 
-// remove deletes a user with its PIN and credentials; it reports whether
-// the user existed.
-func (ix *index) remove(id string) bool {
-	st, ok := ix.get(id)
+// remove deletes a user, as old describes them, with their PIN and
+// credentials.
+func (ix *index) remove(old *userState) {
+	slot, ok := ix.byID.get(old.user.ID, ix.userID)
 	if !ok {
-		return false
+		return
 	}
-	slot := ix.byID[id]
 	r := &ix.users[slot]
-	if r.flags&uHasPIN != 0 {
-		delete(ix.pins, r.pin)
+	if old.hasPIN {
+		delete(ix.pins, old.pin)
 	}
 	for cs := r.firstCred; cs != noSlot; {
 		c := &ix.creds[cs]
 		next := c.next
-		delete(ix.credByID, c.id)
+		ix.credByID.del(ix.str(c.id), cs)
+		ix.garbage += int(c.id.n)
 		delete(ix.cards, c.card)
 		*c = credRec{user: noSlot, next: noSlot}
 		ix.freeCreds = append(ix.freeCreds, cs)
 		cs = next
 	}
+	ix.byID.del(old.user.ID, slot)
+	ix.garbage += int(r.id.n)
 	*r = userRec{firstCred: noSlot}
 	ix.freeUsers = append(ix.freeUsers, slot)
-	delete(ix.byID, id)
-	ix.digest.sub(hashRecord(&st))
-	return true
+	ix.digest.sub(hashRecord(old))
 }
 
 // counts returns the index's sizes.
 func (ix *index) counts() Counts {
-	return Counts{Users: len(ix.byID), Credentials: len(ix.credByID), PINs: len(ix.pins)}
+	return Counts{Users: ix.byID.len(), Credentials: ix.credByID.len(), PINs: len(ix.pins)}
+}
+
+// credCount returns the number of credentials of a user and whether the
+// user exists.
+func (ix *index) credCount(id string) (int, bool) {
+	slot, ok := ix.byID.get(id, ix.userID)
+	if !ok {
+		return 0, false
+	}
+	n := 0
+	for cs := ix.users[slot].firstCred; cs != noSlot; cs = ix.creds[cs].next {
+		n++
+	}
+	return n, true
 }

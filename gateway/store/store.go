@@ -407,7 +407,7 @@ func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
 // checkFree reports whether st's PIN, credential ids and cards are free in
 // ix, which must not hold st's user yet.
 func (ix *index) checkFree(st *userState) error {
-	if _, ok := ix.byID[st.user.ID]; ok {
+	if ix.exists(st.user.ID) {
 		return fmt.Errorf("user id %q is given twice", st.user.ID)
 	}
 	if st.hasPIN {
@@ -454,7 +454,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Card returns the holder of a card. It reads only memory.
+// Card returns the holder of a card. It reads only memory. The holder's
+// User carries everything a decision needs (id, enabled, validity) but not
+// the name, which stays on disk; [Store.User] has it.
 func (s *Store) Card(key access.CardKey) (access.Holder, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -462,7 +464,8 @@ func (s *Store) Card(key access.CardKey) (access.Holder, bool) {
 }
 
 // PIN returns the user holding exactly these digits as their PIN. It reads
-// only memory, and neither keeps nor logs the digits.
+// only memory, and neither keeps nor logs the digits. As with Card, the
+// holder's name is left empty.
 func (s *Store) PIN(digits []byte) (access.Holder, bool) {
 	if len(digits) < access.MinPINLength || len(digits) > access.MaxPINLength {
 		return access.Holder{}, false
@@ -473,15 +476,57 @@ func (s *Store) PIN(digits []byte) (access.Holder, bool) {
 	return s.idx.pin(k)
 }
 
-// User returns a user with their credentials.
+// User returns a user with their credentials. It reads Badger: names are
+// not kept in memory.
 func (s *Store) User(id string) (UserRecord, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st, ok := s.idx.get(id)
-	if !ok {
-		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrNotFound)
+	for {
+		s.mu.RLock()
+		gen, closed := s.gen, s.closed
+		s.mu.RUnlock()
+		if closed {
+			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrClosed)
+		}
+		st, ok, err := s.readUser(gen, id)
+		s.mu.RLock()
+		moved := s.gen != gen
+		s.mu.RUnlock()
+		switch {
+		case moved:
+			continue // a snapshot replaced the table while we read; read the new one
+		case err != nil:
+			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, err)
+		case !ok:
+			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrNotFound)
+		}
+		return st.record(), nil
 	}
-	return st.record(), nil
+}
+
+// readUser reads a user's record from table generation gen.
+func (s *Store) readUser(gen uint32, id string) (userState, bool, error) {
+	if access.CheckID(id) != nil {
+		return userState{}, false, nil
+	}
+	var st userState
+	found := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(userKey(gen, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return item.Value(func(v []byte) error {
+			st, err = decodeUser(id, v)
+			return err
+		})
+	})
+	if errors.Is(err, badger.ErrDBClosed) {
+		err = ErrClosed
+	}
+	return st, found && err == nil, err
 }
 
 // Counts returns the number of users, credentials and PINs.

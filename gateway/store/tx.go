@@ -25,8 +25,9 @@ type Tx struct {
 	base *index
 	done bool
 
-	users map[string]*userState // touched users; nil means deleted
-	order []string              // touched ids, first touch first
+	users  map[string]*userState // touched users; nil means deleted
+	order  []string              // touched ids, first touch first
+	loaded map[string]*userState // users as committed, read from Badger; nil: none
 	// The overlay's view of who holds what; "" means freed by this Tx.
 	pins    map[pinKey]string         // PIN key → user id
 	cards   map[access.CardKey]string // card → credential id
@@ -34,6 +35,9 @@ type Tx struct {
 
 	rev    uint64
 	revSet bool
+	// err is a failed read of Badger; it fails the Update even if fn
+	// ignored it.
+	err error
 }
 
 // Update runs fn in one all-or-nothing transaction: either every write
@@ -60,15 +64,20 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 		s:       s,
 		base:    s.idx,
 		users:   make(map[string]*userState),
+		loaded:  make(map[string]*userState),
 		pins:    make(map[pinKey]string),
 		cards:   make(map[access.CardKey]string),
 		credIDs: make(map[string]string),
 	}
 	defer func() { tx.done = true }()
-	if err := fn(tx); err != nil {
+	err := fn(tx)
+	tx.done = true
+	switch {
+	case tx.err != nil:
+		return tx.err // fn saw a read failure as a missing user
+	case err != nil:
 		return err
 	}
-	tx.done = true
 	return s.commit(tx)
 }
 
@@ -110,13 +119,16 @@ func (s *Store) commit(tx *Tx) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range tx.order {
-		s.idx.remove(id)
+		if old := tx.loaded[id]; old != nil {
+			s.idx.remove(old)
+		}
 	}
 	for _, id := range tx.order {
 		if st := tx.users[id]; st != nil {
 			s.idx.insert(st)
 		}
 	}
+	s.idx.compact()
 	if tx.revSet {
 		s.rev = tx.rev
 	}
@@ -158,11 +170,34 @@ func (tx *Tx) view(id string) (*userState, bool) {
 	if st, ok := tx.users[id]; ok {
 		return st, st != nil
 	}
-	st, ok := tx.base.get(id)
-	if !ok {
-		return nil, false
+	st := tx.load(id)
+	return st, st != nil
+}
+
+// load returns a user as committed, reading Badger once per user. Only
+// users the index holds are read; the index and Badger agree on who exists.
+func (tx *Tx) load(id string) *userState {
+	if st, ok := tx.loaded[id]; ok {
+		return st
 	}
-	return &st, true
+	var st *userState
+	if tx.base.exists(id) {
+		rec, ok, err := tx.s.readUser(tx.s.gen, id)
+		switch {
+		case err != nil:
+			if tx.err == nil {
+				tx.err = fmt.Errorf("store: read user %q: %w", id, err)
+			}
+		case ok:
+			st = &rec
+		default:
+			if tx.err == nil {
+				tx.err = fmt.Errorf("store: user %q is in the index but not on disk", id)
+			}
+		}
+	}
+	tx.loaded[id] = st
+	return st
 }
 
 // touch returns a user for changing, copying it into the overlay.
@@ -170,10 +205,12 @@ func (tx *Tx) touch(id string) (*userState, bool) {
 	if st, ok := tx.users[id]; ok {
 		return st, st != nil
 	}
-	st, ok := tx.base.get(id)
-	if !ok {
+	old := tx.load(id)
+	if old == nil {
 		return nil, false
 	}
+	st := *old
+	st.creds = slices.Clone(old.creds)
 	tx.put(id, &st)
 	return &st, true
 }

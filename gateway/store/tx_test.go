@@ -92,8 +92,11 @@ func TestPutUserKeepsPINAndCredentials(t *testing.T) {
 		t.Errorf("PutUser of an existing user reported created")
 	}
 	h, ok := s.PIN([]byte("482915"))
-	if !ok || h.User.Name != "Renamed" || h.User.Enabled {
-		t.Errorf("PIN lookup = %+v, %v; want the renamed, disabled user", h, ok)
+	if !ok || h.User.ID != "u1" || h.User.Enabled {
+		t.Errorf("PIN lookup = %+v, %v; want u1, now disabled", h, ok)
+	}
+	if rec, err := s.User("u1"); err != nil || rec.User.Name != "Renamed" || !rec.HasPIN || len(rec.Credentials) != 1 {
+		t.Errorf("User = %+v, %v; want the renamed user with their PIN and card", rec, err)
 	}
 	if h, ok := s.Card(card(7)); !ok || h.Credential != "c1" || !h.HasPIN {
 		t.Errorf("Card lookup = %+v, %v; want credential c1 with a PIN", h, ok)
