@@ -254,7 +254,6 @@ func (ix *index) internCard(k access.CardKey, add bool) (cardKey, bool) {
 	return cardKey{number: k.Number, facility: k.Facility, format: f}, true
 }
 
-
 // accessUser rebuilds the access.User of a slot, without the name.
 func (ix *index) accessUser(slot uint32) access.User {
 	r := &ix.users[slot]
