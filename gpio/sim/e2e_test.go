@@ -263,7 +263,7 @@ func TestSimSwipeGrantDoor(t *testing.T) {
 			t.Errorf("relay energised after shutdown")
 		}
 	}()
-	relayChanges := relay.Watch()
+	relayChanges, greenChanges := relay.Watch(), green.Watch()
 	rig := startReader(t, reader.Config{}, sim.ReaderConfig{}, func(f wiegand.Frame) {
 		if _, fac, num, ok := f.Card(); ok && fac == 1 && num == 100 {
 			if err := d.Grant(); err != nil {
@@ -293,8 +293,17 @@ func TestSimSwipeGrantDoor(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatalf("relay not pulsed")
 	}
-	if st := d.Status(); st.Locked || st.Pattern != "grant" || !st.Green || green.High() {
-		t.Errorf("door after grant = %+v, green line high %v (want low: active-low LED on)", st, green.High())
+	// The grant pattern follows the relay; the green LED is active low.
+	select {
+	case c := <-greenChanges:
+		if c.High {
+			t.Errorf("green line driven high by the grant, want low (active-low LED on)")
+		}
+	case <-time.After(waitFor):
+		t.Fatalf("green LED not lit")
+	}
+	if st := d.Status(); st.Locked || st.Pattern != "grant" || !st.Green {
+		t.Errorf("door after grant = %+v", st)
 	}
 	dsim.SetOpen(true)
 	if got := nextEvent(); got != door.EventOpened {
