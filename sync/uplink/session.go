@@ -218,6 +218,10 @@ func (u *Uplink) publishRetained(c *conn, all bool) {
 	}
 }
 
+// journalPause is how long forward waits before asking the journal again
+// when Wait reported an entry that After did not return.
+const journalPause = 50 * time.Millisecond
+
 // flight is one event publish awaiting its PUBACK.
 type flight struct {
 	seq uint64
@@ -262,6 +266,9 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 	}()
 	ackTimer := time.NewTimer(time.Hour)
 	defer ackTimer.Stop()
+	pause := time.NewTimer(time.Hour)
+	defer pause.Stop()
+	woken := false // the last Wait returned because of a new entry
 	evTopics := &eventTopics{u: u, known: make(map[string]string)}
 
 	for {
@@ -297,6 +304,7 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 				entries = entries[:w.space()]
 			}
 			if len(entries) > 0 {
+				woken = false
 				now := time.Now()
 				for i := range entries {
 					e := &entries[i]
@@ -325,7 +333,15 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 			ackDue = ackTimer.C
 		}
 		var more <-chan error
-		if w.len() == 0 || w.space() >= refill {
+		var resume <-chan time.Time
+		if (w.len() == 0 || w.space() >= refill) && woken {
+			// Wait said there was an entry and After, just now, found none
+			// (retention removed it, or the journal's methods disagree):
+			// pause rather than spin.
+			woken = false
+			pause.Reset(journalPause)
+			resume = pause.C
+		} else if w.len() == 0 || w.space() >= refill {
 			if jw != nil && jw.after != sent {
 				jw.stop()
 				jw = nil
@@ -349,6 +365,8 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 			if err != nil && ctx.Err() == nil {
 				return acked, fmt.Errorf("uplink: wait for journal after %d: %w", sent, err)
 			}
+			woken = err == nil
+		case <-resume:
 		case <-u.retainedKick:
 			u.publishRetained(c, false)
 		}
