@@ -2,11 +2,14 @@ package changeset
 
 import (
 	"bufio"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,15 +17,24 @@ import (
 	"github.com/lintel-access/lintel/gateway/store"
 )
 
-// crashDirEnv tells a re-executed test binary to be the child of
-// TestSnapshotSurvivesSIGKILL: apply the new snapshot to the store in that
-// directory, and be killed while at it.
-const crashDirEnv = "LINTEL_CHANGESET_CRASH_DIR"
+// The SIGKILL test runs each gateway as a child process: this test binary
+// again, told by the environment which step to play on which directory.
+const (
+	crashDirEnv  = "LINTEL_CHANGESET_CRASH_DIR"
+	crashStepEnv = "LINTEL_CHANGESET_CRASH_STEP"
+)
 
+// crashUsers is the size of both tables.
 const crashUsers = 100_000
 
 // TestSnapshotCrashChild is the child's side of TestSnapshotSurvivesSIGKILL;
-// run on its own it does nothing.
+// run on its own it does nothing. Its steps print lines the parent reads:
+//
+//	seed:  apply the old table (revision 1); print its state
+//	apply: print "applying", apply the new table (revision 2), print
+//	       "applied", the time it took and the state
+//	check: print the state, which table's PINs the users hold ("pins 0",
+//	       "pins 1" or "pins mixed"), and the status of the next changeset
 func TestSnapshotCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -33,143 +45,149 @@ func TestSnapshotCrashChild(t *testing.T) {
 		fmt.Println("open:", err)
 		os.Exit(2)
 	}
-	payload := snapshotPayload(crashUsers, 2, 1)
-	fmt.Println("applying")
-	ack := New(s, nil, nil).Apply(payload)
-	fmt.Println(ack.Status)
-	// The parent kills us; if it is late, end without closing the store,
-	// as a power cut would.
+	a := New(s, nil, nil)
+	switch step := os.Getenv(crashStepEnv); step {
+	case "seed":
+		if ack := a.Apply(snapshotPayload(crashUsers, 1, 0)); ack.Status != StatusApplied {
+			fmt.Println("seed:", ack.Status, ack.Error)
+			os.Exit(2)
+		}
+	case "apply":
+		payload := snapshotPayload(crashUsers, 2, 1)
+		fmt.Println("applying")
+		start := time.Now()
+		ack := a.Apply(payload)
+		fmt.Println(ack.Status)
+		fmt.Println("took", time.Since(start).Nanoseconds())
+	case "check":
+		fmt.Println(stateLine(s))
+		fmt.Println("pins", pinsHeld(s))
+		next := Changeset{Revision: s.Revision() + 1, Base: s.Revision(), Ops: []Op{{Kind: OpPINClear, User: "u7"}}}
+		b, _ := Encode(next)
+		fmt.Println("next", a.Apply(b).Status)
+	default:
+		fmt.Println("unknown step", step)
+		os.Exit(2)
+	}
+	fmt.Println(stateLine(s))
+	// No Close: the store ends as a power cut would end it.
 	os.Exit(0)
+}
+
+func stateLine(s *store.Store) string {
+	c, d := s.Counts(), s.Digest()
+	return fmt.Sprintf("state revision=%d users=%d credentials=%d pins=%d digest=%s",
+		s.Revision(), c.Users, c.Credentials, c.PINs, hex.EncodeToString(d[:]))
+}
+
+// pinsHeld says which snapshot variant's PINs a sample of users hold: "0",
+// "1", or "mixed".
+func pinsHeld(s *store.Store) string {
+	held := map[int]int{}
+	sample := []int{0, 7, 1234, crashUsers / 2, crashUsers - 1}
+	for _, i := range sample {
+		for variant := range 2 {
+			if pinHolder(s, snapshotPIN(i, variant)) == fmt.Sprintf("u%d", i) {
+				held[variant]++
+			}
+		}
+	}
+	switch {
+	case held[0] == len(sample) && held[1] == 0:
+		return "0"
+	case held[1] == len(sample) && held[0] == 0:
+		return "1"
+	}
+	return "mixed"
 }
 
 // TestSnapshotSurvivesSIGKILL kills a gateway with SIGKILL while it applies
 // a 100k-user snapshot over another 100k-user table, at points spread over
-// the whole apply, and reopens the store each time: it must hold the old
-// table at the old revision or the new table at the new revision, never a
-// mix, and take the next changeset.
+// the whole apply, and restarts it each time: it must hold the old table at
+// the old revision or the new table at the new revision, never a mix, and
+// take the next changeset.
 func TestSnapshotSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("applies a 100k-user snapshot a dozen times; skipped with -short")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := t.TempDir()
+	child := childBinary(t, root)
 
-	// The old table at revision 1, kept as a template; the new table at
-	// revision 2, applied in this process for its digest and to time an
-	// apply, so the kills can be spread over one.
 	template := filepath.Join(root, "template")
-	oldState := func() tableState {
-		s := openStoreOnce(t, template)
-		defer s.Close()
-		if ack := New(s, nil, nil).Apply(snapshotPayload(crashUsers, 1, 0)); ack.Status != StatusApplied {
-			t.Fatalf("old table: %s %+v", ack.Status, ack.Error)
-		}
-		return stateOf(s)
-	}()
+	oldState := lastState(t, runChild(t, child, template, "seed", -1))
 	reference := filepath.Join(root, "reference")
 	copyDir(t, template, reference)
-	var took time.Duration
-	newState := func() tableState {
-		s := openStoreOnce(t, reference)
-		defer s.Close()
-		payload := snapshotPayload(crashUsers, 2, 1)
-		start := time.Now()
-		if ack := New(s, nil, nil).Apply(payload); ack.Status != StatusApplied {
-			t.Fatalf("new table: %s %+v", ack.Status, ack.Error)
-		}
-		took = time.Since(start)
-		return stateOf(s)
-	}()
-	if oldState.digest == newState.digest {
-		t.Fatal("the old and new tables have the same digest")
+	ref := runChild(t, child, reference, "apply", -1)
+	newState := lastState(t, ref)
+	took := tookOf(t, ref)
+	if oldState == newState {
+		t.Fatalf("the old and new tables have the same state %s", oldState)
 	}
-	t.Logf("old %s, new %s; one apply took %v", oldState, newState, took)
+	t.Logf("old: %s\nnew: %s\none apply took %v", oldState, newState, took)
 
 	outcomes := map[string]int{}
-	for i, frac := range []float64{0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, -1} {
+	for i, frac := range []float64{0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5} {
 		dir := filepath.Join(root, fmt.Sprintf("run%d", i))
 		copyDir(t, template, dir)
 		delay := time.Duration(frac * float64(took))
-		finished := runAndKill(t, exe, dir, delay, frac < 0)
+		out := runChild(t, child, dir, "apply", delay)
+		finished := contains(out, string(StatusApplied))
 
-		s := openStoreOnce(t, dir)
-		got := stateOf(s)
-		var outcome string
+		check := runChild(t, child, dir, "check", -1)
+		got := check[0]
+		var outcome, pins string
 		switch got {
 		case oldState:
-			outcome = "old"
+			outcome, pins = "old", "pins 0"
 		case newState:
-			outcome = "new"
+			outcome, pins = "new", "pins 1"
 		default:
-			s.Close()
-			t.Fatalf("killed %v (%.2f of an apply) into the apply: reopened %s, want the old %s or the new %s", delay, frac, got, oldState, newState)
+			t.Fatalf("killed %v into the apply: restarted with %s\nwant the old %s\nor the new %s", delay, got, oldState, newState)
+		}
+		if !contains(check, pins) {
+			t.Errorf("killed %v into the apply: %s table, but the users' PINs say %v", delay, outcome, check)
+		}
+		if !contains(check, "next "+string(StatusApplied)) {
+			t.Errorf("killed %v into the apply: the restarted gateway did not apply the next changeset: %v", delay, check)
 		}
 		if finished && outcome != "new" {
-			t.Errorf("the child reported the snapshot applied, but the store reopened with the old table")
+			t.Errorf("killed %v into the apply: the child reported the snapshot applied, but restarted with the old table", delay)
 		}
-		checkPINs(t, s, outcome)
-		// The reopened gateway takes the next changeset.
-		next := encode(t, Changeset{Revision: got.revision + 1, Base: got.revision, Ops: []Op{{Kind: OpPINClear, User: "u7"}}})
-		if ack := New(s, nil, nil).Apply(next); ack.Status != StatusApplied {
-			t.Errorf("after the kill: next changeset %s %+v", ack.Status, ack.Error)
-		}
-		s.Close()
 		outcomes[outcome]++
-		when := fmt.Sprintf("%v into the apply", delay.Round(time.Millisecond))
-		if frac < 0 {
-			when = "after the apply"
-		}
-		t.Logf("killed %s (child reported it applied: %v): %s table", when, finished, outcome)
+		t.Logf("killed %v into the apply (child reported it applied: %v): %s table", delay.Round(time.Millisecond), finished, outcome)
 	}
 	if outcomes["old"] == 0 || outcomes["new"] == 0 {
 		t.Errorf("outcomes %v: want kills that left the old table and kills that left the new", outcomes)
 	}
 }
 
-// tableState is what must agree after a crash: revision and content.
-type tableState struct {
-	revision uint64
-	counts   store.Counts
-	digest   [32]byte
-}
-
-func (s tableState) String() string {
-	return fmt.Sprintf("revision %d with %+v, digest %x…", s.revision, s.counts, s.digest[:4])
-}
-
-func stateOf(s *store.Store) tableState {
-	return tableState{revision: s.Revision(), counts: s.Counts(), digest: s.Digest()}
-}
-
-// checkPINs checks that a few users hold the PINs of the table the store
-// reopened with, and not those of the other.
-func checkPINs(t *testing.T, s *store.Store, outcome string) {
+// childBinary returns the test binary the children run: this one, or
+// under the race detector one built without it.
+func childBinary(t *testing.T, dir string) string {
 	t.Helper()
-	want, other := 0, 1
-	if outcome == "new" {
-		want, other = 1, 0
-	}
-	for _, i := range []int{0, 7, crashUsers / 2, crashUsers - 1} {
-		id := fmt.Sprintf("u%d", i)
-		if got := pinHolder(s, snapshotPIN(i, want)); got != id {
-			t.Errorf("%s table: %s's PIN is held by %q", outcome, id, got)
+	if !raceEnabled {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got := pinHolder(s, snapshotPIN(i, other)); got != "" {
-			t.Errorf("%s table: %s's PIN of the other table is held by %q", outcome, id, got)
-		}
+		return exe
 	}
+	bin := filepath.Join(dir, "changeset-child.test")
+	out, err := exec.Command("go", "test", "-c", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build the child test binary without -race (needs the go command): %v\n%s", err, out)
+	}
+	return bin
 }
 
-// runAndKill starts the child on dir, waits until it starts applying, then
-// waits delay (or, with toEnd, until it reports the result) and kills it
-// with SIGKILL. It reports whether the child said the apply had finished.
-func runAndKill(t *testing.T, exe, dir string, delay time.Duration, toEnd bool) (finished bool) {
+// runChild runs one step of the child on dir and returns the lines it
+// printed. With delay ≥ 0 it kills the child with SIGKILL that long after
+// it prints "applying"; otherwise it lets the step end, which must end
+// well.
+func runChild(t *testing.T, bin, dir, step string, delay time.Duration) []string {
 	t.Helper()
-	cmd := exec.Command(exe, "-test.run=^TestSnapshotCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	cmd := exec.Command(bin, "-test.run=^TestSnapshotCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashStepEnv+"="+step)
 	out, stdout := io.Pipe()
 	cmd.Stdout = stdout
 	cmd.Stderr = os.Stderr
@@ -182,64 +200,80 @@ func runAndKill(t *testing.T, exe, dir string, delay time.Duration, toEnd bool) 
 		for sc.Scan() {
 			select {
 			case lines <- sc.Text():
-			default: // nobody is waiting for more than a few lines
+			default: // the protocol is a few lines
 			}
 		}
 		close(lines)
 		io.Copy(io.Discard, out)
 	}()
-	exited := make(chan struct{})
+	exited := make(chan error, 1)
 	go func() {
-		cmd.Wait()
+		exited <- cmd.Wait()
 		stdout.Close() // ends the reader above
-		close(exited)
 	}()
+
+	var got []string
 	// Generous deadlines: the child is a real process on a busy machine.
-	wait := func(what string, pred func(string) bool) bool {
-		deadline := time.After(2 * time.Minute)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					return false
-				}
-				if pred(l) {
-					return true
-				}
-			case <-deadline:
-				cmd.Process.Kill()
-				<-exited
-				t.Fatalf("the child did not report %s within 2 minutes", what)
+	deadline := time.After(5 * time.Minute)
+	killAt := make(<-chan time.Time)
+	for lines != nil {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				lines = nil
+				continue
 			}
+			got = append(got, l)
+			if l == "applying" && delay >= 0 {
+				killAt = time.After(delay)
+			}
+		case <-killAt:
+			cmd.Process.Signal(syscall.SIGKILL)
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("%s on %s: the child did not end within 5 minutes; it printed %v", step, dir, got)
 		}
 	}
-	if !wait("starting", func(l string) bool { return l == "applying" }) {
-		<-exited
-		t.Fatal("the child ended before it started applying")
+	err := <-exited
+	if delay < 0 && err != nil {
+		t.Fatalf("%s on %s: %v; it printed %v", step, dir, err, got)
 	}
-	if toEnd {
-		finished = wait("the result", func(l string) bool { return l == string(StatusApplied) })
-	} else {
-		time.Sleep(delay)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-	// A result printed just before the kill still counts.
-	for l := range lines {
-		if l == string(StatusApplied) {
-			finished = true
-		}
-	}
-	return finished
+	return got
 }
 
-func openStoreOnce(t *testing.T, dir string) *store.Store {
+func lastState(t *testing.T, lines []string) string {
 	t.Helper()
-	s, err := store.Open(storeOptions(dir))
-	if err != nil {
-		t.Fatalf("open %s: %v", dir, err)
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "state ") {
+			return lines[i]
+		}
 	}
-	return s
+	t.Fatalf("no state in %v", lines)
+	return ""
+}
+
+func tookOf(t *testing.T, lines []string) time.Duration {
+	t.Helper()
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, "took "); ok {
+			ns, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return time.Duration(ns)
+		}
+	}
+	t.Fatalf("no time in %v", lines)
+	return 0
+}
+
+func contains(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
 }
 
 // copyDir copies a closed store's directory tree.
