@@ -178,7 +178,7 @@ func (s *ReaderSim) SendNoise(ctx context.Context, n int) error {
 		width := time.Duration(1+s.rng.IntN(20)) * time.Microsecond
 		gap := time.Duration(1+s.rng.IntN(30)) * time.Millisecond
 		s.mu.Unlock()
-		if err := s.pulse(ctx, line, time.Now(), width); err != nil {
+		if err := s.pulse(ctx, line, time.Now(), width, nil); err != nil {
 			return err
 		}
 		if err := sleepUntil(ctx, time.Now().Add(gap)); err != nil {
@@ -222,16 +222,26 @@ func (s *ReaderSim) sendFrames(ctx context.Context, frames []string) error {
 // time.
 func (s *ReaderSim) sendFrame(ctx context.Context, bits string) error {
 	s.lines.transmitting(true)
-	defer s.lines.transmitting(false)
+	sending := true
+	done := func() {
+		if sending {
+			sending = false
+			s.lines.transmitting(false)
+		}
+	}
+	defer done()
 	start := time.Now()
 	for i := range len(bits) {
 		at := start.Add(time.Duration(i)*s.timing.Interval + s.jitter())
+		var afterFall func()
 		if i == len(bits)-1 {
 			s.mu.Lock()
 			s.lastBit = at
 			s.mu.Unlock()
+			// The frame's bits are all out once the last one falls.
+			afterFall = done
 		}
-		if err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth); err != nil {
+		if err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth, afterFall); err != nil {
 			return err
 		}
 	}
@@ -248,13 +258,16 @@ func (s *ReaderSim) jitter() time.Duration {
 }
 
 // pulse holds line low from start for width, each edge sent no earlier
-// than its time and stamped with it. The line is released even when ctx
-// ends mid-pulse.
-func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Time, width time.Duration) error {
+// than its time and stamped with it, calling afterFall (if not nil) once
+// the line is low. The line is released even when ctx ends mid-pulse.
+func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Time, width time.Duration, afterFall func()) error {
 	if err := sleepUntil(ctx, start); err != nil {
 		return err
 	}
 	s.lines.setAt(line, true, start)
+	if afterFall != nil {
+		afterFall()
+	}
 	err := sleepUntil(ctx, start.Add(width))
 	end := start.Add(width)
 	if err != nil {
