@@ -3,6 +3,7 @@ package uplink_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -396,4 +397,56 @@ func TestNoBroker(t *testing.T) {
 		t.Errorf("second Run() = %v, want an error saying it is already running", err)
 	}
 	u.stop(t)
+}
+
+// gatedHandler is a SyncHandler whose HandleChanges waits for gate to be
+// closed, as a long snapshot apply would.
+type gatedHandler struct {
+	uplinktest.Handler
+	gate chan struct{}
+}
+
+func (h *gatedHandler) HandleChanges(p []byte) []byte {
+	<-h.gate
+	return h.Handler.HandleChanges(p)
+}
+
+// TestChangesBurstDuringApply: while one changeset is being applied, later
+// ones queue; past the queue they are dropped and counted, never reordered,
+// and events keep flowing all the while.
+func TestChangesBurstDuringApply(t *testing.T) {
+	const burst = 40
+	srv := mosquittotest.Start(t)
+	events := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
+	h := &gatedHandler{gate: make(chan struct{})}
+	j, c := uplinktest.NewMemJournal(), uplinktest.NewMemCursor(0)
+	u := start(t, testConfig(srv.URL()), j, c, h)
+	eventually(t, "connected", func() bool { return u.State().Connected })
+
+	portal := connect(t, srv.URL(), "portal")
+	for i := 1; i <= burst; i++ {
+		if tok := portal.Publish(changesTopic, 1, false, fmt.Sprintf(`{"revision":%d}`, i)); !tok.WaitTimeout(patience) || tok.Error() != nil {
+			t.Fatalf("portal publish: %v", tok.Error())
+		}
+	}
+	eventually(t, "changesets dropped", func() bool { return u.State().ChangesDropped > 0 })
+	appendEvents(j, 100)
+	delivered(t, events, 100) // the apply in progress holds up no event
+
+	close(h.gate)
+	eventually(t, "every changeset applied or dropped", func() bool {
+		return len(h.Changes())+int(u.State().ChangesDropped) == burst
+	})
+	last := 0
+	for _, p := range h.Changes() {
+		var n int
+		if _, err := fmt.Sscanf(string(p), `{"revision":%d}`, &n); err != nil {
+			t.Fatalf("changeset %q: %v", p, err)
+		}
+		if n <= last {
+			t.Fatalf("changeset %d handled after %d", n, last)
+		}
+		last = n
+	}
+	t.Logf("%d changesets applied, %d dropped", len(h.Changes()), u.State().ChangesDropped)
 }
