@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -587,5 +588,62 @@ func TestSlowSubscriberLosesMessagesPastQueueLimit(t *testing.T) {
 	}
 	if got := b.Stats().MessagesDropped - before; got != 40 {
 		t.Fatalf("MessagesDropped grew by %d, want 40 (50 published, 10 held unacknowledged)", got)
+	}
+}
+
+// TestConcurrentUse runs the gateway's publishes (events, retained door
+// states on new and known topics), a portal's changesets and clients that
+// keep subscribing and unsubscribing with wildcards, all at once. Under
+// -race it checks the retained-message handling and the hooks against
+// mochi's own goroutines.
+func TestConcurrentUse(t *testing.T) {
+	b, _ := start(t, testConfig(t))
+	changes := must(t)(topic.SyncChanges(gw))
+	var handled atomic.Int64
+	if err := b.Subscribe(changes, func(string, []byte) { handled.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 3 {
+		c := mustDial(t, clientOpts{url: tcpURL(b), id: fmt.Sprintf("watcher%d", w), username: "display", password: "display-pass"})
+		wg.Go(func() {
+			filters := []string{must(t)(topic.DoorsFilter(gw)), must(t)(topic.EventsFilter(gw)), must(t)(topic.Status(gw))}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				f := filters[i%len(filters)]
+				c.Subscribe(f, 1, nil).WaitTimeout(waitFor)
+				c.Unsubscribe(f).WaitTimeout(waitFor)
+			}
+		})
+	}
+	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal", username: "portal", password: "portal-pass"})
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			portal.Publish(changes, 1, true, fmt.Sprintf("rev %d", i)).WaitTimeout(waitFor)
+		}
+	})
+	for i := range 300 {
+		door := must(t)(topic.Door(gw, fmt.Sprintf("d%d", i%40))) // new topics, then known ones
+		if err := b.Publish(door, []byte(fmt.Sprintf(`{"n":%d}`, i)), true); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Publish(must(t)(topic.Events(gw, "front")), []byte("e"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if handled.Load() == 0 {
+		t.Fatal("no changeset reached the handler")
 	}
 }
