@@ -93,15 +93,10 @@ func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardwar
 	dc := cfg.Doors[name]
 	rc := cfg.Readers[readerName]
 	du := &doorUnit{name: name, reader: readerName}
-	activeLow := dc.StrikeActive == "low"
-	failSafe := dc.Fail == "safe"
-	// The level that holds the door locked: energised for a fail-safe
-	// lock, released for a fail-secure strike.
-	lockedHigh := !activeLow == failSafe
 	dcfg := door.Config{
 		Name:           name,
-		RelayActiveLow: activeLow,
-		FailSafe:       failSafe,
+		RelayActiveLow: dc.StrikeActive == "low",
+		FailSafe:       dc.Fail == "safe",
 		UnlockTime:     dc.Unlock,
 		ContactOpenLow: dc.ContactOpen == "low",
 		HeldOpen:       dc.HeldOpen,
@@ -113,6 +108,8 @@ func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardwar
 		},
 		Logger: log.With("door", name),
 	}
+	// The level that holds the door locked, requested before anything else.
+	lockedHigh := dcfg.LockedRelayLevel()
 	if host == nil {
 		relay := sim.NewOutput(name + " strike")
 		if err := relay.Out(lockedHigh); err != nil {
@@ -160,7 +157,7 @@ func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardwar
 			}
 			closeOnErr = append(closeOnErr, dcfg.REX)
 		}
-		// Indicator lines are active low on HID-style readers: high is off.
+		// Indicator lines are requested at their "off" level.
 		for _, o := range []struct {
 			key, pin string
 			dst      *pins.Output
@@ -168,7 +165,7 @@ func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardwar
 			if o.pin == "" {
 				continue
 			}
-			out, err := host.Output(o.pin, true)
+			out, err := host.Output(o.pin, dcfg.IndicatorOffLevel())
 			if err != nil {
 				return fail("readers."+readerName+"."+o.key, err)
 			}
