@@ -13,9 +13,12 @@ import (
 // a delta is further held to MaxDeltaPayload and MaxOps so that it always
 // fits in one store transaction. Anything bigger is a snapshot's job.
 const (
-	// MaxPayload bounds every changeset, and so a snapshot: 16 MiB holds
-	// 100,000 users with a PIN and a card each and room to spare.
-	MaxPayload = 16 << 20
+	// MaxPayload bounds every changeset, and so a snapshot. 100,000 users
+	// with a PIN and a card take 16 MB with short ids and names, about
+	// 25 MB with 26-character ULIDs and long names; 32 MiB holds either.
+	// The payload is held in memory while it is applied, so the limit is
+	// also the most a snapshot adds to the gateway's memory.
+	MaxPayload = 32 << 20
 	// MaxDeltaPayload bounds a changeset that carries ops.
 	MaxDeltaPayload = 1 << 20
 	// MaxOps bounds the number of ops in one delta. An op touches at most
