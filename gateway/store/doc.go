@@ -11,11 +11,18 @@
 // write. [Store] implements [access.Directory] on that index: Card and PIN
 // take a read lock, look up a map and return; PIN first hashes the digits.
 //
-// The index is compact on purpose. Users and credentials live in two
-// slices of small fixed records that refer to each other by slot number;
-// four maps find a user by id, a credential by id, a user by PIN key and a
-// credential by card (with its format interned to 16 bits). At 100k users
-// with one card and one PIN each it holds about 33 MiB (BenchmarkIdleRSS).
+// The index holds what a decision needs and no more: per user the id, the
+// enabled flag, the validity bounds and whether they have a PIN; per
+// credential its id, its holder and its card. Names and PIN keys stay in
+// Badger, so a Holder's User has no Name ([Store.User] reads it). Users
+// and credentials are fixed-size records in two slices that refer to each
+// other by slot number; ids are kept in one append-only byte arena
+// (compacted when removed ids fill half of it); the maps are keyed by PIN
+// key, by card (its format interned to 16 bits) and by a 64-bit hash of an
+// id. Nothing in the index is a pointer the garbage collector must chase,
+// so a collection over a million users costs the decision path nothing.
+// At 100k users with one card and one PIN each the index takes about
+// INDEX100K; at a million, about INDEX1M (see BenchmarkIdleRSS).
 //
 // # Writes
 //
@@ -25,17 +32,19 @@
 // same critical section, so of many goroutines assigning one PIN to
 // different users exactly one wins and the rest get access.ErrPINInUse.
 //
-// An Update runs its function against a [Tx], an overlay over the index
-// that sees its own writes. When the function returns nil, every touched
+// An Update runs its function against a [Tx], an overlay that sees its own
+// writes. Existence and uniqueness checks ask the index; a user the Tx
+// changes is read once from Badger (the write path may read the disk, the
+// decision path may not). When the function returns nil, every touched
 // user's record is written to Badger in one transaction together with the
 // state record (generation, revision, counts); only after that commit
 // succeeds is the overlay applied to the index, under the index's write
 // lock, in one step. A decision therefore sees all of an Update or none of
 // it, and a failed commit, an error or a panic leaves both Badger and the
 // index untouched. One Badger transaction at the options below holds at
-// most 13,107 entries or 1.2 MiB ([Store.MaxTxnEntries]); each touched user
-// is one entry of roughly 50 to 150 bytes, so an Update may touch about
-// 10,000 users before it fails with [ErrTooLarge].
+// most 6,553 entries or 629 KB (15% of the memtable; [Store.MaxTxnEntries]);
+// each touched user is one entry of roughly 50 to 150 bytes, so an Update
+// may touch about 5,000 users before it fails with [ErrTooLarge].
 //
 // A snapshot is larger than any transaction, so [Store.ReplaceAll] writes
 // it as a new table generation beside the live one (user keys carry the
@@ -117,8 +126,9 @@
 // Badger's defaults suit servers: five 64 MiB memtables, a 256 MiB block
 // cache, 1 GiB value-log files. Lintel's ([badgerOptions]):
 //
-//	MemTableSize        8 MiB   one memtable plus its skiplist arena; below ~6.7 MiB Badger
-//	                            refuses the default 1 MiB ValueThreshold, hence the next line
+//	MemTableSize        4 MiB   the skiplist arena is resident once written, and a flush
+//	                            builds a table of the same size in memory; below ~6.7 MiB
+//	                            Badger refuses the default 1 MiB ValueThreshold, hence the next line
 //	ValueThreshold      1 KiB   every record and event is smaller, so values stay in the LSM tree
 //	                            and the value log is only the write-ahead log
 //	NumMemtables        2       one active, one being flushed

@@ -179,6 +179,8 @@ func (m *idMap) len() int { return len(m.primary) + len(m.more) }
 // and credentials, so that loading a table of known size allocates once.
 func newIndex(users, creds int) *index {
 	return &index{
+		// Room for ids of about 12 bytes; a longer table grows it.
+		arena:    make([]byte, 0, 12*(users+creds)),
 		users:    make([]userRec, 0, users),
 		byID:     newIDMap(users),
 		pins:     make(map[pinKey]uint32, users),

@@ -47,10 +47,10 @@ type Tx struct {
 // concurrency. If fn returns an error, or panics, nothing is written and
 // the error (or panic) is passed on.
 //
-// One Update may touch at most about 10,000 users: each touched user is
-// one Badger entry, and a Badger transaction at Lintel's 8 MiB memtable
-// holds at most 13,107 entries or 1.2 MiB (see [Store.MaxTxnEntries]). More
-// returns ErrTooLarge; replace the whole table with ReplaceAll instead.
+// One Update may touch about 5,000 users: each touched user is one Badger
+// entry, and a Badger transaction at Lintel's 4 MiB memtable holds at most
+// 6,553 entries or 629 KB (see [Store.MaxTxnEntries]). More returns
+// ErrTooLarge; replace the whole table with ReplaceAll instead.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
