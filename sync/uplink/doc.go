@@ -37,8 +37,11 @@
 // The uplink opens the network connection itself (tcp, TLS, WebSocket,
 // honouring a SOCKS proxy from the environment as paho does), so that an
 // attempt stops the moment Run's context is done, and so that paho's
-// byte-at-a-time packet reads go through a buffer: unbuffered, every
-// PUBACK cost three system calls.
+// traffic is batched: its byte-at-a-time packet reads go through a buffer
+// (unbuffered, every PUBACK cost three system calls), and its one-write-
+// per-packet output is gathered by a flusher goroutine into one write per
+// batch, each with its own deadline, so a broker that stops reading fails
+// the connection instead of hanging it.
 //
 // Connection attempts repeat forever, with exponential backoff from
 // [Config.BackoffMin] to [Config.BackoffMax] and jitter; the backoff starts
