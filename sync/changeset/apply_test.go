@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/go-json-experiment/json"
@@ -622,4 +623,53 @@ func TestApplyOnAClosedStore(t *testing.T) {
 			t.Errorf("%s: got %s %+v, want refused internal", p, ack.Status, ack.Error)
 		}
 	}
+}
+
+// TestDecisionsNeverSeeHalfAChangeset moves a PIN and a card back and forth
+// between two users, one changeset per move, while doors look them up: at
+// every moment exactly one of the two holds each, never neither.
+func TestDecisionsNeverSeeHalfAChangeset(t *testing.T) {
+	a, s, _ := newApplier(t)
+	seed(t, a)
+	const moves = 40
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var lookups [2]atomic.Int64
+	for r := range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if got := pinHolder(s, "482913"); got != "u1" && got != "u2" {
+					t.Errorf("PIN held by %q between changesets", got)
+					return
+				}
+				if h, ok := s.Card(card1); !ok || (h.User.ID != "u1" && h.User.ID != "u2") {
+					t.Errorf("card held by %+v %v between changesets", h, ok)
+					return
+				}
+				lookups[r].Add(1)
+			}
+		})
+	}
+	from, to := "u1", "u2"
+	// At least moves changesets, and more until both doors have looked.
+	ran := func() bool { return lookups[0].Load() > 0 && lookups[1].Load() > 0 }
+	for rev := uint64(2); rev < 2+moves || !ran(); rev++ {
+		ack := a.Apply(encode(t, Changeset{Revision: rev, Base: rev - 1, Ops: []Op{
+			{Kind: OpPINClear, User: from},
+			{Kind: OpPINSet, User: to, PIN: "482913"},
+			{Kind: OpCredentialRemove, Credential: "c1"},
+			{Kind: OpCredentialAdd, User: to, Credential: "c1", Card: card1},
+		}}))
+		if ack.Status != StatusApplied {
+			t.Fatalf("move %d: %s %+v", rev, ack.Status, ack.Error)
+		}
+		from, to = to, from
+	}
+	close(done)
+	wg.Wait()
 }
