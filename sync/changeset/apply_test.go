@@ -643,6 +643,7 @@ func TestDecisionsNeverSeeHalfAChangeset(t *testing.T) {
 					return
 				default:
 				}
+				lookups[r].Add(1)
 				if got := pinHolder(s, "482913"); got != "u1" && got != "u2" {
 					t.Errorf("PIN held by %q between changesets", got)
 					return
@@ -651,7 +652,6 @@ func TestDecisionsNeverSeeHalfAChangeset(t *testing.T) {
 					t.Errorf("card held by %+v %v between changesets", h, ok)
 					return
 				}
-				lookups[r].Add(1)
 			}
 		})
 	}
