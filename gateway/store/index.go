@@ -336,6 +336,11 @@ func (ix *index) credUser(id string) (string, bool) {
 // insert adds a user. The caller has checked that the user's id, PIN,
 // credential ids and cards are all free.
 func (ix *index) insert(st *userState) {
+	ix.insertHashed(st, hashRecord(st))
+}
+
+// insertHashed is insert with the record's hash already computed.
+func (ix *index) insertHashed(st *userState, h digest) {
 	var slot uint32
 	if n := len(ix.freeUsers); n > 0 {
 		slot = ix.freeUsers[n-1]
@@ -378,7 +383,7 @@ func (ix *index) insert(st *userState) {
 	}
 	ix.users[slot] = r
 	ix.byID.add(st.user.ID, slot)
-	ix.digest.add(hashRecord(st))
+	ix.digest.add(h)
 }
 
 // remove deletes a user, as old describes them, with their PIN and

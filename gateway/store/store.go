@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -362,43 +363,73 @@ func (s *Store) deleteKeys(keys [][]byte) error {
 	return nil
 }
 
-// loadIndex reads table generation gen into a new index.
+// loadIndex reads table generation gen into a new index. Reading and
+// decoding records (and hashing them for the digest) runs in one goroutine
+// and filling the index's maps in another, so a cold start uses two cores.
 func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
-	ix := newIndex(hint.Users, hint.Credentials)
-	prefix := userPrefix(gen)
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			id := string(item.Key()[len(prefix):])
-			err := item.Value(func(v []byte) error {
-				st, err := decodeUser(id, v)
+	type loaded struct {
+		st   userState
+		hash digest
+	}
+	const batch = 512
+	batches := make(chan []loaded, 4)
+	var readErr error
+	go func() {
+		defer close(batches)
+		prefix := userPrefix(gen)
+		readErr = s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
+			defer it.Close()
+			b := make([]loaded, 0, batch)
+			for it.Rewind(); it.Valid(); it.Next() {
+				item := it.Item()
+				id := string(item.Key()[len(prefix):])
+				err := item.Value(func(v []byte) error {
+					st, err := decodeUser(id, v)
+					if err != nil {
+						return err
+					}
+					b = append(b, loaded{st: st, hash: hashRecord(&st)})
+					return nil
+				})
 				if err != nil {
 					return err
 				}
-				// Records were validated when written; a clash here means
-				// damage. Map sizes show one without a lookup per key.
-				before := ix.counts()
-				ix.insert(&st)
-				after := ix.counts()
-				pins := 0
-				if st.hasPIN {
-					pins = 1
+				if len(b) == batch {
+					batches <- b
+					b = make([]loaded, 0, batch)
 				}
-				if after.Users != before.Users+1 || after.PINs != before.PINs+pins ||
-					after.Credentials != before.Credentials+len(st.creds) || len(ix.cards) != after.Credentials {
-					return fmt.Errorf("user %q: its id, PIN, a credential id or a card is also another user's", id)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
+			}
+			if len(b) > 0 {
+				batches <- b
+			}
+			return nil
+		})
+	}()
+	ix := newIndex(hint.Users, hint.Credentials)
+	var clash error
+	for b := range batches {
+		for i := range b {
+			if clash != nil {
+				break // drain the reader
+			}
+			st := &b[i].st
+			// Records were validated when written; a clash here means
+			// damage. Map sizes show one without a lookup per key.
+			before := ix.counts()
+			ix.insertHashed(st, b[i].hash)
+			after := ix.counts()
+			pins := 0
+			if st.hasPIN {
+				pins = 1
+			}
+			if after.Users != before.Users+1 || after.PINs != before.PINs+pins ||
+				after.Credentials != before.Credentials+len(st.creds) || len(ix.cards) != after.Credentials {
+				clash = fmt.Errorf("user %q: its id, PIN, a credential id or a card is also another user's", st.user.ID)
 			}
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := cmp.Or(readErr, clash); err != nil {
 		return nil, fmt.Errorf("load table generation %d: %w", gen, err)
 	}
 	return ix, nil
