@@ -22,7 +22,8 @@
 // id. Nothing in the index is a pointer the garbage collector must chase,
 // so a collection over a million users costs the decision path nothing.
 // At 100k users with one card and one PIN each the index takes about
-// INDEX100K; at a million, about INDEX1M (see BenchmarkIdleRSS).
+// 20 MiB (some 200 bytes a user); at a million, about 250 MiB, as Go's
+// maps are then only half full (BenchmarkIdleRSS).
 //
 // # Writes
 //
@@ -143,15 +144,21 @@
 //	DetectConflicts     false   writers are serialised by the store
 //	MetricsEnabled      false
 //
-// Measured with 100k users (one card and one PIN each) on the 2-core CI
-// machine, a fresh process after Open, settled: 54 MiB VmRSS, of which
-// 34 MiB anonymous (the index, about 33 MiB, and the Go runtime) and 21 MiB
-// file-backed pages (the test binary and Badger's mmapped tables, which the
-// kernel can reclaim). Run the gateway with GOMEMLIMIT=48MiB: the heap's
-// live set at 100k users is about 40 MiB (including Badger's memtable, whose
-// untouched pages cost nothing), and the limit makes the garbage collector
-// return memory before the heap doubles. A million users need about ten
-// times the index; set GOMEMLIMIT to 400MiB there.
+// Measured with 100k users (one card and one PIN each) on the shared
+// 2-core CI machine, in a fresh process after Open, settled
+// (BenchmarkIdleRSS): 44 MiB VmRSS, of which 24 MiB anonymous (the index,
+// the written part of Badger's memtable, the Go runtime) and 20 MiB
+// file-backed pages (the test binary and Badger's mmapped tables, which
+// the kernel reclaims under pressure). With a million users: 361 MiB, 265
+// of them anonymous. A full snapshot of 100k users peaks at about 82 MiB
+// (BenchmarkReplaceAll100k: the old and the new index side by side, and
+// Badger's memtables and table builders).
+//
+// Run the gateway with GOMEMLIMIT=64MiB (Environment= in the unit): the
+// heap at 100k users is about 26 MiB (counting the memtable's arena whole,
+// written or not), and the limit makes the garbage
+// collector work harder instead of letting the heap double during a
+// snapshot. With a million users set it to 400MiB.
 //
 // # Using it
 //
