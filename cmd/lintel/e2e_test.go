@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,21 +50,40 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// syncBuffer is a strings.Builder that the child's output copier and the
+// test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // gatewayProc is a running `lintel run --sim`.
 type gatewayProc struct {
 	cmd      *exec.Cmd
 	dir      string
 	api      string
 	mqtt     string
-	stdout   *strings.Builder
-	stderr   *strings.Builder
+	stdout   *syncBuffer
+	stderr   *syncBuffer
 	exited   chan error
 	finished bool
 }
 
 func startGateway(t *testing.T, dir string) *gatewayProc {
 	t.Helper()
-	p := &gatewayProc{dir: dir, api: freePort(t), mqtt: freePort(t), stdout: &strings.Builder{}, stderr: &strings.Builder{},
+	p := &gatewayProc{dir: dir, api: freePort(t), mqtt: freePort(t), stdout: &syncBuffer{}, stderr: &syncBuffer{},
 		exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, "run", "--sim", "--api", p.api, "--mqtt", p.mqtt)
 	p.cmd.Dir = dir
