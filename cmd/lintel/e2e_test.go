@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,7 +81,7 @@ type gatewayProc struct {
 	finished bool
 }
 
-func startGateway(t *testing.T, dir string) *gatewayProc {
+func startGateway(t testing.TB, dir string) *gatewayProc {
 	t.Helper()
 	p := &gatewayProc{dir: dir, api: freePort(t), mqtt: freePort(t), stdout: &syncBuffer{}, stderr: &syncBuffer{},
 		exited: make(chan error, 1)}
@@ -124,7 +124,7 @@ func startGateway(t *testing.T, dir string) *gatewayProc {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *gatewayProc) stop(t *testing.T) {
+func (p *gatewayProc) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
