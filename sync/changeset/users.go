@@ -301,6 +301,8 @@ func (d *decoder) formatName() (string, error) {
 	return d.intern(f), err
 }
 
+// yes and no are what boolean points at: its callers only read the value,
+// and two shared variables save an allocation per user.
 var (
 	yes = true
 	no  = false
