@@ -5,8 +5,10 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // repoRoot is the repository root, seen from this package's directory, where
@@ -44,12 +47,23 @@ var targets = []target{
 	{debArch: "amd64", tarArch: "amd64", machine: elf.EM_X86_64, goarch: "amd64"},
 }
 
-// file is one archive member as the checks see it.
+// file is one archive member as the checks see it. Diffs compare Digest, the
+// SHA-256 of the body, so that a binary of many megabytes is not diffed byte
+// by byte.
 type file struct {
 	Mode     int64
 	UID, GID int
+	Digest   string
 	body     []byte
 }
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ignoreBody makes go-cmp compare files by Digest only.
+var ignoreBody = cmpopts.IgnoreUnexported(file{})
 
 var (
 	buildOnce sync.Once
@@ -76,6 +90,9 @@ func packages(t *testing.T) string {
 	requireCommands(t, "dpkg-deb")
 	buildOnce.Do(func() {
 		if dir := os.Getenv("LINTEL_PACKAGES"); dir != "" {
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(repoRoot, dir) // relative to the repository
+			}
 			builtDir, buildErr = filepath.Abs(dir)
 			return
 		}
@@ -144,38 +161,29 @@ func TestDebs(t *testing.T) {
 				t.Errorf("control Version %q, Maintainer %q: want a version ending in -1 and a maintainer with an address", fields["Version"], fields["Maintainer"])
 			}
 
+			script := func(name string) string { return digest(readFile(t, filepath.Join(repoRoot, "build", "nfpm", name))) }
 			wantControl := map[string]file{
-				"./control":   {Mode: 0o644},
-				"./md5sums":   {Mode: 0o644},
-				"./conffiles": {Mode: 0o644},
-				"./postinst":  {Mode: 0o755},
-				"./prerm":     {Mode: 0o755},
-				"./postrm":    {Mode: 0o755},
+				"./control":   {Mode: 0o644, Digest: control["./control"].Digest},
+				"./md5sums":   {Mode: 0o644, Digest: control["./md5sums"].Digest},
+				"./conffiles": {Mode: 0o644, Digest: digest([]byte("/etc/lintel/lintel.toml\n"))},
+				"./postinst":  {Mode: 0o755, Digest: script("postinst")},
+				"./prerm":     {Mode: 0o755, Digest: script("prerm")},
+				"./postrm":    {Mode: 0o755, Digest: script("postrm")},
 			}
-			if diff := cmp.Diff(wantControl, control, cmp.AllowUnexported(file{}), cmp.FilterPath(isBody, cmp.Ignore())); diff != "" {
-				t.Errorf("control archive members (-want +got):\n%s", diff)
-			}
-			if got, want := string(control["./conffiles"].body), "/etc/lintel/lintel.toml\n"; got != want {
-				t.Errorf("conffiles: got %q, want %q", got, want)
-			}
-			for _, script := range []string{"postinst", "prerm", "postrm"} {
-				want := readFile(t, filepath.Join(repoRoot, "build", "nfpm", script))
-				if got := control["./"+script].body; !bytes.Equal(got, want) {
-					t.Errorf("%s differs from build/nfpm/%s", script, script)
-				}
+			if diff := cmp.Diff(wantControl, control, ignoreBody); diff != "" {
+				t.Errorf("control archive members (conffiles and maintainer scripts from build/nfpm/) (-want +got):\n%s", diff)
 			}
 
-			wantData := map[string]file{
-				"./usr/bin/lintel":                            {Mode: 0o755},
-				"./usr/lib/systemd/system/lintel.service":     {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.service"))},
-				"./usr/lib/sysusers.d/lintel.conf":            {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.sysusers"))},
-				"./usr/lib/tmpfiles.d/lintel.conf":            {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.tmpfiles"))},
-				"./usr/lib/udev/rules.d/60-lintel-gpio.rules": {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel-gpio.rules"))},
-				"./etc/lintel/lintel.toml":                    {Mode: 0o644, body: example},
-			}
 			binary := data["./usr/bin/lintel"].body
-			wantData["./usr/bin/lintel"] = file{Mode: 0o755, body: binary}
-			if diff := cmp.Diff(wantData, regular(data), cmp.AllowUnexported(file{})); diff != "" {
+			wantData := map[string]file{
+				"./usr/bin/lintel":                            {Mode: 0o755, Digest: digest(binary)},
+				"./usr/lib/systemd/system/lintel.service":     {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.service")},
+				"./usr/lib/sysusers.d/lintel.conf":            {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.sysusers")},
+				"./usr/lib/tmpfiles.d/lintel.conf":            {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.tmpfiles")},
+				"./usr/lib/udev/rules.d/60-lintel-gpio.rules": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-gpio.rules")},
+				"./etc/lintel/lintel.toml":                    {Mode: 0o644, Digest: digest(example)},
+			}
+			if diff := cmp.Diff(wantData, regular(data), ignoreBody); diff != "" {
 				t.Errorf("installed files (-want +got):\n%s", diff)
 			}
 			checkBinary(t, binary, tg, releaseVersion(t, dir))
@@ -209,14 +217,14 @@ func TestTarballs(t *testing.T) {
 				got[strings.TrimPrefix(name, top+"/")] = f
 			}
 			want := map[string]file{
-				"lintel":               {Mode: 0o755, body: got["lintel"].body},
-				"lintel.service":       {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.service"))},
-				"lintel.sysusers":      {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.sysusers"))},
-				"lintel.tmpfiles":      {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel.tmpfiles"))},
-				"60-lintel-gpio.rules": {Mode: 0o644, body: readFile(t, filepath.Join(repoRoot, "systemd", "lintel-gpio.rules"))},
-				"lintel.toml.example":  {Mode: 0o644, body: example},
+				"lintel":               {Mode: 0o755, Digest: got["lintel"].Digest},
+				"lintel.service":       {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.service")},
+				"lintel.sysusers":      {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.sysusers")},
+				"lintel.tmpfiles":      {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.tmpfiles")},
+				"60-lintel-gpio.rules": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-gpio.rules")},
+				"lintel.toml.example":  {Mode: 0o644, Digest: digest(example)},
 			}
-			if diff := cmp.Diff(want, got, cmp.AllowUnexported(file{})); diff != "" {
+			if diff := cmp.Diff(want, got, ignoreBody); diff != "" {
 				t.Errorf("tarball files under %s/ (-want +got):\n%s", top, diff)
 			}
 			checkBinary(t, got["lintel"].body, tg, releaseVersion(t, dir))
@@ -315,11 +323,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func isBody(p cmp.Path) bool {
-	sf, ok := p.Last().(cmp.StructField)
-	return ok && sf.Name() == "body"
-}
-
 func dpkgDeb(t *testing.T, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command("dpkg-deb", args...)
@@ -349,7 +352,7 @@ func untar(t *testing.T, raw []byte) map[string]file {
 		if err != nil {
 			t.Fatalf("read tar member %s: %v", h.Name, err)
 		}
-		f := file{Mode: h.Mode & 0o7777, UID: h.Uid, GID: h.Gid, body: body}
+		f := file{Mode: h.Mode & 0o7777, UID: h.Uid, GID: h.Gid, Digest: digest(body), body: body}
 		if h.Typeflag == tar.TypeDir {
 			f.Mode |= 1 << 31 // keep directories apart from files in diffs
 		}
@@ -391,6 +394,12 @@ func controlFields(t *testing.T, b []byte) map[string]string {
 		fields[key] = strings.TrimSpace(value)
 	}
 	return fields
+}
+
+// repoDigest returns the digest of a file named from the repository root.
+func repoDigest(t *testing.T, path string) string {
+	t.Helper()
+	return digest(readFile(t, filepath.Join(repoRoot, filepath.FromSlash(path))))
 }
 
 func readFile(t *testing.T, path string) []byte {

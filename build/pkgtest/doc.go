@@ -21,7 +21,8 @@
 // config's mode and the enablement after each.
 //
 // The packages come from $LINTEL_PACKAGES when set (a directory holding
-// build/deb's output, such as build/out); otherwise the tests run build/deb
+// build/deb's output, such as build/out; a relative path is taken from the
+// repository root); otherwise the tests run build/deb
 // themselves into a temporary directory, which takes minutes. The tests need
 // dpkg-deb and, for the lifecycle, dpkg, systemd-sysusers, systemd-tmpfiles,
 // systemctl and root; a missing one fails the test. -short skips them all.
