@@ -84,8 +84,7 @@ func (b *backend) WaitEvents(ctx context.Context, after uint64) error {
 }
 
 func (b *backend) HandleChanges(payload []byte) ([]byte, int) {
-	ack := b.sync.Apply(payload)
-	return mustJSON(ack), ack.HTTPStatus()
+	return b.sync.HandleChangesHTTP(payload)
 }
 
 func (b *backend) CurrentAck() []byte { return b.sync.CurrentAck() }
