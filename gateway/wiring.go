@@ -126,7 +126,7 @@ func (g *Gateway) startBroker() error {
 		// serialises changesets itself.
 		p := append([]byte(nil), payload...)
 		go func() {
-			ack, _ := (*backend)(g).HandleChanges(p)
+			ack := g.sync.HandleChanges(p)
 			if err := g.broker.Publish(acks, ack, false); err != nil {
 				g.log.Warn("publishing sync ack", "err", err)
 			}
