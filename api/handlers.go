@@ -271,8 +271,8 @@ func checkFormat(f string) *apiError {
 	if f == "" {
 		return errorf(http.StatusUnprocessableEntity, CodeInvalid, `format: is empty (e.g. "H10301")`)
 	}
-	if err := access.CheckID(f); err != nil || strings.Contains(f, ":") {
-		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "format: %q is not a format name", f)
+	if err := access.CheckCardFormat(f); err != nil {
+		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "format: %v", err)
 	}
 	return nil
 }

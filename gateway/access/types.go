@@ -54,6 +54,31 @@ func CheckID(id string) error {
 	return nil
 }
 
+// MaxFormatLength bounds a card format name, in bytes.
+const MaxFormatLength = 32
+
+// CheckCardFormat checks the shape of a card format name: 1 to
+// MaxFormatLength letters, digits, '-', '_' or '.'. A ':' would break the
+// FORMAT:FACILITY:NUMBER form cards are keyed by. Whether the gateway can
+// decode the format is the reader's business, not the table's.
+func CheckCardFormat(f string) error {
+	if f == "" {
+		return fmt.Errorf("card format is empty")
+	}
+	if len(f) > MaxFormatLength {
+		return fmt.Errorf("card format is %d characters long, at most %d allowed", len(f), MaxFormatLength)
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return fmt.Errorf("card format %q has a character that is not allowed at offset %d", f, i)
+		}
+	}
+	return nil
+}
+
 // CardKey is the normalised identity of a card: its Wiegand format and the
 // facility code and card number decoded from it. Two reads of the same card
 // on any reader configured for that format give equal keys.

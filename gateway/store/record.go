@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -33,7 +32,7 @@ func (st *userState) record() UserRecord {
 // Limits on what a user record may hold.
 const (
 	maxNameLen   = 256 // bytes of a user's display name
-	maxFormatLen = 32  // bytes of a card format name
+	maxFormatLen = access.MaxFormatLength
 	// maxCredentialsPerUser bounds one user's credentials, so that one
 	// record stays far below a Badger transaction's size limit.
 	maxCredentialsPerUser = 64
@@ -69,26 +68,6 @@ func checkUser(u access.User) (access.User, error) {
 	return u, nil
 }
 
-// checkFormat validates a card format name: 1 to 32 letters, digits, '-',
-// '_' or '.', so that a card key prints unambiguously as FORMAT:FAC:NUM.
-func checkFormat(f string) error {
-	if f == "" {
-		return errors.New("card format is empty")
-	}
-	if len(f) > maxFormatLen {
-		return fmt.Errorf("card format is %d characters long, at most %d allowed", len(f), maxFormatLen)
-	}
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return fmt.Errorf("card format %q has a character that is not allowed at offset %d", f, i)
-		}
-	}
-	return nil
-}
-
 // checkCredential validates a credential with its id already set and
 // returns it normalised (Type "card").
 func checkCredential(c access.Credential) (access.Credential, error) {
@@ -101,7 +80,7 @@ func checkCredential(c access.Credential) (access.Credential, error) {
 	if c.Type != access.CredentialCard {
 		return c, fmt.Errorf("credential %q: type %q is not supported (want %q)", c.ID, c.Type, access.CredentialCard)
 	}
-	if err := checkFormat(c.Card.Format); err != nil {
+	if err := access.CheckCardFormat(c.Card.Format); err != nil {
 		return c, fmt.Errorf("credential %q: %w", c.ID, err)
 	}
 	return c, nil

@@ -28,7 +28,7 @@ const (
 	// MaxNameLength bounds a user's display name, in bytes.
 	MaxNameLength = 256
 	// MaxFormatLength bounds a card format name, in bytes.
-	MaxFormatLength = 32
+	MaxFormatLength = access.MaxFormatLength
 	// MaxCredentialsPerUser bounds one user's credentials in a snapshot,
 	// as the store bounds them.
 	MaxCredentialsPerUser = 64

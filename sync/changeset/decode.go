@@ -410,31 +410,10 @@ func (d *decoder) card(w *wireCard, field string) (access.CardKey, error) {
 	case w.Number == nil:
 		return access.CardKey{}, missing(field + ".number")
 	}
-	if err := checkFormat(w.Format); err != nil {
+	if err := access.CheckCardFormat(w.Format); err != nil {
 		return access.CardKey{}, &Error{Code: CodeInvalid, Path: field + ".format", Message: err.Error()}
 	}
 	return access.CardKey{Format: d.intern(w.Format), Facility: *w.Facility, Number: *w.Number}, nil
-}
-
-// checkFormat accepts a card format name: 1 to MaxFormatLength letters,
-// digits, '-', '_' and '.'. A ':' would break the FORMAT:FACILITY:NUMBER
-// form the store keys cards by.
-func checkFormat(f string) error {
-	if f == "" {
-		return errors.New("card format is empty")
-	}
-	if len(f) > MaxFormatLength {
-		return fmt.Errorf("card format is %d characters long, at most %d allowed", len(f), MaxFormatLength)
-	}
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return fmt.Errorf("card format %q has a character that is not allowed at offset %d", f, i)
-		}
-	}
-	return nil
 }
 
 func (d *decoder) intern(s string) string {
