@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -224,6 +226,38 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	return o
 }
 
+// removeEmptyMemtables deletes memtable files of zero length. A process
+// killed between creating a memtable's file and sizing it leaves one behind,
+// and Badger v4.9.6 then refuses to open the database ("while opening fid:
+// N err: Create a new file"). Such a file holds nothing, not even its
+// header, so removing it loses nothing.
+func removeEmptyMemtables(dir string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+		log.Warn("removed an empty memtable file left by a crash", "file", e.Name())
+	}
+	return nil
+}
+
 // Open opens or creates the store and loads the table into memory. The
 // doors can be served as soon as it returns.
 func Open(opts Options) (*Store, error) {
@@ -234,6 +268,9 @@ func Open(opts Options) (*Store, error) {
 	key, err := loadDeviceKey(opts.KeyFile, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if err := removeEmptyMemtables(opts.Dir, opts.Logger); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
 	db, err := badger.Open(badgerOptions(opts.Dir, opts.Logger))
 	if err != nil {

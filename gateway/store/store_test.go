@@ -322,3 +322,35 @@ func TestRunGCStopsWithContext(t *testing.T) {
 		t.Errorf("RunGC after cancel = %v, want nil", err)
 	}
 }
+
+// TestOpenAfterCrashLeftEmptyMemtable reopens a store whose directory holds
+// a zero-length memtable file, as a kill between Badger creating the file
+// and sizing it leaves behind; Badger alone refuses to open then.
+func TestOpenAfterCrashLeftEmptyMemtable(t *testing.T) {
+	dir := t.TempDir()
+	opts := childOptions(dir)
+	s, err := store.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(func(tx *store.Tx) error {
+		_, err := tx.PutUser(access.User{ID: "ann", Enabled: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(opts.Dir, "00099.mem"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = store.Open(opts)
+	if err != nil {
+		t.Fatalf("open with an empty memtable file: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.User("ann"); err != nil {
+		t.Fatalf("user after reopen: %v", err)
+	}
+}
