@@ -151,8 +151,9 @@ func (e *Engine) reader(name string) (*readerState, error) {
 	return rs, nil
 }
 
-// Card decides a card presented at a reader.
-func (e *Engine) Card(now time.Time, reader string, key CardKey) (Result, error) {
+// at runs fn for one input at a reader, under the engine's lock, with the
+// reader's finished card+PIN window and lockout already expired into res.
+func (e *Engine) at(now time.Time, reader string, fn func(rs *readerState, res Result) (Result, error)) (Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rs, err := e.reader(reader)
@@ -161,108 +162,101 @@ func (e *Engine) Card(now time.Time, reader string, key CardKey) (Result, error)
 	}
 	res := e.newResult(rs)
 	e.expireLocked(now, rs, &res)
+	return fn(rs, res)
+}
+
+// Card decides a card presented at a reader.
+func (e *Engine) Card(now time.Time, reader string, key CardKey) (Result, error) {
+	return e.at(now, reader, func(rs *readerState, res Result) (Result, error) {
+		return e.cardLocked(now, rs, res, key), nil
+	})
+}
+
+func (e *Engine) cardLocked(now time.Time, rs *readerState, res Result, key CardKey) Result {
 	if rs.cfg.Mode == ModePINOnly {
-		return e.denyLocked(now, rs, res, NameDenyCardNotAllowed, "", "", key.String()), nil
+		return e.denyLocked(now, rs, res, NameDenyCardNotAllowed, "", "", key.String())
 	}
 	h, ok := e.dir.Card(key)
 	if !ok {
-		return e.denyLocked(now, rs, res, NameDenyCardNotFound, "", "", key.String()), nil
+		return e.denyLocked(now, rs, res, NameDenyCardNotFound, "", "", key.String())
 	}
 	if why := h.User.Validity(now); why != "" {
-		return e.denyLocked(now, rs, res, why, h.User.ID, h.Credential, ""), nil
+		return e.denyLocked(now, rs, res, why, h.User.ID, h.Credential, "")
 	}
 	if rs.cfg.Mode != ModeCardAndPIN {
-		return e.grantLocked(now, rs, res, NameGrantCard, h.User.ID, h.Credential), nil
+		return e.grantLocked(now, rs, res, NameGrantCard, h.User.ID, h.Credential)
 	}
 	// card_and_pin: the card opens a window for the holder's PIN (R8).
 	switch {
 	case e.userLocked(h.User.ID, now):
-		return e.denyLocked(now, rs, res, NameDenyUserLocked, h.User.ID, h.Credential, ""), nil
+		return e.denyLocked(now, rs, res, NameDenyUserLocked, h.User.ID, h.Credential, "")
 	case !h.HasPIN:
-		return e.denyLocked(now, rs, res, NameDenyNoPIN, h.User.ID, h.Credential, ""), nil
+		return e.denyLocked(now, rs, res, NameDenyNoPIN, h.User.ID, h.Credential, "")
 	case rs.fails.locked(now):
-		return e.denyLocked(now, rs, res, NameDenyKeypadLocked, h.User.ID, h.Credential, ""), nil
+		return e.denyLocked(now, rs, res, NameDenyKeypadLocked, h.User.ID, h.Credential, "")
 	}
 	rs.clearKeys()
 	rs.pending, rs.pendingUser, rs.pendingCred = true, h.User.ID, h.Credential
 	rs.pendingEnd = now.Add(rs.cfg.PINWindow)
 	res.Action = ActionAwaitPIN
 	res.Events = append(res.Events, e.event(now, rs, TypeAwaitPIN, NameAwaitingPIN, h.User.ID, h.Credential, ""))
-	return res, nil
+	return res
 }
 
 // Key handles one key press: '0'-'9', '*' or '#'. A key that completes an
 // entry ('#', or the eighth digit, R7) submits it as a PIN.
 func (e *Engine) Key(now time.Time, reader string, key byte) (Result, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rs, err := e.reader(reader)
-	if err != nil {
-		return Result{}, err
-	}
-	res := e.newResult(rs)
-	if !rs.cfg.Mode.NeedsKeypad() {
-		return res, nil // a card_only reader ignores its keypad
-	}
-	e.expireLocked(now, rs, &res)
-	if rs.n > 0 && now.Sub(rs.lastKey) >= rs.cfg.KeyTimeout {
-		rs.clearKeys()
-	}
-	rs.lastKey = now
-	switch {
-	case key >= '0' && key <= '9':
-		rs.keys[rs.n] = key
-		rs.n++
-		if rs.n < MaxPINLength {
-			return res, nil
+	return e.at(now, reader, func(rs *readerState, res Result) (Result, error) {
+		if !rs.cfg.Mode.NeedsKeypad() {
+			return res, nil // a card_only reader ignores its keypad
 		}
-	case key == '*':
+		if rs.n > 0 && now.Sub(rs.lastKey) >= rs.cfg.KeyTimeout {
+			rs.clearKeys()
+		}
+		rs.lastKey = now
+		switch {
+		case key >= '0' && key <= '9':
+			rs.keys[rs.n] = key
+			rs.n++
+			if rs.n < MaxPINLength {
+				return res, nil
+			}
+		case key == '*':
+			rs.clearKeys()
+			return res, nil
+		case key == '#':
+			if rs.n == 0 {
+				return res, nil
+			}
+		default:
+			return res, fmt.Errorf("access: reader %q: key %q is not a keypad key", reader, key)
+		}
+		var digits [MaxPINLength]byte
+		n := copy(digits[:], rs.keys[:rs.n])
 		rs.clearKeys()
+		res = e.submitLocked(now, rs, res, digits[:n])
+		clear(digits[:])
 		return res, nil
-	case key == '#':
-		if rs.n == 0 {
-			return res, nil
-		}
-	default:
-		return res, fmt.Errorf("access: reader %q: key %q is not a keypad key", reader, key)
-	}
-	var digits [MaxPINLength]byte
-	n := copy(digits[:], rs.keys[:rs.n])
-	rs.clearKeys()
-	res = e.submitLocked(now, rs, res, digits[:n])
-	clear(digits[:])
-	return res, nil
+	})
 }
 
 // PIN decides a whole PIN sent at once, as a buffered keypad does.
 func (e *Engine) PIN(now time.Time, reader string, digits []byte) (Result, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rs, err := e.reader(reader)
-	if err != nil {
-		return Result{}, err
-	}
-	res := e.newResult(rs)
-	if !rs.cfg.Mode.NeedsKeypad() {
-		return res, nil
-	}
-	e.expireLocked(now, rs, &res)
-	rs.clearKeys()
-	return e.submitLocked(now, rs, res, digits), nil
+	return e.at(now, reader, func(rs *readerState, res Result) (Result, error) {
+		if !rs.cfg.Mode.NeedsKeypad() {
+			return res, nil
+		}
+		rs.clearKeys()
+		return e.submitLocked(now, rs, res, digits), nil
+	})
 }
 
 // KeypadError records a keypad that reported an error instead of a PIN.
 func (e *Engine) KeypadError(now time.Time, reader string) (Result, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rs, err := e.reader(reader)
-	if err != nil {
-		return Result{}, err
-	}
-	res := e.newResult(rs)
-	e.expireLocked(now, rs, &res)
-	rs.clearKeys()
-	return e.denyLocked(now, rs, res, NameDenyKeypadError, "", "", ""), nil
+	return e.at(now, reader, func(rs *readerState, res Result) (Result, error) {
+		rs.clearKeys()
+		return e.denyLocked(now, rs, res, NameDenyKeypadError, "", "", ""), nil
+	})
 }
 
 // submitLocked decides a complete keypad entry.
