@@ -3,11 +3,11 @@ package store_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"iter"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -299,7 +299,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 			dir := populated(b, n)
 			var rss, heap, anon, file float64
 			for range b.N {
-				cmd := exec.Command(os.Args[0], "-test.run=^TestRSSChild$", "-test.count=1")
+				cmd := selfCommand(context.Background(), "-test.run=^TestRSSChild$", "-test.count=1")
 				cmd.Env = append(os.Environ(), envChildMode+"=rss", envChildDir+"="+dir, "GOMEMLIMIT=64MiB")
 				out, err := cmd.Output()
 				if err != nil {

@@ -100,6 +100,17 @@ func TestCrashChild(t *testing.T) {
 	}
 }
 
+// selfCommand starts this test binary again, through the command in
+// $LINTEL_TEST_EXEC when it is set: build/qemu-test runs the tests under
+// qemu-user, which cannot exec an ARM binary on its own.
+func selfCommand(ctx context.Context, args ...string) *exec.Cmd {
+	argv := append([]string{os.Args[0]}, args...)
+	if runner := os.Getenv("LINTEL_TEST_EXEC"); runner != "" {
+		argv = append(strings.Fields(runner), argv...)
+	}
+	return exec.CommandContext(ctx, argv[0], argv[1:]...)
+}
+
 // runChild starts the child in mode on dir and kills it with SIGKILL right
 // after it prints the line for which kill reports true; it returns the
 // last line it read.
@@ -107,7 +118,7 @@ func runChild(t *testing.T, mode, dir string, kill func(line string) bool) strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := selfCommand(ctx, "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChildMode+"="+mode, envChildDir+"="+dir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -226,6 +227,14 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	return o
 }
 
+// ErrUnsupportedPlatform: the store refuses to open on a 32-bit platform.
+// Badger v4.9.6 cannot read back its own tables there: with the store's
+// options it panics reading them, with compression it silently returns
+// nothing written before a reopen (measured under qemu-arm and natively on
+// 386). Doors need a table that survives a restart, so Lintel runs only on
+// a 64-bit OS (arm64 on a Raspberry Pi Zero 2 W, 3, 4 or 5).
+var ErrUnsupportedPlatform = errors.New("store: a 32-bit platform is not supported: Badger v4.9.6 cannot read back its data there; install a 64-bit (arm64) OS")
+
 // removeEmptyMemtables deletes memtable files of zero length. A process
 // killed between creating a memtable's file and sizing it leaves one behind,
 // and Badger v4.9.6 then refuses to open the database ("while opening fid:
@@ -263,6 +272,9 @@ func removeEmptyMemtables(dir string, log *slog.Logger) error {
 func Open(opts Options) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if strconv.IntSize < 64 {
+		return nil, ErrUnsupportedPlatform
 	}
 	opts = opts.withDefaults()
 	key, err := loadDeviceKey(opts.KeyFile, opts.Logger)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,5 +353,22 @@ func TestOpenAfterCrashLeftEmptyMemtable(t *testing.T) {
 	defer s.Close()
 	if _, err := s.User("ann"); err != nil {
 		t.Fatalf("user after reopen: %v", err)
+	}
+}
+
+// TestOpenRefuses32Bit checks the store's stand on 32-bit platforms: it
+// refuses to open, with an error that says why and what to do. On 64-bit
+// platforms it opens.
+func TestOpenRefuses32Bit(t *testing.T) {
+	s, err := store.Open(childOptions(t.TempDir()))
+	if strconv.IntSize == 64 {
+		if err != nil {
+			t.Fatalf("Open on a 64-bit platform: %v", err)
+		}
+		s.Close()
+		return
+	}
+	if !errors.Is(err, store.ErrUnsupportedPlatform) || !strings.Contains(err.Error(), "64-bit (arm64)") {
+		t.Fatalf("Open on a 32-bit platform: %v, want ErrUnsupportedPlatform", err)
 	}
 }
