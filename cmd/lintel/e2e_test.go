@@ -115,7 +115,7 @@ func startGateway(t testing.TB, dir string) *gatewayProc {
 		case err := <-p.exited:
 			p.finished = true
 			t.Fatalf("lintel run --sim exited: %v\n%s", err, p.stderr.String())
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("lintel run --sim not healthy within 30s\n%s", p.stderr.String())
