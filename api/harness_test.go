@@ -1,18 +1,17 @@
 package api_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/api/apitest"
+	"github.com/lintel-access/lintel/gateway/logtest"
 )
 
 // Tokens of the test server, one per role.
@@ -28,24 +27,6 @@ var testTokens = []api.Token{
 	{Name: "portal", Role: api.RolePortal, Hash: portalHash},
 }
 
-// logBuffer collects log output from concurrent requests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // harness is a server over the in-memory backend, with the simulator on
 // unless noSim.
 type harness struct {
@@ -54,7 +35,7 @@ type harness struct {
 	backend *apitest.Backend
 	server  *api.Server
 	handler http.Handler
-	logs    *logBuffer
+	logs    *logtest.Buffer
 }
 
 type harnessOptions struct {
@@ -66,7 +47,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 	b := apitest.New(clock.Now)
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	var sim api.Sim
 	if !o.noSim {
 		sim = apitest.Sim{B: b}

@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/broker/topic"
+	"github.com/lintel-access/lintel/gateway/logtest"
 )
 
 // waitFor bounds every wait on a network peer. Generous: a healthy broker
@@ -63,24 +63,6 @@ func hash(t testing.TB, password string) string {
 	return string(h)
 }
 
-// syncBuffer is a log destination tests can read while the broker writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testConfig is a broker on a free loopback port with two accounts:
 // "portal" may publish changesets and subscribe to everything of the
 // gateway; "display" may only watch events and doors.
@@ -112,9 +94,9 @@ func testConfig(t testing.TB) broker.Config {
 
 // start runs a broker with cfg, logging into the returned buffer, and
 // closes it when the test ends.
-func start(t testing.TB, cfg broker.Config) (*broker.Broker, *syncBuffer) {
+func start(t testing.TB, cfg broker.Config) (*broker.Broker, *logtest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, err := broker.New(cfg, log)
 	if err != nil {

@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lintel-access/lintel/gateway/logtest"
 )
 
 // The end-to-end tests run the real lintel binary: `lintel run --sim` in a
@@ -50,40 +51,21 @@ func freePort(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// syncBuffer is a strings.Builder that the child's output copier and the
-// test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // gatewayProc is a running `lintel run --sim`.
 type gatewayProc struct {
 	cmd      *exec.Cmd
 	dir      string
 	api      string
 	mqtt     string
-	stdout   *syncBuffer
-	stderr   *syncBuffer
+	stdout   *logtest.Buffer
+	stderr   *logtest.Buffer
 	exited   chan error
 	finished bool
 }
 
 func startGateway(t testing.TB, dir string) *gatewayProc {
 	t.Helper()
-	p := &gatewayProc{dir: dir, api: freePort(t), mqtt: freePort(t), stdout: &syncBuffer{}, stderr: &syncBuffer{},
+	p := &gatewayProc{dir: dir, api: freePort(t), mqtt: freePort(t), stdout: &logtest.Buffer{}, stderr: &logtest.Buffer{},
 		exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, "run", "--sim", "--api", p.api, "--mqtt", p.mqtt)
 	p.cmd.Dir = dir

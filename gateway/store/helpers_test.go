@@ -1,38 +1,19 @@
 package store_test
 
 import (
-	"bytes"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/logtest"
 	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gateway/store/storetest"
 )
 
-// logBuffer collects a store's log lines for inspection.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // withLog sends a store's log, at debug level, to lb.
-func withLog(lb *logBuffer) func(*store.Options) {
+func withLog(lb *logtest.Buffer) func(*store.Options) {
 	return func(o *store.Options) {
 		o.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{
 			Level: slog.LevelDebug,
@@ -50,7 +31,7 @@ func withLog(lb *logBuffer) func(*store.Options) {
 var pathRE = regexp.MustCompile(`/[^ "]*`)
 
 // assertNoSecret fails if any of the secrets appears in the log.
-func assertNoSecret(t *testing.T, lb *logBuffer, secrets ...string) {
+func assertNoSecret(t *testing.T, lb *logtest.Buffer, secrets ...string) {
 	t.Helper()
 	// Temporary paths hold random digits that a PIN could match by chance.
 	log := pathRE.ReplaceAllString(lb.String(), "PATH")

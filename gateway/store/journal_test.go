@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/logtest"
 	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gateway/store/storetest"
 )
@@ -263,7 +264,7 @@ func TestCursors(t *testing.T) {
 
 func TestRetentionDropsDeliveredFirst(t *testing.T) {
 	clock := newFakeClock()
-	lb := &logBuffer{}
+	lb := &logtest.Buffer{}
 	s := newStore(t, withClock(clock), withLog(lb), func(o *store.Options) { o.MaxEvents = 100 })
 	appendN(t, s, 100, "t")
 	flush(t, s)

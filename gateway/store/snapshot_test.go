@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/logtest"
 	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gateway/store/storetest"
 )
@@ -133,7 +134,7 @@ func TestReplaceAllInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lb := &logBuffer{}
+			lb := &logtest.Buffer{}
 			s := newStore(t, withLog(lb))
 			if err := s.ReplaceAll(5, snapshotUsers(20, 1)); err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/logtest"
 	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gateway/store/storetest"
 )
@@ -161,7 +162,7 @@ func TestSetPIN(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lb := &logBuffer{}
+			lb := &logtest.Buffer{}
 			s := newStore(t, withLog(lb))
 			putUser(t, s, "u1")
 			putUser(t, s, "u2")
@@ -261,7 +262,7 @@ func TestGeneratePIN(t *testing.T) { // R4
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lb := &logBuffer{}
+			lb := &logtest.Buffer{}
 			s := newStore(t, withLog(lb))
 			putUser(t, s, "u1")
 			var pin string

@@ -1,16 +1,15 @@
 package changeset
 
 import (
-	"bytes"
 	"log/slog"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-json-experiment/json"
 
+	"github.com/lintel-access/lintel/gateway/logtest"
 	"github.com/lintel-access/lintel/gateway/store"
 )
 
@@ -35,29 +34,11 @@ func storeOptions(dir string) store.Options {
 	return store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "device.key"), GatewayID: "gw1"}
 }
 
-// logBuffer collects log output; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // newApplier returns an applier on a fresh store, and its log.
-func newApplier(tb testing.TB) (*Applier, *store.Store, *logBuffer) {
+func newApplier(tb testing.TB) (*Applier, *store.Store, *logtest.Buffer) {
 	tb.Helper()
 	s := openStore(tb, tb.TempDir())
-	var logs logBuffer
+	var logs logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return New(s, fixedNow, log), s, &logs
 }
