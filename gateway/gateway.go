@@ -272,15 +272,17 @@ func (g *Gateway) run(ctx context.Context) error {
 		case <-gctx.Done():
 		}
 	}
-	close(g.ready)
-	if g.opts.onReady != nil {
-		g.opts.onReady(g)
+	if gctx.Err() == nil {
+		close(g.ready)
+		if g.opts.onReady != nil {
+			g.opts.onReady(g)
+		}
+		g.log.Info("lintel is up", "gateway", g.cfg.Gateway.ID, "version", Version,
+			"readers", len(g.hw.readers), "doors", len(g.hw.doors), "sim", g.opts.Sim,
+			"api", g.cfg.API.Listen, "mqtt", g.brokerAddr(), "uplink", g.cfg.Uplink.URL != "")
+		_ = g.opts.Notify.Ready()
+		g.appendEvent(access.Event{Type: "gateway.started", Name: "Gateway Started", Detail: "version " + Version})
 	}
-	g.log.Info("lintel is up", "gateway", g.cfg.Gateway.ID, "version", Version,
-		"readers", len(g.hw.readers), "doors", len(g.hw.doors), "sim", g.opts.Sim,
-		"api", g.cfg.API.Listen, "mqtt", g.brokerAddr(), "uplink", g.cfg.Uplink.URL != "")
-	_ = g.opts.Notify.Ready()
-	g.appendEvent(access.Event{Type: "gateway.started", Name: "Gateway Started", Detail: "version " + Version})
 
 	<-gctx.Done()
 	_ = g.opts.Notify.Stopping()
@@ -288,18 +290,25 @@ func (g *Gateway) run(ctx context.Context) error {
 	g.log.Info("lintel is stopping", "cause", cause)
 	err := grp.Wait()
 
-	// Drain: the doors are locked, the journal is made durable, and the
-	// broker says offline. This gets its own deadline: the run context is
-	// already gone.
+	// Drain: the doors are locked first, then the broker says offline and
+	// the journal is made durable. The drain has its own deadline (the run
+	// context is already gone) so a stuck client cannot hold the process.
 	g.hw.secureAll()
 	g.appendEvent(access.Event{Type: "gateway.stopped", Name: "Gateway Stopped"})
-	shutdown, done := context.WithTimeout(context.Background(), g.opts.ShutdownTimeout)
-	defer done()
-	if g.broker != nil {
-		g.stopBroker(shutdown)
-	}
-	if ferr := g.store.Flush(); ferr != nil {
-		g.log.Error("flushing the journal", "err", ferr)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		if g.broker != nil {
+			g.stopBroker()
+		}
+		if ferr := g.store.Flush(); ferr != nil {
+			g.log.Error("flushing the journal", "err", ferr)
+		}
+	}()
+	select {
+	case <-drained:
+	case <-time.After(g.opts.ShutdownTimeout):
+		g.log.Error("shutdown drain did not finish in time; stopping anyway", "timeout", g.opts.ShutdownTimeout)
 	}
 	return err
 }

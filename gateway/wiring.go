@@ -138,7 +138,7 @@ func (g *Gateway) startBroker() error {
 	return g.broker.Publish(acks, g.sync.CurrentAck(), false)
 }
 
-func (g *Gateway) stopBroker(context.Context) {
+func (g *Gateway) stopBroker() {
 	if err := g.broker.Close(); err != nil {
 		g.log.Warn("closing the broker", "err", err)
 	}
