@@ -120,6 +120,12 @@ type DoorStatus struct {
 	// Alarms are short names of active alarms, e.g. "held_open",
 	// "forced_open".
 	Alarms []string `json:"alarms"`
+	// RelayEnergised says whether the strike relay is driven now (unlocked
+	// for a fail-secure strike, locked for a fail-safe maglock).
+	RelayEnergised bool `json:"relay_energised"`
+	// Indicator is the pattern on the reader's LEDs and beeper: "idle",
+	// "grant", "deny", "pin_wait" or "lockout".
+	Indicator string `json:"indicator,omitempty"`
 }
 
 // ReaderStatus is one reader with the installer's frame inspector.

@@ -49,6 +49,8 @@ type doorUnit struct {
 	door   *door.Door
 	sim    *sim.DoorSim
 	relay  *sim.Output // the simulated strike relay, nil on hardware
+	// relayActiveLow: the relay is energised by a low level.
+	relayActiveLow bool
 }
 
 // openHardware opens every door first and drives its strike locked, then
@@ -92,7 +94,7 @@ func openHardware(cfg *Config, simulate bool, log *slog.Logger) (hw *hardware, e
 func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardware, log *slog.Logger) (*doorUnit, error) {
 	dc := cfg.Doors[name]
 	rc := cfg.Readers[readerName]
-	du := &doorUnit{name: name, reader: readerName}
+	du := &doorUnit{name: name, reader: readerName, relayActiveLow: dc.StrikeActive == "low"}
 	dcfg := door.Config{
 		Name:           name,
 		RelayActiveLow: dc.StrikeActive == "low",

@@ -61,6 +61,9 @@ func TestSimEndToEnd(t *testing.T) {
 	if st := garage.door.Status(); st.Locked || !st.Green {
 		t.Errorf("during the grant: %+v, want unlocked with the green LED on", st)
 	}
+	if ds := g.status().Doors[1]; ds.Name != "garage" || !ds.RelayEnergised || ds.Indicator != "grant" {
+		t.Errorf("status during the grant: %+v, want garage with the relay energised and the grant pattern", ds)
+	}
 	off := waitLevel(t, relay, false)
 	if pulse := off.Time.Sub(on.Time); pulse < 350*time.Millisecond || pulse > 2*time.Second {
 		t.Errorf("strike pulse lasted %v, want about the configured 400ms", pulse)

@@ -179,7 +179,8 @@ func (g *Gateway) status() api.Status {
 	}
 	for _, d := range g.hw.doors {
 		ds := d.door.Status()
-		st.Doors = append(st.Doors, api.DoorStatus{Name: d.name, Locked: ds.Locked, Open: ds.Open, Alarms: alarms(ds)})
+		st.Doors = append(st.Doors, api.DoorStatus{Name: d.name, Locked: ds.Locked, Open: ds.Open, Alarms: alarms(ds),
+			RelayEnergised: ds.RelayHigh != d.relayActiveLow, Indicator: ds.Pattern})
 	}
 	for _, r := range g.hw.readers {
 		rc := g.cfg.Readers[r.name]

@@ -414,16 +414,19 @@ func (c *StatusCmd) Run(g *Globals) error {
 	}
 	fmt.Fprintf(w, "gateway %s, version %s, up %s, clock %s\n", st.GatewayID, st.Version, time.Duration(st.UptimeSeconds)*time.Second, clock)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nDOOR\tLOCK\tCONTACT\tALARMS")
+	fmt.Fprintln(tw, "\nDOOR\tLOCK\tRELAY\tREADER LEDS\tCONTACT\tALARMS")
 	for _, d := range st.Doors {
-		lock, contact := "unlocked", "closed"
+		lock, relay, contact := "unlocked", "off", "closed"
 		if d.Locked {
 			lock = "locked"
+		}
+		if d.RelayEnergised {
+			relay = "energised"
 		}
 		if d.Open {
 			contact = "open"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Name, lock, contact, orNone(strings.Join(d.Alarms, ", ")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, lock, relay, orNone(d.Indicator), contact, orNone(strings.Join(d.Alarms, ", ")))
 	}
 	fmt.Fprintln(tw, "\nREADER\tMODEL\tMODE\tLAST FRAME\tREJECTED")
 	for _, r := range st.Readers {

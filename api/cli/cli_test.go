@@ -81,7 +81,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"sim", "door", "front", "ajar"}, 2, ``, `must be one of "open","closed"`},
 		{[]string{"events", "tail", "-n", "3"}, 0, `^2  \S+  access.granted  Grant Access - Card  reader=garage  door=garage  user=u1  credential=c1\n3  \S+  access.granted  Grant Access - PIN  reader=side  door=side  user=u1\n4  \S+  door.contact  Door Opened  door=front\n$`, ""},
 		{[]string{"events", "tail", "--after", "3"}, 0, `^4  \S+  door.contact  Door Opened  door=front\n$`, ""},
-		{[]string{"status"}, 0, `(?s)gateway gw-test, version 1.0.0, up 0s, clock synchronised\n.*front +locked +open +none\n.*garage +RP40 +card_only +26 bits H10301 1/100 +none\n.*side +RPK40 +card_or_pin +key press +none\n.*journal 4 events, 4 undelivered; sync revision 0`, ""},
+		{[]string{"status"}, 0, `(?s)gateway gw-test, version 1.0.0, up 0s, clock synchronised\n.*front +locked +off +none +open +none\n.*garage +RP40 +card_only +26 bits H10301 1/100 +none\n.*side +RPK40 +card_or_pin +key press +none\n.*journal 4 events, 4 undelivered; sync revision 0`, ""},
 		{[]string{"user", "rm", "u2"}, 0, `^removed user u2\n$`, ""},
 		{[]string{"user", "rm", "u2"}, 1, ``, `^lintel: not_found: `},
 	}
