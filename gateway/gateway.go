@@ -78,6 +78,7 @@ type Gateway struct {
 	metrics *metrics
 
 	started time.Time
+	clock   clockTrust
 	// beat is the decision loop's last heartbeat, in Unix nanoseconds.
 	beat atomic.Int64
 	// inputs carries reader frames to the decision loop.
@@ -150,7 +151,7 @@ func (g *Gateway) open() error {
 		CommitInterval: cfg.Journal.CommitInterval,
 		MaxEvents:      cfg.Journal.MaxEvents,
 		MaxAge:         cfg.Journal.MaxAge,
-		ClockTrusted:   clockTrusted,
+		ClockTrusted:   g.clock.Trusted,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

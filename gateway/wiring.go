@@ -175,7 +175,7 @@ func (g *Gateway) status() api.Status {
 		GatewayID:    g.cfg.Gateway.ID,
 		Version:      Version,
 		Started:      g.started,
-		ClockTrusted: clockTrusted(),
+		ClockTrusted: g.clock.Trusted(),
 	}
 	for _, d := range g.hw.doors {
 		ds := d.door.Status()
