@@ -95,21 +95,13 @@ func (h *Host) Reader(d0, d1 string) (EdgeSource, error) {
 
 // Input requests one input line with both edges detected.
 func (h *Host) Input(name string, pull Pull) (Input, error) {
-	l, err := Resolve(h.Chips(), name)
-	if err != nil {
-		return nil, err
-	}
-	if err := requestable(l); err != nil {
-		return nil, err
-	}
-	ls, err := h.chips[l.Chip].LineSetFromConfig(&gpioioctl.LineSetConfig{
-		Lines:            []string{l.Name},
+	ls, _, err := h.requestLine(name, "input", gpioioctl.LineSetConfig{
 		DefaultDirection: gpioioctl.LineInput,
 		DefaultEdge:      gpio.BothEdges,
 		DefaultPull:      pull.periph(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pins: request input %s: %w", l.Name, err)
+		return nil, err
 	}
 	return &lineSetInput{ls: ls}, nil
 }
@@ -118,19 +110,9 @@ func (h *Host) Input(name string, pull Pull) (Input, error) {
 // drives a newly requested output low until then, for microseconds, which no
 // relay or LED reacts to.
 func (h *Host) Output(name string, high bool) (Output, error) {
-	l, err := Resolve(h.Chips(), name)
+	ls, l, err := h.requestLine(name, "output", gpioioctl.LineSetConfig{DefaultDirection: gpioioctl.LineOutput})
 	if err != nil {
 		return nil, err
-	}
-	if err := requestable(l); err != nil {
-		return nil, err
-	}
-	ls, err := h.chips[l.Chip].LineSetFromConfig(&gpioioctl.LineSetConfig{
-		Lines:            []string{l.Name},
-		DefaultDirection: gpioioctl.LineOutput,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pins: request output %s: %w", l.Name, err)
 	}
 	o := &lineSetOutput{ls: ls, name: l.Name}
 	if err := o.Out(high); err != nil {
@@ -138,6 +120,24 @@ func (h *Host) Output(name string, high bool) (Output, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// requestLine resolves a line by name and requests it alone with cfg;
+// what ("input", "output") names the request in the kernel's error.
+func (h *Host) requestLine(name, what string, cfg gpioioctl.LineSetConfig) (*gpioioctl.LineSet, Line, error) {
+	l, err := Resolve(h.Chips(), name)
+	if err != nil {
+		return nil, l, err
+	}
+	if err := requestable(l); err != nil {
+		return nil, l, err
+	}
+	cfg.Lines = []string{l.Name}
+	ls, err := h.chips[l.Chip].LineSetFromConfig(&cfg)
+	if err != nil {
+		return nil, l, fmt.Errorf("pins: request %s %s: %w", what, l.Name, err)
+	}
+	return ls, l, nil
 }
 
 // lineMap maps the chip offsets of a reader's lines to D0 and D1.
