@@ -74,8 +74,9 @@ func TestPutUser(t *testing.T) {
 	}
 }
 
-func TestPutUserKeepsPINAndCredentials(t *testing.T) {
-	s := newStore(t)
+// enrolU1 adds user u1 with PIN 482915 and card c1 (card(7)).
+func enrolU1(t *testing.T, s *store.Store) {
+	t.Helper()
 	putUser(t, s, "u1")
 	update(t, s, func(tx *store.Tx) error {
 		if err := tx.SetPIN("u1", "482915"); err != nil {
@@ -84,6 +85,11 @@ func TestPutUserKeepsPINAndCredentials(t *testing.T) {
 		_, err := tx.AddCredential(access.Credential{ID: "c1", UserID: "u1", Card: card(7)})
 		return err
 	})
+}
+
+func TestPutUserKeepsPINAndCredentials(t *testing.T) {
+	s := newStore(t)
+	enrolU1(t, s)
 	var created bool
 	update(t, s, func(tx *store.Tx) (err error) {
 		created, err = tx.PutUser(access.User{ID: "u1", Name: "Renamed"})
@@ -106,14 +112,7 @@ func TestPutUserKeepsPINAndCredentials(t *testing.T) {
 
 func TestDeleteUser(t *testing.T) {
 	s := newStore(t)
-	putUser(t, s, "u1")
-	update(t, s, func(tx *store.Tx) error {
-		if err := tx.SetPIN("u1", "482915"); err != nil {
-			return err
-		}
-		_, err := tx.AddCredential(access.Credential{ID: "c1", UserID: "u1", Card: card(7)})
-		return err
-	})
+	enrolU1(t, s)
 	update(t, s, func(tx *store.Tx) error { return tx.DeleteUser("u1") })
 	if _, err := s.User("u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("User after delete = %v, want ErrNotFound", err)
