@@ -112,7 +112,7 @@ func TestReplaceAllInvalid(t *testing.T) {
 		{"R2 short PIN", func(u []store.SnapshotUser) []store.SnapshotUser { u[7].PIN = "123"; return u }, `user 7 ("user-0000007")`, access.ErrPINLength},
 		{"R2 letters", func(u []store.SnapshotUser) []store.SnapshotUser { u[8].PIN = "12a45"; return u }, "user 8 ", access.ErrPINNotDigits},
 		{"R3 shared PIN", func(u []store.SnapshotUser) []store.SnapshotUser { u[40].PIN = u[3].PIN; return u }, "user 40 ", access.ErrPINInUse},
-		{"duplicate user", func(u []store.SnapshotUser) []store.SnapshotUser { u[20].User.ID = u[2].User.ID; return u }, "given twice", nil},
+		{"duplicate user", func(u []store.SnapshotUser) []store.SnapshotUser { u[20].User.ID = u[2].User.ID; return u }, "user 20 (\"user-0000002\"): listed before as user 2", store.ErrUserRepeated},
 		{"shared card", func(u []store.SnapshotUser) []store.SnapshotUser {
 			u[30].Credentials[0].Card = u[1].Credentials[0].Card
 			return u

@@ -115,6 +115,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrCredentialInUse: the card, or the credential id, is already held.
 	ErrCredentialInUse = errors.New("credential is already in use")
+	// ErrUserRepeated: a snapshot lists the same user id twice.
+	ErrUserRepeated = errors.New("user id is listed twice")
 	// ErrTooLarge: an Update writes more than one Badger transaction holds.
 	// Replace the whole table with ReplaceAll instead.
 	ErrTooLarge = errors.New("too many changes for one transaction")
@@ -487,8 +489,10 @@ func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
 // checkFree reports whether st's PIN, credential ids and cards are free in
 // ix, which must not hold st's user yet.
 func (ix *index) checkFree(st *userState) error {
-	if ix.exists(st.user.ID) {
-		return fmt.Errorf("user id %q is given twice", st.user.ID)
+	if slot, ok := ix.byID.get(st.user.ID, ix.userID); ok {
+		// A snapshot fills a fresh index in order, so the slot is the
+		// position of the user that came first.
+		return fmt.Errorf("listed before as user %d: %w", slot, ErrUserRepeated)
 	}
 	if st.hasPIN {
 		if other, ok := ix.pinHolder(st.pin); ok {

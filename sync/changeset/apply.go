@@ -266,6 +266,8 @@ func storeCode(err error, def Code) Code {
 		return CodeCredentialInUse
 	case errors.Is(err, store.ErrTooLarge):
 		return CodeTooLarge
+	case errors.Is(err, store.ErrUserRepeated):
+		return CodeInvalid
 	case errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrTxDone):
 		return CodeInternal
 	}
@@ -286,14 +288,8 @@ func (a *Applier) replaceLocked(payload []byte, rev uint64) error {
 	last := -1
 	var refused error
 	users := iter.Seq[SnapshotUser](func(yield func(SnapshotUser) bool) {
-		seen := make(map[string]int32)
 		d := newDecoder(payload)
 		d.onUser = func(i int, u SnapshotUser) error {
-			if j, ok := seen[u.User.ID]; ok {
-				return &Error{Code: CodeInvalid, Path: userPath(i) + ".id", Message: fmt.Sprintf(
-					"user %q is listed twice (also users[%d])", u.User.ID, j)}
-			}
-			seen[u.User.ID] = int32(i)
 			last = i
 			if !yield(u) {
 				return errStopped
@@ -328,6 +324,10 @@ func (a *Applier) replaceLocked(payload []byte, rev uint64) error {
 			path += ".pin"
 		case CodeCredentialInUse:
 			path += ".credentials"
+		case CodeInvalid:
+			if errors.Is(err, store.ErrUserRepeated) {
+				path += ".id"
+			}
 		}
 	}
 	return &Error{Code: code, Path: path, Message: trimStore(err)}
