@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"hash"
 	"hash/maphash"
 	"slices"
@@ -66,7 +67,8 @@ type cardKey struct {
 	format   uint16
 }
 
-// noSlot ends a credential list and marks a free slot.
+// noSlot ends a credential list and marks a free slot or a missing
+// validity window.
 const noSlot = ^uint32(0)
 
 const (
@@ -84,16 +86,23 @@ type strRef struct {
 }
 
 // userRec is one user in the index: what a decision needs and no more.
-// The name and the PIN key stay in Badger. Records live in one slice and
-// point at each other by slot number, and ids live in one byte arena, so
-// the index holds no pointers for the garbage collector to chase: at a
-// million users a collection costs the decision path nothing.
+// The name stays in Badger. Records live in one slice and point at each
+// other by slot number, and ids live in one byte arena, so the index holds
+// no pointers for the garbage collector to chase: at a million users a
+// collection costs the decision path nothing.
 type userRec struct {
-	id         strRef
+	id        strRef
+	pin       pinKey // valid with uHasPIN
+	firstCred uint32 // head of the user's credential list, noSlot if none
+	window    uint32 // slot of the validity window, noSlot if none
+	flags     uint8
+}
+
+// window is a user's validity, kept apart from userRec because most users
+// have none.
+type window struct {
 	fromS, toS int64
 	fromN, toN int32
-	firstCred  uint32 // head of the user's credential list, noSlot if none
-	flags      uint8
 }
 
 // credRec is one credential in the index.
@@ -116,79 +125,80 @@ type index struct {
 	// over it stay valid for as long as anyone holds them.
 	arena   []byte
 	garbage int // arena bytes of removed ids
-
-	users     []userRec
-	freeUsers []uint32
-	byID      idMap             // user id → user slot
-	pins      map[pinKey]uint32 // → user slot
-	creds     []credRec
-	freeCreds []uint32
-	credByID  idMap              // credential id → credential slot
-	cards     map[cardKey]uint32 // → credential slot
-	formats   []string
-	formatOf  map[string]uint16
-	digest    digest
-}
-
-// idMap finds a slot by id through a 64-bit hash of the id, which keeps
-// strings out of the map. Ids whose hash another id already holds (about
-// one in 10^7 tables of a million) go to a small map keyed by the id.
-type idMap struct {
 	seed    maphash.Seed
-	primary map[uint64]uint32
-	more    map[string]uint32
-}
 
-func newIDMap(n int) idMap {
-	return idMap{seed: maphash.MakeSeed(), primary: make(map[uint64]uint32, n)}
-}
+	users       []userRec
+	freeUsers   []uint32
+	windows     []window
+	freeWindows []uint32
+	creds       []credRec
+	freeCreds   []uint32
 
-// get finds id; idOf returns the id stored at a slot.
-func (m *idMap) get(id string, idOf func(uint32) string) (uint32, bool) {
-	if slot, ok := m.primary[maphash.String(m.seed, id)]; ok && idOf(slot) == id {
-		return slot, true
-	}
-	slot, ok := m.more[id]
-	return slot, ok
-}
+	byID     slotTable // users by id
+	pins     slotTable // users by PIN key
+	credByID slotTable // credentials by id
+	cards    slotTable // credentials by card
 
-func (m *idMap) add(id string, slot uint32) {
-	h := maphash.String(m.seed, id)
-	if _, taken := m.primary[h]; !taken {
-		m.primary[h] = slot
-		return
-	}
-	if m.more == nil {
-		m.more = make(map[string]uint32)
-	}
-	m.more[id] = slot
+	formats  []string
+	formatOf map[string]uint16
+	digest   digest
 }
-
-func (m *idMap) del(id string, slot uint32) {
-	h := maphash.String(m.seed, id)
-	if s, ok := m.primary[h]; ok && s == slot {
-		delete(m.primary, h)
-		return
-	}
-	delete(m.more, id)
-}
-
-func (m *idMap) len() int { return len(m.primary) + len(m.more) }
 
 // newIndex returns an empty index with room for the given numbers of users
-// and credentials, so that loading a table of known size allocates once.
-func newIndex(users, creds int) *index {
+// and credentials and bytes of ids, so that loading a table of known size
+// allocates once.
+func newIndex(users, creds, idBytes int) *index {
 	return &index{
-		// Room for ids of about 12 bytes; a longer table grows it.
-		arena:    make([]byte, 0, 12*(users+creds)),
+		arena:    make([]byte, 0, idBytes),
+		seed:     maphash.MakeSeed(),
 		users:    make([]userRec, 0, users),
-		byID:     newIDMap(users),
-		pins:     make(map[pinKey]uint32, users),
 		creds:    make([]credRec, 0, creds),
-		credByID: newIDMap(creds),
-		cards:    make(map[cardKey]uint32, creds),
+		byID:     newSlotTable(users),
+		pins:     newSlotTable(users),
+		credByID: newSlotTable(creds),
+		cards:    newSlotTable(creds),
 		formatOf: make(map[string]uint16),
 	}
+}
+
+// idBytes is the arena space the live ids take.
+func (ix *index) idBytes() int { return len(ix.arena) - ix.garbage }
+
+// Hashes of the four keys. A PIN key is already an HMAC under the device
+// key, so its first bytes are as good as any hash of it.
+func (ix *index) idHash(id string) uint64 { return maphash.String(ix.seed, id) }
+
+func pinHash(k pinKey) uint64 { return binary.LittleEndian.Uint64(k[:8]) }
+
+func (ix *index) cardHash(k cardKey) uint64 {
+	var b [14]byte
+	binary.LittleEndian.PutUint64(b[0:], k.number)
+	binary.LittleEndian.PutUint32(b[8:], k.facility)
+	binary.LittleEndian.PutUint16(b[12:], k.format)
+	return maphash.Bytes(ix.seed, b[:])
+}
+
+func (ix *index) userIDHash(slot uint32) uint64   { return ix.idHash(ix.userID(slot)) }
+func (ix *index) userPINHash(slot uint32) uint64  { return pinHash(ix.users[slot].pin) }
+func (ix *index) credIDHash(slot uint32) uint64   { return ix.idHash(ix.credID(slot)) }
+func (ix *index) cardSlotHash(slot uint32) uint64 { return ix.cardHash(ix.creds[slot].card) }
+
+// Lookups by key; each returns a slot.
+
+func (ix *index) userSlot(id string) (uint32, bool) {
+	return ix.byID.find(ix.idHash(id), func(s uint32) bool { return ix.userID(s) == id })
+}
+
+func (ix *index) pinSlot(k pinKey) (uint32, bool) {
+	return ix.pins.find(pinHash(k), func(s uint32) bool { return ix.users[s].pin == k })
+}
+
+func (ix *index) credSlot(id string) (uint32, bool) {
+	return ix.credByID.find(ix.idHash(id), func(s uint32) bool { return ix.credID(s) == id })
+}
+
+func (ix *index) cardSlot(k cardKey) (uint32, bool) {
+	return ix.cards.find(ix.cardHash(k), func(s uint32) bool { return ix.creds[s].card == k })
 }
 
 // intern copies s into the arena.
@@ -260,11 +270,15 @@ func (ix *index) internCard(k access.CardKey, add bool) (cardKey, bool) {
 func (ix *index) accessUser(slot uint32) access.User {
 	r := &ix.users[slot]
 	u := access.User{ID: ix.str(r.id), Enabled: r.flags&uEnabled != 0}
+	if r.window == noSlot {
+		return u
+	}
+	w := &ix.windows[r.window]
 	if r.flags&uFrom != 0 {
-		u.ValidFrom = time.Unix(r.fromS, int64(r.fromN)).UTC()
+		u.ValidFrom = time.Unix(w.fromS, int64(w.fromN)).UTC()
 	}
 	if r.flags&uTo != 0 {
-		u.ValidTo = time.Unix(r.toS, int64(r.toN)).UTC()
+		u.ValidTo = time.Unix(w.toS, int64(w.toN)).UTC()
 	}
 	return u
 }
@@ -279,7 +293,7 @@ func (ix *index) card(k access.CardKey) (access.Holder, bool) {
 	if !ok {
 		return access.Holder{}, false
 	}
-	cs, ok := ix.cards[ck]
+	cs, ok := ix.cardSlot(ck)
 	if !ok {
 		return access.Holder{}, false
 	}
@@ -289,7 +303,7 @@ func (ix *index) card(k access.CardKey) (access.Holder, bool) {
 
 // pin looks up a PIN key for a decision.
 func (ix *index) pin(k pinKey) (access.Holder, bool) {
-	us, ok := ix.pins[k]
+	us, ok := ix.pinSlot(k)
 	if !ok {
 		return access.Holder{}, false
 	}
@@ -298,13 +312,13 @@ func (ix *index) pin(k pinKey) (access.Holder, bool) {
 
 // exists reports whether the index holds a user.
 func (ix *index) exists(id string) bool {
-	_, ok := ix.byID.get(id, ix.userID)
+	_, ok := ix.userSlot(id)
 	return ok
 }
 
 // pinHolder returns the id of the user holding a PIN key.
 func (ix *index) pinHolder(k pinKey) (string, bool) {
-	slot, ok := ix.pins[k]
+	slot, ok := ix.pinSlot(k)
 	if !ok {
 		return "", false
 	}
@@ -317,7 +331,7 @@ func (ix *index) cardHolder(k access.CardKey) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	cs, ok := ix.cards[ck]
+	cs, ok := ix.cardSlot(ck)
 	if !ok {
 		return "", false
 	}
@@ -326,7 +340,7 @@ func (ix *index) cardHolder(k access.CardKey) (string, bool) {
 
 // credUser returns the id of the user holding a credential id.
 func (ix *index) credUser(id string) (string, bool) {
-	cs, ok := ix.credByID.get(id, ix.credID)
+	cs, ok := ix.credSlot(id)
 	if !ok {
 		return "", false
 	}
@@ -334,95 +348,114 @@ func (ix *index) credUser(id string) (string, bool) {
 }
 
 // insert adds a user. The caller has checked that the user's id, PIN,
-// credential ids and cards are all free.
+// credential ids and cards are all free (checkFree).
 func (ix *index) insert(st *userState) {
 	ix.insertHashed(st, hashRecord(st))
 }
 
-// insertHashed is insert with the record's hash already computed.
-func (ix *index) insertHashed(st *userState, h digest) {
-	var slot uint32
-	if n := len(ix.freeUsers); n > 0 {
-		slot = ix.freeUsers[n-1]
-		ix.freeUsers = ix.freeUsers[:n-1]
-	} else {
-		slot = uint32(len(ix.users))
-		ix.users = append(ix.users, userRec{})
-	}
-	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, flags: uLive}
+// insertHashed is insert with the record's hash already computed. It
+// reports whether every key of the user was free. When one was not, the
+// user is in the index only in part and the index must be thrown away;
+// a caller that ran checkFree first never sees that.
+func (ix *index) insertHashed(st *userState, h digest) bool {
+	slot := takeSlot(&ix.users, &ix.freeUsers)
+	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, window: noSlot, flags: uLive}
 	if st.user.Enabled {
 		r.flags |= uEnabled
 	}
-	if t := st.user.ValidFrom; !t.IsZero() {
-		r.flags |= uFrom
-		r.fromS, r.fromN = t.Unix(), int32(t.Nanosecond())
-	}
-	if t := st.user.ValidTo; !t.IsZero() {
-		r.flags |= uTo
-		r.toS, r.toN = t.Unix(), int32(t.Nanosecond())
+	from, to := st.user.ValidFrom, st.user.ValidTo
+	if !from.IsZero() || !to.IsZero() {
+		var w window
+		if !from.IsZero() {
+			r.flags |= uFrom
+			w.fromS, w.fromN = from.Unix(), int32(from.Nanosecond())
+		}
+		if !to.IsZero() {
+			r.flags |= uTo
+			w.toS, w.toN = to.Unix(), int32(to.Nanosecond())
+		}
+		r.window = takeSlot(&ix.windows, &ix.freeWindows)
+		ix.windows[r.window] = w
 	}
 	if st.hasPIN {
 		r.flags |= uHasPIN
-		ix.pins[st.pin] = slot
-	}
-	for i := len(st.creds) - 1; i >= 0; i-- {
-		c := st.creds[i]
-		ck, _ := ix.internCard(c.Card, true)
-		var cs uint32
-		if n := len(ix.freeCreds); n > 0 {
-			cs = ix.freeCreds[n-1]
-			ix.freeCreds = ix.freeCreds[:n-1]
-		} else {
-			cs = uint32(len(ix.creds))
-			ix.creds = append(ix.creds, credRec{})
-		}
-		ix.creds[cs] = credRec{id: ix.intern(c.ID), user: slot, next: r.firstCred, card: ck}
-		r.firstCred = cs
-		ix.credByID.add(c.ID, cs)
-		ix.cards[ck] = cs
+		r.pin = st.pin
 	}
 	ix.users[slot] = r
-	ix.byID.add(st.user.ID, slot)
+	free := ix.byID.insert(ix.idHash(st.user.ID), slot,
+		func(s uint32) bool { return ix.userID(s) == st.user.ID }, ix.userIDHash)
+	if st.hasPIN {
+		free = ix.pins.insert(pinHash(st.pin), slot,
+			func(s uint32) bool { return ix.users[s].pin == st.pin }, ix.userPINHash) && free
+	}
+	for i := len(st.creds) - 1; i >= 0; i-- {
+		c := &st.creds[i]
+		ck, _ := ix.internCard(c.Card, true)
+		cs := takeSlot(&ix.creds, &ix.freeCreds)
+		ix.creds[cs] = credRec{id: ix.intern(c.ID), user: slot, next: ix.users[slot].firstCred, card: ck}
+		ix.users[slot].firstCred = cs
+		free = ix.credByID.insert(ix.idHash(c.ID), cs,
+			func(s uint32) bool { return ix.credID(s) == c.ID }, ix.credIDHash) && free
+		free = ix.cards.insert(ix.cardHash(ck), cs,
+			func(s uint32) bool { return ix.creds[s].card == ck }, ix.cardSlotHash) && free
+	}
 	ix.digest.add(h)
+	return free
+}
+
+// takeSlot returns a free slot of recs, reusing a freed one first.
+func takeSlot[T any](recs *[]T, free *[]uint32) uint32 {
+	if n := len(*free); n > 0 {
+		slot := (*free)[n-1]
+		*free = (*free)[:n-1]
+		return slot
+	}
+	var zero T
+	*recs = append(*recs, zero)
+	return uint32(len(*recs) - 1)
 }
 
 // remove deletes a user, as old describes them, with their PIN and
 // credentials.
 func (ix *index) remove(old *userState) {
-	slot, ok := ix.byID.get(old.user.ID, ix.userID)
+	slot, ok := ix.userSlot(old.user.ID)
 	if !ok {
 		return
 	}
 	r := &ix.users[slot]
-	if old.hasPIN {
-		delete(ix.pins, old.pin)
+	if r.flags&uHasPIN != 0 {
+		ix.pins.remove(pinHash(r.pin), slot, ix.userPINHash)
 	}
 	for cs := r.firstCred; cs != noSlot; {
 		c := &ix.creds[cs]
 		next := c.next
-		ix.credByID.del(ix.str(c.id), cs)
+		ix.credByID.remove(ix.credIDHash(cs), cs, ix.credIDHash)
+		ix.cards.remove(ix.cardSlotHash(cs), cs, ix.cardSlotHash)
 		ix.garbage += int(c.id.n)
-		delete(ix.cards, c.card)
 		*c = credRec{user: noSlot, next: noSlot}
 		ix.freeCreds = append(ix.freeCreds, cs)
 		cs = next
 	}
-	ix.byID.del(old.user.ID, slot)
+	ix.byID.remove(ix.userIDHash(slot), slot, ix.userIDHash)
+	if r.window != noSlot {
+		ix.windows[r.window] = window{}
+		ix.freeWindows = append(ix.freeWindows, r.window)
+	}
 	ix.garbage += int(r.id.n)
-	*r = userRec{firstCred: noSlot}
+	*r = userRec{firstCred: noSlot, window: noSlot}
 	ix.freeUsers = append(ix.freeUsers, slot)
 	ix.digest.sub(hashRecord(old))
 }
 
 // counts returns the index's sizes.
 func (ix *index) counts() Counts {
-	return Counts{Users: ix.byID.len(), Credentials: ix.credByID.len(), PINs: len(ix.pins)}
+	return Counts{Users: ix.byID.n, Credentials: ix.credByID.n, PINs: ix.pins.n}
 }
 
 // credCount returns the number of credentials of a user and whether the
 // user exists.
 func (ix *index) credCount(id string) (int, bool) {
-	slot, ok := ix.byID.get(id, ix.userID)
+	slot, ok := ix.userSlot(id)
 	if !ok {
 		return 0, false
 	}

@@ -1,43 +1,18 @@
 package store
 
 import (
+	"time"
+
 	"fmt"
-	"hash/maphash"
+	"pgregory.net/rapid"
 	"strings"
 	"testing"
 
 	"github.com/lintel-access/lintel/gateway/access"
 )
 
-func TestIDMapCollision(t *testing.T) {
-	ids := map[uint32]string{1: "a", 2: "b", 3: "c"}
-	idOf := func(s uint32) string { return ids[s] }
-	m := newIDMap(0)
-	m.add("a", 1)
-	// Make "b" collide with "a": its hash's primary entry holds a's slot.
-	hb := maphash.String(m.seed, "b")
-	m.primary[hb] = 1
-	m.add("b", 2) // the primary entry is taken: b goes to the overflow map
-	if slot, ok := m.get("b", idOf); !ok || slot != 2 {
-		t.Errorf("get(b) = %d, %v; want 2 from the overflow map", slot, ok)
-	}
-	if slot, ok := m.get("a", idOf); !ok || slot != 1 {
-		t.Errorf("get(a) = %d, %v; want 1", slot, ok)
-	}
-	m.del("b", 2)
-	if _, ok := m.get("b", idOf); ok {
-		t.Errorf("b found after del")
-	}
-	if _, ok := m.primary[hb]; !ok {
-		t.Errorf("deleting the overflowed b removed the primary entry it collided with")
-	}
-	if _, ok := m.get("c", idOf); ok {
-		t.Errorf("c found, never added")
-	}
-}
-
 func TestIndexCompact(t *testing.T) {
-	ix := newIndex(0, 0)
+	ix := newIndex(0, 0, 0)
 	long := strings.Repeat("x", 50)
 	n := 30_000
 	for i := range n {
@@ -69,5 +44,119 @@ func TestIndexCompact(t *testing.T) {
 	}
 	if got := ix.counts(); got != (Counts{Users: 10, Credentials: 10}) {
 		t.Errorf("counts = %+v", got)
+	}
+}
+
+// TestIndexAgainstAModel inserts and removes random users, with PINs,
+// cards and validity windows drawn from small sets so that keys are
+// reused, and checks every lookup a decision or a transaction makes
+// against a plain map of the users.
+func TestIndexAgainstAModel(t *testing.T) {
+	h := newPINHasher([]byte("model key"))
+	rapid.Check(t, func(rt *rapid.T) {
+		ix := newIndex(rapid.IntRange(0, 8).Draw(rt, "users"), rapid.IntRange(0, 8).Draw(rt, "creds"), 0)
+		users := map[string]*userState{}
+		for range rapid.IntRange(1, 200).Draw(rt, "steps") {
+			id := fmt.Sprintf("u%d", rapid.IntRange(0, 12).Draw(rt, "id"))
+			if old, ok := users[id]; ok && rapid.Bool().Draw(rt, "remove") {
+				ix.remove(old)
+				delete(users, id)
+			} else if !ok {
+				st := &userState{user: access.User{ID: id, Enabled: rapid.Bool().Draw(rt, "enabled")}}
+				if rapid.Bool().Draw(rt, "has from") {
+					st.user.ValidFrom = time.Unix(rapid.Int64Range(0, 2e9).Draw(rt, "from"), 5).UTC()
+				}
+				if rapid.Bool().Draw(rt, "has to") {
+					st.user.ValidTo = time.Unix(rapid.Int64Range(0, 2e9).Draw(rt, "to"), 0).UTC()
+				}
+				if rapid.Bool().Draw(rt, "has pin") {
+					st.hasPIN, st.pin = true, h.keyString(fmt.Sprintf("%04d", rapid.IntRange(0, 9).Draw(rt, "pin")))
+				}
+				for j := range rapid.IntRange(0, 3).Draw(rt, "cards") {
+					st.creds = append(st.creds, access.Credential{ID: fmt.Sprintf("%s-c%d", id, j), UserID: id,
+						Card: access.CardKey{Format: "H10301", Facility: 1, Number: uint64(rapid.IntRange(0, 20).Draw(rt, "card"))}})
+				}
+				if ix.checkFree(st) == nil && !hasRepeatedCard(st) {
+					ix.insert(st)
+					users[id] = st
+				}
+			}
+			checkIndex(rt, ix, users, h)
+		}
+	})
+}
+
+func hasRepeatedCard(st *userState) bool {
+	for i := range st.creds {
+		for j := range i {
+			if st.creds[i].Card == st.creds[j].Card {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func checkIndex(rt *rapid.T, ix *index, users map[string]*userState, h *pinHasher) {
+	var want Counts
+	for _, st := range users {
+		want.Users++
+		want.Credentials += len(st.creds)
+		if st.hasPIN {
+			want.PINs++
+		}
+	}
+	if got := ix.counts(); got != want {
+		rt.Fatalf("counts %+v, want %+v", got, want)
+	}
+	for i := range 13 {
+		id := fmt.Sprintf("u%d", i)
+		st, ok := users[id]
+		if ix.exists(id) != ok {
+			rt.Fatalf("exists(%s) = %v, want %v", id, !ok, ok)
+		}
+		if n, found := ix.credCount(id); found != ok || (ok && n != len(st.creds)) {
+			rt.Fatalf("credCount(%s) = %d, %v", id, n, found)
+		}
+	}
+	for p := range 10 {
+		k := h.keyString(fmt.Sprintf("%04d", p))
+		var holder *userState
+		for _, st := range users {
+			if st.hasPIN && st.pin == k {
+				holder = st
+			}
+		}
+		got, ok := ix.pin(k)
+		switch {
+		case holder == nil && ok:
+			rt.Fatalf("PIN %d found for %s, held by nobody", p, got.User.ID)
+		case holder != nil && (!ok || got.User != holder.user || !got.HasPIN):
+			rt.Fatalf("PIN %d: got %+v, %v; want %+v", p, got, ok, holder.user)
+		}
+	}
+	for n := range uint64(21) {
+		card := access.CardKey{Format: "H10301", Facility: 1, Number: n}
+		var holder *userState
+		var cred string
+		for _, st := range users {
+			for _, c := range st.creds {
+				if c.Card == card {
+					holder, cred = st, c.ID
+				}
+			}
+		}
+		got, ok := ix.card(card)
+		switch {
+		case holder == nil && ok:
+			rt.Fatalf("card %d found for %s, held by nobody", n, got.User.ID)
+		case holder != nil && (!ok || got.User != holder.user || got.Credential != cred || got.HasPIN != holder.hasPIN):
+			rt.Fatalf("card %d: got %+v, %v; want %+v %s", n, got, ok, holder.user, cred)
+		}
+		if holder != nil {
+			if u, ok := ix.credUser(cred); !ok || u != holder.user.ID {
+				rt.Fatalf("credUser(%s) = %s, %v", cred, u, ok)
+			}
+		}
 	}
 }

@@ -63,7 +63,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	}
 	start := time.Now()
 	c := s.idx.counts()
-	ix := newIndex(c.Users, c.Credentials)
+	ix := newIndex(c.Users, c.Credentials, s.idx.idBytes())
 	if err := s.writeGeneration(newGen, ix, users); err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
 			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
