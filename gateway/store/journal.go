@@ -30,8 +30,12 @@ const (
 	// refuses more (ErrJournalBacklog) rather than grow without limit
 	// while the disk fails.
 	maxPending = 1 << 16
-	// chunkEvents is how many writes one journal transaction carries.
+	// chunkEvents is how many writes one journal transaction carries at
+	// most; fewer when their bytes would pass Badger's limit.
 	chunkEvents = 1000
+	// txnEntryOverhead is what Badger adds to a key and an inline value
+	// when it sizes a transaction (metas and the key's version).
+	txnEntryOverhead = 12
 	// overflowEvery spaces Journal Overflow events: each one reports all
 	// undelivered events dropped since the one before.
 	overflowEvery = time.Minute
@@ -269,11 +273,17 @@ func (j *journal) commit() error {
 	seq := first
 	i := 0
 	var buf []byte
+	// Badger counts a transaction's bytes too; leave room for m/journal.
+	maxBytes := int(j.db.MaxBatchSize()) - 256
 	for seq < dels || i < len(batch) {
 		txn := j.db.NewTransaction(true)
-		n := 0
+		n, size := 0, 0
 		for ; seq < dels && n < chunkEvents; seq, n = seq+1, n+1 {
-			if err := txn.Delete(eventKey(seq)); err != nil {
+			key := eventKey(seq)
+			if size += len(key) + txnEntryOverhead; size > maxBytes {
+				break
+			}
+			if err := txn.Delete(key); err != nil {
 				txn.Discard()
 				j.restore(batch[i:])
 				return fmt.Errorf("journal: drop event %d: %w", seq, err)
@@ -287,7 +297,11 @@ func (j *journal) commit() error {
 				j.restore(batch[start:])
 				return fmt.Errorf("journal: encode event %d: %w", batch[i].Seq, err)
 			}
-			if err := txn.Set(eventKey(batch[i].Seq), b); err != nil {
+			key := eventKey(batch[i].Seq)
+			if size += len(key) + len(b) + txnEntryOverhead; n > 0 && size > maxBytes {
+				break // this event opens the next transaction
+			}
+			if err := txn.Set(key, b); err != nil {
 				txn.Discard()
 				j.restore(batch[start:])
 				return fmt.Errorf("journal: write event %d: %w", batch[i].Seq, err)

@@ -392,3 +392,25 @@ func TestKillLosesOnlyUnflushedEvents(t *testing.T) {
 	}
 	t.Logf("flushed %d, survived %d", flushed, st.Last)
 }
+
+// TestJournalCommitsLargeEventsInSmallerChunks: a group of events whose
+// bytes pass what one Badger transaction holds (long details, a burst)
+// is split by bytes as well as by count, and every event is committed.
+func TestJournalCommitsLargeEventsInSmallerChunks(t *testing.T) {
+	s := newStore(t)
+	detail := strings.Repeat("d", 800)
+	const n = 3000
+	for i := range n {
+		if _, err := s.Append(access.Event{Type: access.TypeDenied, Name: access.NameDenyCardNotFound, Reader: "front", Detail: fmt.Sprint(i, detail)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	if st := s.JournalStats(); st.Last != n || st.Count != n || st.Pending != 0 {
+		t.Fatalf("JournalStats = %+v, want %d events committed", st, n)
+	}
+	got, err := s.Events(n-1, 10)
+	if err != nil || len(got) != 1 || got[0].Detail != fmt.Sprint(n-1, detail) {
+		t.Fatalf("last event: %+v, %v", got, err)
+	}
+}
