@@ -465,3 +465,17 @@ func (ix *index) credCount(id string) (int, bool) {
 	}
 	return n, true
 }
+
+// userKeys returns the Badger keys of the index's users under table
+// generation gen.
+func (ix *index) userKeys(gen uint32) packedKeys {
+	prefix := userPrefix(gen)
+	n := ix.byID.n
+	keys := packedKeys{buf: make([]byte, 0, n*len(prefix)+ix.idBytes()), ends: make([]uint32, 0, n)}
+	for i := range ix.users {
+		if r := &ix.users[i]; r.flags&uLive != 0 {
+			keys.add(prefix, ix.arena[r.id.off:r.id.off+r.id.n])
+		}
+	}
+	return keys
+}

@@ -80,16 +80,21 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 		return fmt.Errorf("store: replace all: switch generation: %w", err)
 	}
 	s.mu.Lock()
+	old := s.idx
 	s.idx, s.gen, s.rev = ix, newGen, rev
 	s.mu.Unlock()
 	c = ix.counts()
 	s.log.Info("table replaced", "revision", rev, "users", c.Users, "credentials", c.Credentials, "pins", c.PINs,
 		"generation", newGen, "took", time.Since(start).Round(time.Millisecond))
 	// The old generation is unreachable now; remove it in the background.
+	// The old index names every key of it, so the removal need not read
+	// the old tables back from the card, and only the keys outlive the
+	// index. (Should a key have escaped the index, Open removes it.)
+	keys := old.userKeys(oldGen)
 	s.cleanup.Add(1)
 	go func() {
 		defer s.cleanup.Done()
-		if err := s.dropGeneration(oldGen); err != nil {
+		if err := s.deleteKeys(keys); err != nil {
 			s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
 		}
 	}()

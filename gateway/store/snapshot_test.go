@@ -177,3 +177,39 @@ func TestReplaceAllEmpty(t *testing.T) {
 		t.Errorf("%d users after a put on the new generation", got)
 	}
 }
+
+// TestReplaceAllRemovesTheOldGeneration: the replaced generation is
+// removed in the background from the keys its index names, including
+// users changed by transactions since it was written, so the next Open
+// finds nothing left over to remove.
+func TestReplaceAllRemovesTheOldGeneration(t *testing.T) {
+	opts := storetest.Options(t)
+	s, err := store.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceAll(1, snapshotUsers(3000, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Change the table in place: the new keys must go with the old table.
+	putUser(t, s, "added-later")
+	if err := s.Update(func(tx *store.Tx) error { return tx.DeleteUser("user-0000007") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceAll(2, snapshotUsers(2000, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // Close waits for the removal
+		t.Fatal(err)
+	}
+	lb := &logtest.Buffer{}
+	opts.Logger = nil
+	withLog(lb)(&opts)
+	s = storetest.Open(t, opts)
+	if strings.Contains(lb.String(), "removing an unfinished or replaced table generation") {
+		t.Errorf("Open found records of the replaced generation:\n%s", lb)
+	}
+	if got := s.Counts(); got != (store.Counts{Users: 2000, Credentials: 2000, PINs: 2000}) {
+		t.Errorf("counts after reopen %+v", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -370,7 +371,7 @@ func (s *Store) load(deviceKey []byte) error {
 // but the current one: what an interrupted ReplaceAll, or one interrupted
 // while removing the old table, left behind.
 func (s *Store) dropOtherGenerations() error {
-	var stale [][]byte
+	var stale packedKeys
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{kindUser}})
 		defer it.Close()
@@ -384,7 +385,7 @@ func (s *Store) dropOtherGenerations() error {
 				it.Seek(userPrefix(s.gen + 1)) // skip the live generation
 				continue
 			}
-			stale = append(stale, it.Item().KeyCopy(nil))
+			stale.add(it.Item().Key())
 			it.Next()
 		}
 		return nil
@@ -392,18 +393,18 @@ func (s *Store) dropOtherGenerations() error {
 	if err != nil {
 		return fmt.Errorf("find stale table generations: %w", err)
 	}
-	if len(stale) == 0 {
+	if stale.len() == 0 {
 		return nil
 	}
-	s.log.Warn("removing an unfinished or replaced table generation", "records", len(stale), "generation", s.gen)
+	s.log.Warn("removing an unfinished or replaced table generation", "records", stale.len(), "generation", s.gen)
 	return s.deleteKeys(stale)
 }
 
 // deleteKeys deletes keys in as many transactions as needed.
-func (s *Store) deleteKeys(keys [][]byte) error {
+func (s *Store) deleteKeys(keys packedKeys) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, k := range keys {
+	for k := range keys.all() {
 		if err := wb.Delete(k); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
@@ -412,6 +413,36 @@ func (s *Store) deleteKeys(keys [][]byte) error {
 		return fmt.Errorf("delete: %w", err)
 	}
 	return nil
+}
+
+// packedKeys are keys in one buffer, which costs the garbage collector one
+// object however many keys there are.
+type packedKeys struct {
+	buf  []byte
+	ends []uint32 // key i is buf[ends[i-1]:ends[i]]
+}
+
+func (p *packedKeys) add(parts ...[]byte) {
+	for _, b := range parts {
+		p.buf = append(p.buf, b...)
+	}
+	p.ends = append(p.ends, uint32(len(p.buf)))
+}
+
+func (p packedKeys) len() int { return len(p.ends) }
+
+func (p packedKeys) all() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		start := uint32(0)
+		for _, end := range p.ends {
+			// Full slice expressions: Badger may keep a key until it
+			// commits, and must never append into the next one.
+			if !yield(p.buf[start:end:end]) {
+				return
+			}
+			start = end
+		}
+	}
 }
 
 // loadIndex reads table generation gen into a new index. Reading and
