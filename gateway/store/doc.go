@@ -48,9 +48,9 @@
 // lock, in one step. A decision therefore sees all of an Update or none of
 // it, and a failed commit, an error or a panic leaves both Badger and the
 // index untouched. One Badger transaction at the options below holds at
-// most 6,553 entries or 629 KB (15% of the memtable; [Store.MaxTxnEntries]);
+// most 3,276 entries or 314 KB (15% of the memtable; [Store.MaxTxnEntries]);
 // each touched user is one entry of roughly 50 to 150 bytes, so an Update
-// may touch about 5,000 users before it fails with [ErrTooLarge].
+// may touch about 2,500 users before it fails with [ErrTooLarge].
 //
 // A snapshot is larger than any transaction, so [Store.ReplaceAll] writes
 // it as a new table generation beside the live one (user keys carry the
@@ -132,9 +132,11 @@
 // Badger's defaults suit servers: five 64 MiB memtables, a 256 MiB block
 // cache, 1 GiB value-log files. Lintel's ([badgerOptions]):
 //
-//	MemTableSize        4 MiB   the skiplist arena is resident once written, and a flush
-//	                            builds a table of the same size in memory; below ~6.7 MiB
-//	                            Badger refuses the default 1 MiB ValueThreshold, hence the next line
+//	MemTableSize        2 MiB   the skiplist arena is resident once written, a flush builds
+//	                            a table of the same size in memory, and each table written
+//	                            stays mapped; at 4 MiB a full sync of 100k users peaked
+//	                            ~15 MiB higher. Below ~6.7 MiB Badger refuses the default
+//	                            1 MiB ValueThreshold, hence the next line
 //	ValueThreshold      1 KiB   every record and event is smaller, so values stay in the LSM tree
 //	                            and the value log is only the write-ahead log
 //	NumMemtables        2       one active, one being flushed

@@ -209,7 +209,7 @@ func encodeState(gen uint32, rev uint64, c Counts) []byte {
 // the package documentation for each choice and what it costs.
 func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir)
-	o.MemTableSize = 4 << 20
+	o.MemTableSize = 2 << 20
 	o.NumMemtables = 2
 	o.NumLevelZeroTables = 2
 	o.NumLevelZeroTablesStall = 8

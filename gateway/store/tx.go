@@ -47,9 +47,9 @@ type Tx struct {
 // concurrency. If fn returns an error, or panics, nothing is written and
 // the error (or panic) is passed on.
 //
-// One Update may touch about 5,000 users: each touched user is one Badger
-// entry, and a Badger transaction at Lintel's 4 MiB memtable holds at most
-// 6,553 entries or 629 KB (see [Store.MaxTxnEntries]). More returns
+// One Update may touch about 2,500 users: each touched user is one Badger
+// entry, and a Badger transaction at Lintel's 2 MiB memtable holds at most
+// 3,276 entries or 314 KB (see [Store.MaxTxnEntries]). More returns
 // ErrTooLarge; replace the whole table with ReplaceAll instead.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.writeMu.Lock()

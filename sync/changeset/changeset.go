@@ -23,7 +23,7 @@ const (
 	MaxDeltaPayload = 1 << 20
 	// MaxOps bounds the number of ops in one delta. An op touches at most
 	// one user, so a delta touches at most MaxOps users and the revision:
-	// far below the ~13,000 entries of one store transaction.
+	// far below the ~3,200 entries of one store transaction.
 	MaxOps = 1000
 	// MaxNameLength bounds a user's display name, in bytes.
 	MaxNameLength = 256
