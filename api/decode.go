@@ -37,6 +37,34 @@ func decodeJSON(body io.Reader, contentType string, limit int64, v any) *apiErro
 	return decodeBytes(data, v)
 }
 
+// readBody reads a request's whole body, at most limit bytes. A body of
+// known length is read into a buffer of exactly that size: a snapshot is
+// tens of MiB, and growing a buffer as it arrives would hold it about
+// twice over while it is read.
+func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	var (
+		data []byte
+		err  error
+	)
+	if r.ContentLength > 0 {
+		data = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, data)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe), int64(len(data)) > limit:
+		return nil, tooLarge(limit)
+	case err != nil:
+		return nil, errorf(http.StatusBadRequest, CodeInvalidBody, "body: could not be read: %v", err)
+	}
+	return data, nil
+}
+
 func tooLarge(limit int64) *apiError {
 	return errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "body: larger than %d bytes", limit)
 }

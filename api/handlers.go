@@ -2,9 +2,7 @@ package api
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -323,13 +321,9 @@ func (s *Server) syncChanges(c echo.Context) error {
 			return errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "body: Content-Type %q is not application/json", ct)
 		}
 	}
-	payload, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.SyncBodyLimit+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe), int64(len(payload)) > s.cfg.SyncBodyLimit:
-		return tooLarge(s.cfg.SyncBodyLimit)
-	case err != nil:
-		return errorf(http.StatusBadRequest, CodeInvalidBody, "body: could not be read: %v", err)
+	payload, ae := readBody(r, s.cfg.SyncBodyLimit)
+	if ae != nil {
+		return ae
 	}
 	ack, code := s.backend.HandleChanges(payload)
 	return c.Blob(code, echo.MIMEApplicationJSON, ack)

@@ -39,8 +39,9 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	noSim     bool
-	bodyLimit int64
+	noSim         bool
+	bodyLimit     int64
+	syncBodyLimit int64
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -53,12 +54,13 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		sim = apitest.Sim{B: b}
 	}
 	s, err := api.New(api.Config{
-		Tokens:    testTokens,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Version:   "1.2.3-test",
-		Now:       clock.Now,
-		BodyLimit: o.bodyLimit,
-		Heartbeat: time.Hour,
+		Tokens:        testTokens,
+		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Version:       "1.2.3-test",
+		Now:           clock.Now,
+		BodyLimit:     o.bodyLimit,
+		SyncBodyLimit: o.syncBodyLimit,
+		Heartbeat:     time.Hour,
 	}, b, sim)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

@@ -3,6 +3,8 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -299,5 +301,40 @@ func TestSimSwipe(t *testing.T) {
 	want := &api.Frame{Time: h.clock.Now(), Bits: "10000000100000000011001000", Length: 26, ParityOK: true, Format: "H10301", Facility: 1, Number: 100}
 	if diff := cmp.Diff(want, frame); diff != "" {
 		t.Errorf("garage's last frame (-want +got):\n%s", diff)
+	}
+}
+
+// TestSyncBodyOfUnknownLength: a changeset sent without a Content-Length
+// (chunked) is read up to the sync body limit and refused past it, the same
+// as one whose declared length is over the limit.
+func TestSyncBodyOfUnknownLength(t *testing.T) {
+	h := newHarness(t, harnessOptions{syncBodyLimit: 32})
+	seed(h)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		length int64
+		status int
+	}{
+		{"declared over the limit", `{"revision":4,"padding":"xxxxxxxxxxxxxx"}`, 42, 413},
+		{"chunked over the limit", `{"revision":4,"padding":"xxxxxxxxxxxxxx"}`, -1, 413},
+		{"chunked within it", `{"revision":4}`, -1, 200},
+		{"declared within it", `{"revision":5}`, 14, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// io.MultiReader hides the body's length from httptest.
+			req := httptest.NewRequest("POST", "/api/v1/sync/changes", io.MultiReader(strings.NewReader(tc.body)))
+			req.ContentLength = tc.length
+			req.Header.Set("Authorization", "Bearer "+portalToken)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.handler.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.status == 413 && !strings.Contains(rec.Body.String(), "larger than 32 bytes") {
+				t.Errorf("body %s does not state the limit", rec.Body)
+			}
+		})
 	}
 }
