@@ -53,6 +53,12 @@ type Config struct {
 	// certificate signed by the test's CA; ClientCert issues one. It
 	// implies TLS.
 	RequireClientCert bool
+
+	// TCPNoDelay sets TCP_NODELAY on client connections (set_tcp_nodelay),
+	// as most cloud brokers do. mosquitto leaves it off by default, and
+	// Nagle's algorithm on its side then meets the client's delayed ACK:
+	// a small packet can wait up to 40 ms.
+	TCPNoDelay bool
 }
 
 // Server is one running mosquitto. Its methods are safe for concurrent use,
@@ -348,6 +354,9 @@ func (s *Server) stopLocked() {
 func (s *Server) writeConfig(cfg Config, port, tlsPort int) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# written by mosquittotest\n")
+	if cfg.TCPNoDelay {
+		b.WriteString("set_tcp_nodelay true\n")
+	}
 	fmt.Fprintf(&b, "listener %d 127.0.0.1\n", port)
 	if tlsPort != 0 {
 		if err := s.writeTLS(&b, tlsPort, cfg.RequireClientCert); err != nil {
