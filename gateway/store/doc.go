@@ -153,19 +153,20 @@
 //
 // Measured with 100k users (one card and one PIN each) on the shared
 // 2-core CI machine, in a fresh process after Open, settled
-// (BenchmarkIdleRSS): 44 MiB VmRSS, of which 24 MiB anonymous (the index,
-// the written part of Badger's memtable, the Go runtime) and 20 MiB
+// (BenchmarkIdleRSS): 38 MiB VmRSS, of which 16.5 MiB anonymous (the
+// index, the written part of Badger's memtable, the Go runtime) and 21 MiB
 // file-backed pages (the test binary and Badger's mmapped tables, which
-// the kernel reclaims under pressure). With a million users: 361 MiB, 265
-// of them anonymous. A full snapshot of 100k users peaks at about 82 MiB
-// (BenchmarkReplaceAll100k: the old and the new index side by side, and
-// Badger's memtables and table builders).
+// the kernel reclaims under pressure). With a million users: 213 MiB, 116
+// of them anonymous. A full snapshot of 100k users onto a table of 100k
+// peaks at about 82 MiB for the whole process (BenchmarkApplySnapshot100k
+// in package changeset: the payload, the old and the new index side by
+// side, Badger's memtables, table builders and the tables it writes).
 //
-// Run the gateway with GOMEMLIMIT=64MiB (Environment= in the unit): the
-// heap at 100k users is about 26 MiB (counting the memtable's arena whole,
-// written or not), and the limit makes the garbage
-// collector work harder instead of letting the heap double during a
-// snapshot. With a million users set it to 400MiB.
+// The gateway sets the Go runtime's soft memory limit from its
+// configuration (memory_limit_mib, 48 MiB by default); the limit makes the
+// garbage collector work harder instead of letting the heap double, which
+// is what keeps a snapshot's peak near its live data. With a million
+// users raise it to 300.
 //
 // # Using it
 //
