@@ -128,6 +128,3 @@ func (t *slotTable) grow(hashOf func(slot uint32) uint64) {
 		t.slots[i] = v
 	}
 }
-
-// bytes is the table's memory.
-func (t *slotTable) bytes() int { return 4 * cap(t.slots) }
