@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -107,15 +108,9 @@ const (
 )
 
 func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.BodyLimit == 0 {
-		c.BodyLimit = DefaultBodyLimit
-	}
-	if c.SyncBodyLimit == 0 {
-		c.SyncBodyLimit = DefaultSyncBodyLimit
-	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.BodyLimit = cmp.Or(c.BodyLimit, DefaultBodyLimit)
+	c.SyncBodyLimit = cmp.Or(c.SyncBodyLimit, DefaultSyncBodyLimit)
 	if c.Metrics == nil {
 		c.Metrics = prometheus.NewRegistry()
 	}
@@ -125,15 +120,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.SessionTTL == 0 {
-		c.SessionTTL = DefaultSessionTTL
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
-	if c.MaxStreams == 0 {
-		c.MaxStreams = DefaultMaxStreams
-	}
+	c.SessionTTL = cmp.Or(c.SessionTTL, DefaultSessionTTL)
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.MaxStreams = cmp.Or(c.MaxStreams, DefaultMaxStreams)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -144,18 +145,10 @@ func SimConfig(gatewayID string) Config {
 
 // withDefaults returns c with its zero values replaced by the defaults.
 func (c Config) withDefaults() Config {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if c.MaxClients == 0 {
-		c.MaxClients = DefaultMaxClients
-	}
-	if c.QueueLimit == 0 {
-		c.QueueLimit = DefaultQueueLimit
-	}
-	if c.MaxPacketSize == 0 {
-		c.MaxPacketSize = DefaultMaxPacketSize
-	}
+	c.Listen = cmp.Or(c.Listen, DefaultListen)
+	c.MaxClients = cmp.Or(c.MaxClients, DefaultMaxClients)
+	c.QueueLimit = cmp.Or(c.QueueLimit, DefaultQueueLimit)
+	c.MaxPacketSize = cmp.Or(c.MaxPacketSize, DefaultMaxPacketSize)
 	return c
 }
 

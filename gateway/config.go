@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -230,61 +231,29 @@ func SimDefaults() *Config {
 }
 
 func (c *Config) withDefaults() {
-	if c.Gateway.DataDir == "" {
-		c.Gateway.DataDir = DefaultDataDir
-	}
-	if c.Gateway.LogLevel == "" {
-		c.Gateway.LogLevel = "info"
-	}
-	if c.Gateway.MemoryLimit == 0 {
-		c.Gateway.MemoryLimit = DefaultMemoryMiB
-	}
-	if c.API.Listen == "" {
-		c.API.Listen = DefaultAPIListen
-	}
-	if c.Broker.Listen == "" {
-		c.Broker.Listen = DefaultMQTT
-	}
+	c.Gateway.DataDir = cmp.Or(c.Gateway.DataDir, DefaultDataDir)
+	c.Gateway.LogLevel = cmp.Or(c.Gateway.LogLevel, "info")
+	c.Gateway.MemoryLimit = cmp.Or(c.Gateway.MemoryLimit, DefaultMemoryMiB)
+	c.API.Listen = cmp.Or(c.API.Listen, DefaultAPIListen)
+	c.Broker.Listen = cmp.Or(c.Broker.Listen, DefaultMQTT)
 	c.Broker.GatewayID = c.Gateway.ID
 	for name, r := range c.Readers {
-		if r.Format37 == "" {
-			r.Format37 = "H10304"
-		}
-		if r.GapMin == 0 {
-			r.GapMin = 4 * time.Millisecond
-		}
-		if r.GapMax == 0 {
-			r.GapMax = 25 * time.Millisecond
-		}
+		r.Format37 = cmp.Or(r.Format37, "H10304")
+		r.GapMin = cmp.Or(r.GapMin, 4*time.Millisecond)
+		r.GapMax = cmp.Or(r.GapMax, 25*time.Millisecond)
 		c.Readers[name] = r
 	}
 	for name, d := range c.Doors {
-		if d.StrikeActive == "" {
-			d.StrikeActive = "high"
-		}
-		if d.Fail == "" {
-			d.Fail = "secure"
-		}
-		if d.Unlock == 0 {
-			d.Unlock = 5 * time.Second
-		}
-		if d.ContactOpen == "" {
-			d.ContactOpen = "high"
-		}
-		if d.HeldOpen == 0 {
-			d.HeldOpen = 30 * time.Second
-		}
-		if d.PreAlarm == 0 {
-			d.PreAlarm = 10 * time.Second
-		}
+		d.StrikeActive = cmp.Or(d.StrikeActive, "high")
+		d.Fail = cmp.Or(d.Fail, "secure")
+		d.Unlock = cmp.Or(d.Unlock, 5*time.Second)
+		d.ContactOpen = cmp.Or(d.ContactOpen, "high")
+		d.HeldOpen = cmp.Or(d.HeldOpen, 30*time.Second)
+		d.PreAlarm = cmp.Or(d.PreAlarm, 10*time.Second)
 		c.Doors[name] = d
 	}
-	if c.Sim.PulseWidth == 0 {
-		c.Sim.PulseWidth = 50 * time.Microsecond
-	}
-	if c.Sim.Interval == 0 {
-		c.Sim.Interval = 2 * time.Millisecond
-	}
+	c.Sim.PulseWidth = cmp.Or(c.Sim.PulseWidth, 50*time.Microsecond)
+	c.Sim.Interval = cmp.Or(c.Sim.Interval, 2*time.Millisecond)
 }
 
 // ReaderNames returns the reader names in a stable order.

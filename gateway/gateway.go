@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,9 +95,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if opts.Out == nil {
 		opts.Out = os.Stdout
 	}
-	if opts.ShutdownTimeout == 0 {
-		opts.ShutdownTimeout = 10 * time.Second
-	}
+	opts.ShutdownTimeout = cmp.Or(opts.ShutdownTimeout, 10*time.Second)
 	if opts.Notify == nil {
 		n, err := sdnotify.FromEnv()
 		if err != nil {

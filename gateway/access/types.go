@@ -1,6 +1,7 @@
 package access
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -213,26 +214,16 @@ type Lockout struct {
 }
 
 func (l Lockout) withDefaults() Lockout {
-	if l.Attempts == 0 {
-		l.Attempts = DefaultLockoutAttempts
-	}
-	if l.Window == 0 {
-		l.Window = DefaultLockoutWindow
-	}
-	if l.Duration == 0 {
-		l.Duration = DefaultLockoutDuration
-	}
+	l.Attempts = cmp.Or(l.Attempts, DefaultLockoutAttempts)
+	l.Window = cmp.Or(l.Window, DefaultLockoutWindow)
+	l.Duration = cmp.Or(l.Duration, DefaultLockoutDuration)
 	return l
 }
 
 // WithDefaults returns c with zero fields replaced by their defaults.
 func (c ReaderConfig) WithDefaults() ReaderConfig {
-	if c.PINWindow == 0 {
-		c.PINWindow = DefaultPINWindow
-	}
-	if c.KeyTimeout == 0 {
-		c.KeyTimeout = DefaultKeyTimeout
-	}
+	c.PINWindow = cmp.Or(c.PINWindow, DefaultPINWindow)
+	c.KeyTimeout = cmp.Or(c.KeyTimeout, DefaultKeyTimeout)
 	c.Lockout = c.Lockout.withDefaults()
 	return c
 }
