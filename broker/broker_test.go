@@ -474,27 +474,12 @@ func churnWS(addr string, w, i int) {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
-	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, byte('A' + w), byte('a' + i%26)}
-	switch i % 3 {
-	case 0:
-		return
-	case 1:
-		c.WriteMessage(websocket.BinaryMessage, connect[:7]) //nolint:errcheck // half a CONNECT on purpose.
-		return
-	}
-	if err := c.WriteMessage(websocket.BinaryMessage, connect); err != nil {
-		return
-	}
-	if _, _, err := c.ReadMessage(); err != nil {
-		return
-	}
-	c.WriteMessage(websocket.BinaryMessage, []byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}) //nolint:errcheck // as above.
-	c.ReadMessage()                                                                                //nolint:errcheck // as above.
+	churnScript(byte('A'+w), i,
+		func(b []byte) error { return c.WriteMessage(websocket.BinaryMessage, b) },
+		func() error { _, _, err := c.ReadMessage(); return err })
 }
 
-// churn opens one raw connection and leaves it in one of several states:
-// closed at once, closed mid-CONNECT, connected and subscribed then
-// dropped.
+// churn opens one raw connection and runs churnScript on it.
 func churn(addr string, w, i int) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -502,25 +487,30 @@ func churn(addr string, w, i int) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
-	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, byte('a' + w), byte('a' + i%26)}
+	buf := make([]byte, 512)
+	churnScript(byte('a'+w), i,
+		func(b []byte) error { _, err := c.Write(b); return err },
+		func() error { _, err := c.Read(buf); return err })
+}
+
+// churnScript leaves one connection in one of several states, chosen by
+// i: closed at once, closed mid-CONNECT, or connected and subscribed then
+// dropped. idFirst starts the client id, keeping TCP and WebSocket
+// clients apart.
+func churnScript(idFirst byte, i int, send func([]byte) error, recv func() error) {
+	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, idFirst, byte('a' + i%26)}
 	switch i % 3 {
 	case 0:
 		return
 	case 1:
-		c.Write(connect[:7]) //nolint:errcheck // half a CONNECT on purpose.
+		send(connect[:7]) //nolint:errcheck // half a CONNECT on purpose.
 		return
 	}
-	if _, err := c.Write(connect); err != nil {
+	if send(connect) != nil || recv() != nil {
 		return
 	}
-	ack := make([]byte, 4)
-	if _, err := c.Read(ack); err != nil {
-		return
-	}
-	subscribe := []byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}
-	c.Write(subscribe) //nolint:errcheck // as above.
-	buf := make([]byte, 512)
-	c.Read(buf) //nolint:errcheck // as above.
+	send([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}) //nolint:errcheck // as above.
+	recv()                                                      //nolint:errcheck // as above.
 }
 
 func TestClientIDOfAnotherAccountIsRefused(t *testing.T) {
