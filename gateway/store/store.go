@@ -447,7 +447,7 @@ func (p packedKeys) all() iter.Seq[[]byte] {
 
 // loadIndex reads table generation gen into a new index. Reading and
 // decoding records (and hashing them for the digest) runs in one goroutine
-// and filling the index's maps in another, so a cold start uses two cores.
+// and filling the index in another, so a cold start uses two cores.
 func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
 	type loaded struct {
 		st   userState
