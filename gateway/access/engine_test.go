@@ -52,6 +52,17 @@ func site(t testing.TB) *accesstest.Directory {
 	return d
 }
 
+// newEngine is access.NewEngine with a trusted clock, as the gateway runs
+// once its clock is synchronised. Tests of the untrusted clock set their own.
+func newEngine(t testing.TB, cfg access.EngineConfig) (*access.Engine, error) {
+	t.Helper()
+	e, err := access.NewEngine(cfg)
+	if err == nil {
+		e.SetClock(access.ClockState{Trusted: true})
+	}
+	return e, err
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -273,7 +284,7 @@ func TestRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := access.NewEngine(site(t), readers())
+			e, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: readers()})
 			must(t, err)
 			for i, c := range tt.checks {
 				got := run(t, e, c.step)
@@ -289,7 +300,7 @@ func TestRules(t *testing.T) {
 // checks each decision yields exactly one grant or deny event, with the
 // reader and door filled in and no digit of a PIN anywhere.
 func TestR11EveryDecisionIsLogged(t *testing.T) {
-	e, err := access.NewEngine(site(t), readers())
+	e, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: readers()})
 	must(t, err)
 	inputs := []step{
 		card(0, "", cardAnn), card(0, "", cardLost), card(0, "", cardEve),
@@ -355,7 +366,7 @@ func TestR11EveryDecisionIsLogged(t *testing.T) {
 }
 
 func TestNextDeadline(t *testing.T) {
-	e, err := access.NewEngine(site(t), readers())
+	e, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: readers()})
 	must(t, err)
 	if d, ok := e.NextDeadline(); ok {
 		t.Fatalf("NextDeadline = %v on an idle engine, want none", d)
@@ -376,7 +387,7 @@ func TestNextDeadline(t *testing.T) {
 func TestConfiguredPINWindow(t *testing.T) {
 	rcs := readers()
 	rcs[0].PINWindow = 30 * time.Second
-	e, err := access.NewEngine(site(t), rcs)
+	e, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: rcs})
 	must(t, err)
 	run(t, e, card(0, "front", cardAnn))
 	got := run(t, e, keys(25*time.Second, "front", "1234#"))
@@ -386,7 +397,7 @@ func TestConfiguredPINWindow(t *testing.T) {
 }
 
 func TestEngineErrors(t *testing.T) {
-	e, err := access.NewEngine(site(t), readers())
+	e, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: readers()})
 	must(t, err)
 	var unknown access.ErrUnknownReader
 	if _, err := e.Card(t0, "nope", cardAnn); !errors.As(err, &unknown) {
@@ -395,19 +406,19 @@ func TestEngineErrors(t *testing.T) {
 	if _, err := e.Key(t0, "side", 'x'); err == nil {
 		t.Errorf("Key('x'): no error")
 	}
-	if _, err := access.NewEngine(site(t), append(readers(), readers()[0])); err == nil {
+	if _, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: append(readers(), readers()[0])}); err == nil {
 		t.Errorf("NewEngine with a duplicate reader: no error")
 	}
 	bad := readers()
 	bad[2].Mode = access.ModeCardOrPIN // garage is an RP40
-	_, err = access.NewEngine(site(t), bad)
+	_, err = newEngine(t, access.EngineConfig{Directory: site(t), Readers: bad})
 	if err == nil || !strings.Contains(err.Error(), "needs a keypad reader (RPK40), got RP40") {
 		t.Errorf("NewEngine with a PIN mode on an RP40: err = %v", err)
 	}
 }
 
 func TestBufferedPINAndKeypadError(t *testing.T) {
-	e, err := access.NewEngine(site(t), readers())
+	e, err := newEngine(t, access.EngineConfig{Directory: site(t), Readers: readers()})
 	must(t, err)
 	r, err := e.PIN(t0, "side", []byte("1234"))
 	must(t, err)

@@ -36,6 +36,11 @@ const (
 	TypeUserLock  = "user.lockout"
 	TypeAwaitPIN  = "access.awaiting_pin"
 	TypeReaderErr = "reader.fault"
+	TypeDuress    = "alarm.duress"
+	TypeFirstIn   = "door.first_in"
+	// TypeAudit is a change to the user table or the policy, naming who
+	// made it (see the api and sync packages).
+	TypeAudit = "audit.change"
 )
 
 // Activity-log names. R9 and R10 fix the wording of the two wrong-PIN denials;
@@ -64,4 +69,8 @@ const (
 	NameKeypadLocked   = "Keypad Locked - Too Many Wrong PINs"
 	NameKeypadUnlocked = "Keypad Unlocked"
 	NameUserLocked     = "User Locked Out - Too Many Wrong PINs"
+	// NameKeypadsLocked is the gateway-wide lockout of every keypad (see
+	// GuessBudget).
+	NameKeypadsLocked   = "Keypads Locked - Too Many Wrong PINs Across Readers"
+	NameKeypadsUnlocked = "Keypads Unlocked"
 )

@@ -26,6 +26,10 @@ func (r *recorder) PIN(d []byte) (access.Holder, bool) {
 	return access.Holder{}, false
 }
 
+// unlimited turns the gateway-wide guess budget off for tests that only
+// look at keypad assembly.
+var unlimited = access.GuessBudget{Attempts: 1 << 30}
+
 // press is one key press at a time offset.
 type press struct {
 	Key byte
@@ -77,7 +81,7 @@ func TestKeypadAssemblyProperty(t *testing.T) {
 		rec := &recorder{}
 		rc := access.ReaderConfig{Name: "side", Door: "side", Model: access.ModelRPK40, Mode: access.ModeCardOrPIN,
 			Lockout: access.Lockout{Attempts: 1 << 30}}
-		e, err := access.NewEngine(rec, []access.ReaderConfig{rc})
+		e, err := access.NewEngine(access.EngineConfig{Directory: rec, Readers: []access.ReaderConfig{rc}, Guesses: unlimited})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +113,7 @@ func TestKeypadNeverSubmitsAcrossReaders(t *testing.T) {
 			{Name: "a", Door: "a", Model: access.ModelRPK40, Mode: access.ModeCardOrPIN, Lockout: access.Lockout{Attempts: 1 << 30}},
 			{Name: "b", Door: "b", Model: access.ModelRPK40, Mode: access.ModeCardOrPIN, Lockout: access.Lockout{Attempts: 1 << 30}},
 		}
-		e, err := access.NewEngine(rec, rcs)
+		e, err := access.NewEngine(access.EngineConfig{Directory: rec, Readers: rcs, Guesses: unlimited})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
+	"strings"
 )
 
 // PIN length limits (R2).
@@ -26,6 +28,8 @@ var (
 	// ErrPINSpaceExhausted: every non-trivial PIN of the requested length
 	// is taken.
 	ErrPINSpaceExhausted = errors.New("no free pin of that length is left")
+	// ErrPINTrivial: a custom PIN is one a passer-by would try first.
+	ErrPINTrivial = errors.New("pin is too easy to guess")
 )
 
 // ValidatePIN checks a custom PIN against R2. The error never contains the
@@ -42,6 +46,20 @@ func ValidatePIN(pin string) error {
 	return nil
 }
 
+// CheckCustomPIN checks a PIN chosen by a person rather than drawn by
+// [GeneratePIN]: R2, and not one of the PINs a guesser tries first
+// ([IsTrivial]). Every path that sets a chosen PIN (API, CLI, changesets)
+// calls it; the error never contains the PIN.
+func CheckCustomPIN(pin string) error {
+	if err := ValidatePIN(pin); err != nil {
+		return err
+	}
+	if IsTrivial(pin) {
+		return fmt.Errorf("%w: repeated digits or blocks, straight runs up or down and the most common PINs are refused; choose another or generate one", ErrPINTrivial)
+	}
+	return nil
+}
+
 // ValidatePINLength checks a requested length for a generated PIN (R4).
 func ValidatePINLength(n int) error {
 	if n < MinPINLength || n > MaxPINLength {
@@ -50,12 +68,24 @@ func ValidatePINLength(n int) error {
 	return nil
 }
 
+// commonPINs are the four-digit PINs people choose most often, beyond
+// repeated digits and straight runs (from published analyses of leaked
+// PIN sets): a guesser tries them first.
+var commonPINs = []string{
+	"1212", "1004", "2000", "6969", "1122", "1313", "4321", "2001", "1010",
+	"2580", "0852", "1357", "2468", "1001", "1100", "0101", "2020", "2525",
+}
+
 // IsTrivial reports whether a PIN is one a passer-by would try first: a
-// single repeated digit (0000) or a straight run up or down, wrapping past
-// zero (1234, 8765, 7890, 3210). The generator never emits one; an
-// administrator may still choose one on purpose.
+// single repeated digit (0000), a straight run up or down, wrapping past
+// zero (1234, 8765, 7890, 3210), a pair repeated (1212, 123123) or one of
+// the most common PINs. The generator never emits one, and
+// [CheckCustomPIN] refuses them.
 func IsTrivial(pin string) bool {
 	if len(pin) < 2 {
+		return true
+	}
+	if slices.Contains(commonPINs, pin) || repeatsBlock(pin) {
 		return true
 	}
 	step := (int(pin[1]) - int(pin[0]) + 10) % 10
@@ -113,6 +143,42 @@ func GeneratePIN(rnd io.Reader, n int, taken func(pin string) bool) (string, err
 		}
 	}
 	return "", fmt.Errorf("generate %d-digit pin: %w", n, ErrPINSpaceExhausted)
+}
+
+// repeatsBlock reports whether pin is a shorter block repeated: 1212,
+// 123123, 12341234.
+func repeatsBlock(pin string) bool {
+	for size := 1; size <= len(pin)/2; size++ {
+		if len(pin)%size != 0 {
+			continue
+		}
+		if strings.Repeat(pin[:size], len(pin)/size) == pin {
+			return true
+		}
+	}
+	return false
+}
+
+// DuressPIN returns a PIN's duress neighbour under
+// access.duress = "last_digit_plus_one": its last digit plus one, 9
+// becoming 0. The store keeps neighbours unique, so that a code is never
+// both one user's PIN and another's duress code.
+func DuressPIN(pin string) string {
+	b := []byte(pin)
+	if n := len(b); n > 0 {
+		b[n-1] = '0' + (b[n-1]-'0'+1)%10
+	}
+	return string(b)
+}
+
+// duressOriginal appends to buf the PIN whose duress neighbour digits are:
+// the last digit minus one, 0 becoming 9.
+func duressOriginal(buf, digits []byte) []byte {
+	buf = append(buf, digits...)
+	if n := len(buf); n > 0 {
+		buf[n-1] = '0' + (buf[n-1]-'0'+9)%10
+	}
+	return buf
 }
 
 func pow10(n int) int64 {

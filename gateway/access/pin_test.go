@@ -3,6 +3,7 @@ package access_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -82,8 +83,9 @@ func TestR4Exhaustion(t *testing.T) {
 }
 
 func TestIsTrivial(t *testing.T) {
-	trivial := []string{"0000", "1111", "1234", "8765", "7890", "3210", "0987", "23456789", "99999999", "56789012"}
-	fine := []string{"1235", "1122", "4071", "13579", "2580", "12341234"}
+	trivial := []string{"0000", "1111", "1234", "8765", "7890", "3210", "0987", "23456789", "99999999", "56789012",
+		"1212", "123123", "12341234", "2580", "1122", "6969"}
+	fine := []string{"1235", "4071", "13579", "6093", "48213597", "120121"}
 	for _, p := range trivial {
 		if !access.IsTrivial(p) {
 			t.Errorf("IsTrivial(%q) = false, want true", p)
@@ -92,6 +94,38 @@ func TestIsTrivial(t *testing.T) {
 	for _, p := range fine {
 		if access.IsTrivial(p) {
 			t.Errorf("IsTrivial(%q) = true, want false", p)
+		}
+	}
+}
+
+// TestKeypadGuessingTrivialCustomPINRefused: a chosen PIN that a guesser
+// tries first is refused with a message that says why and never holds the
+// PIN; a PIN of the wrong shape is refused for its shape first.
+func TestKeypadGuessingTrivialCustomPINRefused(t *testing.T) {
+	for _, p := range []string{"0000", "1234", "9876", "1212", "2580", "11111111"} {
+		err := access.CheckCustomPIN(p)
+		if !errors.Is(err, access.ErrPINTrivial) {
+			t.Errorf("CheckCustomPIN(%q) = %v, want ErrPINTrivial", p, err)
+			continue
+		}
+		if strings.Contains(err.Error(), p) {
+			t.Errorf("CheckCustomPIN(%q): the error %q holds the PIN", p, err)
+		}
+	}
+	if err := access.CheckCustomPIN("123"); !errors.Is(err, access.ErrPINLength) {
+		t.Errorf("CheckCustomPIN(123) = %v, want ErrPINLength", err)
+	}
+	if err := access.CheckCustomPIN("482913"); err != nil {
+		t.Errorf("CheckCustomPIN(482913) = %v, want nil", err)
+	}
+}
+
+// TestDuressNeighbour: the duress code is the PIN with its last digit plus
+// one, 9 wrapping to 0.
+func TestDuressNeighbour(t *testing.T) {
+	for pin, want := range map[string]string{"4829": "4820", "1357": "1358", "00000000": "00000001", "55559": "55550"} {
+		if got := access.DuressPIN(pin); got != want {
+			t.Errorf("DuressPIN(%q) = %q, want %q", pin, got, want)
 		}
 	}
 }

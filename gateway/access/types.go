@@ -17,6 +17,13 @@ type User struct {
 	// time leaves that side open.
 	ValidFrom time.Time `json:"valid_from,omitzero"`
 	ValidTo   time.Time `json:"valid_to,omitzero"`
+	// Levels are the user's access levels, unioned: the doors they may
+	// open and when. Empty means no door at all; a user created without
+	// levels gets DefaultLevels.
+	Levels []string `json:"levels"`
+	// Override lets the user in during a lockdown and through a locked
+	// door (still within their levels).
+	Override bool `json:"override,omitempty"`
 }
 
 // Validity says whether the user may be granted access at now: "" when they

@@ -34,8 +34,13 @@ func New() *Directory {
 	}
 }
 
-// PutUser adds or replaces a user.
+// PutUser adds or replaces a user. A user without levels (nil) gets
+// access.DefaultLevels, as the store gives a user created without them;
+// an empty, non-nil list means no door.
 func (d *Directory) PutUser(u access.User) {
+	if u.Levels == nil {
+		u.Levels = access.DefaultLevels()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.users[u.ID] = u
