@@ -124,8 +124,10 @@ type pstep struct {
 func pc(at time.Duration, reader string, k access.CardKey) pstep {
 	return pstep{at: at, reader: reader, card: &k}
 }
-func pk(at time.Duration, reader, keys string) pstep { return pstep{at: at, reader: reader, keys: keys} }
-func modesAt(at time.Duration) pstep               { return pstep{at: at, modes: true} }
+func pk(at time.Duration, reader, keys string) pstep {
+	return pstep{at: at, reader: reader, keys: keys}
+}
+func modesAt(at time.Duration) pstep { return pstep{at: at, modes: true} }
 
 func h(hours float64) time.Duration { return time.Duration(hours * float64(time.Hour)) }
 
@@ -310,8 +312,8 @@ func TestUntrustedClock(t *testing.T) {
 	}{
 		{access.ClockRestrict, []pstep{
 			{at: h(10), do: untrusted, reader: "side", card: &pAnn}, // staff: side on always
-			pc(h(10), "garage", pBob),                            // evening schedule: cannot tell
-			pc(h(10), "side", pVal),                              // valid to Tuesday 12:00: cannot tell
+			pc(h(10), "garage", pBob),                               // evening schedule: cannot tell
+			pc(h(10), "side", pVal),                                 // valid to Tuesday 12:00: cannot tell
 			{at: h(10), do: func(e *access.Engine, _ *access.Table) {
 				e.SetClock(access.ClockState{LastTrusted: monday.Add(h(40))})
 			}, reader: "side", card: &pVal}, // the last trusted time is past her end
