@@ -91,7 +91,7 @@ func TestCrashChild(t *testing.T) {
 					}
 				}
 			}
-			if err := s.ReplaceAllSeq(rev, seq); err != nil {
+			if err := s.ReplaceAllSeq(rev, nil, seq); err != nil {
 				say("error %v", err)
 				os.Exit(1)
 			}
@@ -222,7 +222,7 @@ func TestKillMidReplaceAll(t *testing.T) {
 				}
 			}
 			// The table keeps working: a snapshot on top of it.
-			if err := s.ReplaceAll(rev+1, snapshotUsers(10, 9)); err != nil {
+			if err := s.ReplaceAll(rev+1, nil, snapshotUsers(10, 9)); err != nil {
 				t.Fatal(err)
 			}
 			if got := s.Counts().Users; got != 10 {

@@ -7,6 +7,7 @@ import (
 	"hash"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -77,6 +78,7 @@ const (
 	uHasPIN
 	uFrom
 	uTo
+	uOverride
 )
 
 // strRef is a string kept in the index's arena.
@@ -95,7 +97,18 @@ type userRec struct {
 	pin       pinKey // valid with uHasPIN
 	firstCred uint32 // head of the user's credential list, noSlot if none
 	window    uint32 // slot of the validity window, noSlot if none
+	levels    uint32 // the user's list in levelLists
 	flags     uint8
+	pinLen    uint8 // digits of the PIN, 0 when unknown
+}
+
+// levelList is one distinct list of levels that users hold. Users share
+// lists: a site has a handful of combinations however many users it has,
+// so a user costs the index four bytes for their levels, and a decision
+// hands the engine the shared slice without copying it.
+type levelList struct {
+	names []string // sorted; shared with decisions, never changed
+	refs  int      // users holding exactly this list
 }
 
 // window is a user's validity, kept apart from userRec because most users
@@ -141,7 +154,14 @@ type index struct {
 
 	formats  []string
 	formatOf map[string]uint16
-	digest   digest
+	// levelLists are the distinct level lists users hold; listOf finds a
+	// list by its names joined with NUL. List 0 is the default levels.
+	levelLists []levelList
+	listOf     map[string]uint32
+	// pinsByLen counts PINs by their number of digits; index 0 counts PINs
+	// of unknown length.
+	pinsByLen [access.MaxPINLength + 1]int
+	digest    digest
 }
 
 // newIndex returns an empty index with room for the given numbers of users
@@ -149,16 +169,43 @@ type index struct {
 // allocates once.
 func newIndex(users, creds, idBytes int) *index {
 	return &index{
-		arena:    make([]byte, 0, idBytes),
-		seed:     maphash.MakeSeed(),
-		users:    make([]userRec, 0, users),
-		creds:    make([]credRec, 0, creds),
-		byID:     newSlotTable(users),
-		pins:     newSlotTable(users),
-		credByID: newSlotTable(creds),
-		cards:    newSlotTable(creds),
-		formatOf: make(map[string]uint16),
+		arena:      make([]byte, 0, idBytes),
+		seed:       maphash.MakeSeed(),
+		users:      make([]userRec, 0, users),
+		creds:      make([]credRec, 0, creds),
+		byID:       newSlotTable(users),
+		pins:       newSlotTable(users),
+		credByID:   newSlotTable(creds),
+		cards:      newSlotTable(creds),
+		formatOf:   make(map[string]uint16),
+		levelLists: []levelList{{names: access.DefaultLevels()}},
+		listOf:     map[string]uint32{access.LevelAll: 0},
 	}
+}
+
+// internLevels returns the list id of levels (sorted), adding the list
+// when it is new, and counts one more holder.
+func (ix *index) internLevels(levels []string) uint32 {
+	key := strings.Join(levels, "\x00")
+	id, ok := ix.listOf[key]
+	if !ok {
+		id = uint32(len(ix.levelLists))
+		ix.levelLists = append(ix.levelLists, levelList{names: slices.Clone(levels)})
+		ix.listOf[key] = id
+	}
+	ix.levelLists[id].refs++
+	return id
+}
+
+// levelHolders counts the users holding level id.
+func (ix *index) levelHolders(id string) int {
+	n := 0
+	for _, l := range ix.levelLists {
+		if l.refs > 0 && slices.Contains(l.names, id) {
+			n += l.refs
+		}
+	}
+	return n
 }
 
 // idBytes is the arena space the live ids take.
@@ -266,10 +313,12 @@ func (ix *index) internCard(k access.CardKey, add bool) (cardKey, bool) {
 	return cardKey{number: k.Number, facility: k.Facility, format: f}, true
 }
 
-// accessUser rebuilds the access.User of a slot, without the name.
+// accessUser rebuilds the access.User of a slot, without the name. Its
+// Levels are the index's shared slice, which must not be changed.
 func (ix *index) accessUser(slot uint32) access.User {
 	r := &ix.users[slot]
-	u := access.User{ID: ix.str(r.id), Enabled: r.flags&uEnabled != 0}
+	u := access.User{ID: ix.str(r.id), Enabled: r.flags&uEnabled != 0, Override: r.flags&uOverride != 0,
+		Levels: ix.levelLists[r.levels].names}
 	if r.window == noSlot {
 		return u
 	}
@@ -359,9 +408,13 @@ func (ix *index) insert(st *userState) {
 // a caller that ran checkFree first never sees that.
 func (ix *index) insertHashed(st *userState, h digest) bool {
 	slot := takeSlot(&ix.users, &ix.freeUsers)
-	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, window: noSlot, flags: uLive}
+	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, window: noSlot, flags: uLive,
+		levels: ix.internLevels(st.user.Levels)}
 	if st.user.Enabled {
 		r.flags |= uEnabled
+	}
+	if st.user.Override {
+		r.flags |= uOverride
 	}
 	from, to := st.user.ValidFrom, st.user.ValidTo
 	if !from.IsZero() || !to.IsZero() {
@@ -379,7 +432,8 @@ func (ix *index) insertHashed(st *userState, h digest) bool {
 	}
 	if st.hasPIN {
 		r.flags |= uHasPIN
-		r.pin = st.pin
+		r.pin, r.pinLen = st.pin, st.pinLen
+		ix.pinsByLen[st.pinLen]++
 	}
 	ix.users[slot] = r
 	free := ix.byID.insert(ix.idHash(st.user.ID), slot,
@@ -425,7 +479,9 @@ func (ix *index) remove(old *userState) {
 	r := &ix.users[slot]
 	if r.flags&uHasPIN != 0 {
 		ix.pins.remove(pinHash(r.pin), slot, ix.userPINHash)
+		ix.pinsByLen[r.pinLen]--
 	}
+	ix.levelLists[r.levels].refs--
 	for cs := r.firstCred; cs != noSlot; {
 		c := &ix.creds[cs]
 		next := c.next

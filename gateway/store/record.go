@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lintel-access/lintel/gateway/access"
 )
@@ -18,9 +17,16 @@ import (
 // userState is one user as a transaction or the snapshot loader sees it:
 // everything the table holds about them, materialised.
 type userState struct {
-	user   access.User
+	user   access.User // Levels sorted, never nil
 	hasPIN bool
 	pin    pinKey
+	// pinLen is the PIN's number of digits, 0 when unknown (a record
+	// written before lengths were kept).
+	pinLen uint8
+	// nbr is the HMAC of the PIN's duress neighbour (access.DuressPIN),
+	// valid with hasNbr; records from before duress have none.
+	nbr    pinKey
+	hasNbr bool
 	creds  []access.Credential // sorted by ID
 }
 
@@ -39,21 +45,21 @@ const (
 )
 
 // checkUser validates a user as a transaction or snapshot would store it and
-// returns it normalised: validity bounds in UTC.
+// returns it normalised: validity bounds in UTC, levels sorted (nil
+// becomes the default levels). Whether the levels exist is the caller's
+// check, against the policy table.
 func checkUser(u access.User) (access.User, error) {
 	if err := access.CheckID(u.ID); err != nil {
-		return u, fmt.Errorf("user id: %w", err)
+		return u, fmt.Errorf("user id: %w: %w", err, access.ErrInvalid)
 	}
-	if len(u.Name) > maxNameLen {
-		return u, fmt.Errorf("user %q: name is %d bytes long, at most %d allowed", u.ID, len(u.Name), maxNameLen)
+	if err := access.CheckName(u.Name); err != nil {
+		return u, fmt.Errorf("user %q: %w", u.ID, err)
 	}
-	if !utf8.ValidString(u.Name) {
-		return u, fmt.Errorf("user %q: name is not valid UTF-8", u.ID)
-	}
-	for _, r := range u.Name {
-		if r < 0x20 || r == 0x7f {
-			return u, fmt.Errorf("user %q: name holds a control character", u.ID)
-		}
+	if u.Levels == nil {
+		u.Levels = access.DefaultLevels()
+	} else {
+		u.Levels = slices.Clone(u.Levels)
+		slices.Sort(u.Levels)
 	}
 	if !u.ValidFrom.IsZero() {
 		u.ValidFrom = u.ValidFrom.UTC()
@@ -62,8 +68,8 @@ func checkUser(u access.User) (access.User, error) {
 		u.ValidTo = u.ValidTo.UTC()
 	}
 	if !u.ValidFrom.IsZero() && !u.ValidTo.IsZero() && !u.ValidTo.After(u.ValidFrom) {
-		return u, fmt.Errorf("user %q: valid_to %s is not after valid_from %s", u.ID,
-			u.ValidTo.Format(time.RFC3339), u.ValidFrom.Format(time.RFC3339))
+		return u, fmt.Errorf("user %q: valid_to %s is not after valid_from %s: %w", u.ID,
+			u.ValidTo.Format(time.RFC3339), u.ValidFrom.Format(time.RFC3339), access.ErrInvalid)
 	}
 	return u, nil
 }
@@ -72,16 +78,16 @@ func checkUser(u access.User) (access.User, error) {
 // returns it normalised (Type "card").
 func checkCredential(c access.Credential) (access.Credential, error) {
 	if err := access.CheckID(c.ID); err != nil {
-		return c, fmt.Errorf("credential id: %w", err)
+		return c, fmt.Errorf("credential id: %w: %w", err, access.ErrInvalid)
 	}
 	if c.Type == "" {
 		c.Type = access.CredentialCard
 	}
 	if c.Type != access.CredentialCard {
-		return c, fmt.Errorf("credential %q: type %q is not supported (want %q)", c.ID, c.Type, access.CredentialCard)
+		return c, fmt.Errorf("credential %q: type %q is not supported (want %q): %w", c.ID, c.Type, access.CredentialCard, access.ErrInvalid)
 	}
 	if err := access.CheckCardFormat(c.Card.Format); err != nil {
-		return c, fmt.Errorf("credential %q: %w", c.ID, err)
+		return c, fmt.Errorf("credential %q: %w: %w", c.ID, err, access.ErrInvalid)
 	}
 	return c, nil
 }
@@ -89,22 +95,39 @@ func checkCredential(c access.Credential) (access.Credential, error) {
 // The stored form of a user, the value under the user's key. Integers are
 // varints; strings are a uvarint length and the bytes.
 //
-//	version  byte (1)
-//	flags    byte: 1 enabled, 2 has PIN, 4 valid_from set, 8 valid_to set
+//	version  byte (2; version 1 is still read)
+//	flags    byte: 1 enabled, 2 has PIN, 4 valid_from set, 8 valid_to set,
+//	         16 override, 32 default levels (no list follows),
+//	         64 duress neighbour key follows the PIN's
 //	name     string
 //	[from]   varint Unix seconds, uvarint nanoseconds
 //	[to]     varint Unix seconds, uvarint nanoseconds
-//	[pin]    16 bytes: HMAC-SHA256-128 of the PIN under the device key
+//	[pin]    16 bytes: HMAC-SHA256-128 of the PIN under the device key,
+//	         then 1 byte: its number of digits (v2 only)
+//	[nbr]    16 bytes: the same of the PIN's duress neighbour
+//	[levels] uvarint n, then n strings, sorted
 //	n        uvarint number of credentials, then n times:
 //	         id string, format string, uvarint facility, uvarint number
-const recordVersion = 1
+//
+// A version 1 record (written before access levels) has no PIN length, no
+// neighbour, no override and no levels: its user holds the default levels,
+// as every user did then.
+const recordVersion = 2
 
 const (
 	recEnabled = 1 << iota
 	recHasPIN
 	recFrom
 	recTo
+	recOverride
+	recDefaultLevels
+	recNbr
 )
+
+// isDefaultLevels reports whether levels are exactly access.DefaultLevels.
+func isDefaultLevels(levels []string) bool {
+	return len(levels) == 1 && levels[0] == access.LevelAll
+}
 
 // encodeUser appends the stored form of st to buf.
 func encodeUser(buf []byte, st *userState) []byte {
@@ -121,6 +144,15 @@ func encodeUser(buf []byte, st *userState) []byte {
 	if !st.user.ValidTo.IsZero() {
 		flags |= recTo
 	}
+	if st.user.Override {
+		flags |= recOverride
+	}
+	if isDefaultLevels(st.user.Levels) {
+		flags |= recDefaultLevels
+	}
+	if st.hasPIN && st.hasNbr {
+		flags |= recNbr
+	}
 	buf = append(buf, recordVersion, flags)
 	buf = appendString(buf, st.user.Name)
 	if flags&recFrom != 0 {
@@ -133,6 +165,16 @@ func encodeUser(buf []byte, st *userState) []byte {
 	}
 	if st.hasPIN {
 		buf = append(buf, st.pin[:]...)
+		buf = append(buf, st.pinLen)
+	}
+	if flags&recNbr != 0 {
+		buf = append(buf, st.nbr[:]...)
+	}
+	if flags&recDefaultLevels == 0 {
+		buf = binary.AppendUvarint(buf, uint64(len(st.user.Levels)))
+		for _, l := range st.user.Levels {
+			buf = appendString(buf, l)
+		}
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(st.creds)))
 	for _, c := range st.creds {
@@ -226,14 +268,20 @@ func decodeUser(id string, b []byte) (userState, error) {
 	d := decoder{b: b}
 	var st userState
 	st.user.ID = id
-	if v := d.byte(); d.err == nil && v != recordVersion {
-		return st, fmt.Errorf("user %q: record version %d is not supported", id, v)
+	version := d.byte()
+	if d.err == nil && version != 1 && version != recordVersion {
+		return st, fmt.Errorf("user %q: record version %d is not supported", id, version)
 	}
 	flags := d.byte()
-	if flags&^(recEnabled|recHasPIN|recFrom|recTo) != 0 {
+	known := byte(recEnabled | recHasPIN | recFrom | recTo)
+	if version >= 2 {
+		known |= recOverride | recDefaultLevels | recNbr
+	}
+	if flags&^known != 0 {
 		d.fail("unknown flags %#x", flags)
 	}
 	st.user.Enabled = flags&recEnabled != 0
+	st.user.Override = flags&recOverride != 0
 	st.hasPIN = flags&recHasPIN != 0
 	st.user.Name = d.string(maxNameLen)
 	if flags&recFrom != 0 {
@@ -243,11 +291,33 @@ func decodeUser(id string, b []byte) (userState, error) {
 		st.user.ValidTo = d.time()
 	}
 	if st.hasPIN {
-		if len(d.b) < len(st.pin) {
-			d.fail("record ends inside the PIN index key")
-		} else {
-			copy(st.pin[:], d.b)
-			d.b = d.b[len(st.pin):]
+		d.key(&st.pin)
+		if version >= 2 {
+			st.pinLen = d.byte()
+			if d.err == nil && (st.pinLen < access.MinPINLength || st.pinLen > access.MaxPINLength) {
+				d.fail("PIN length %d out of range", st.pinLen)
+			}
+		}
+	}
+	if flags&recNbr != 0 {
+		if !st.hasPIN {
+			d.fail("a duress neighbour without a PIN")
+		}
+		d.key(&st.nbr)
+		st.hasNbr = true
+	}
+	if version < 2 || flags&recDefaultLevels != 0 {
+		st.user.Levels = access.DefaultLevels()
+	} else {
+		n := d.uvarint()
+		if n > access.MaxLevelsPerUser {
+			d.fail("%d levels, at most %d allowed", n, access.MaxLevelsPerUser)
+		}
+		if d.err == nil {
+			st.user.Levels = make([]string, 0, n)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			st.user.Levels = append(st.user.Levels, d.string(64))
 		}
 	}
 	n := d.uvarint()
@@ -275,9 +345,18 @@ func decodeUser(id string, b []byte) (userState, error) {
 	if d.err != nil {
 		return st, fmt.Errorf("user %q: %w", id, d.err)
 	}
+	levels := st.user.Levels
 	u, err := checkUser(st.user)
 	if err != nil {
 		return st, err
+	}
+	if !slices.IsSorted(levels) {
+		return st, fmt.Errorf("user %q: levels are not sorted", id)
+	}
+	for i, l := range levels {
+		if access.CheckID(l) != nil || (i > 0 && levels[i-1] == l) {
+			return st, fmt.Errorf("user %q: level %d is not a level id, or repeated", id, i)
+		}
 	}
 	st.user = u
 	for i, c := range st.creds {
@@ -291,17 +370,35 @@ func decodeUser(id string, b []byte) (userState, error) {
 	return st, nil
 }
 
+// key reads a 16-byte PIN index key.
+func (d *decoder) key(k *pinKey) {
+	if d.err != nil {
+		return
+	}
+	if len(d.b) < len(k) {
+		d.fail("record ends inside a PIN index key")
+		return
+	}
+	copy(k[:], d.b)
+	d.b = d.b[len(k):]
+}
+
 // CanonicalRecord returns the canonical form of one user from which
 // [Store.Digest] is computed. It holds everything the table knows about the
 // user except the PIN itself: a portal that holds the same users, PIN
 // flags, validity and credentials computes the same bytes.
 //
-// The record is the ASCII tag "lintel.user.v1" followed by fields, each
+// The record is the ASCII tag "lintel.user.v2" followed by fields, each
 // written as its length (4 bytes, big-endian) and its bytes:
 //
 //	id, name, enabled ("1" or "0"), valid_from, valid_to, has_pin ("1" or "0"),
+//	override ("1" or "0"), the number of levels (decimal), then each level
+//	id in ascending byte order,
 //	then per credential, in ascending byte order of credential id:
 //	id, type ("card"), format, facility (decimal), number (decimal).
+//
+// A user without levels given holds the default levels (["all"]); an empty
+// list is written as "0" levels.
 //
 // valid_from and valid_to are RFC 3339 in UTC with the fraction of a second
 // only as long as needed (Go's time.RFC3339Nano: "2026-03-01T08:00:00Z"), or
@@ -315,13 +412,25 @@ func appendCanonical(b []byte, u access.User, hasPIN bool, creds []access.Creden
 		creds = slices.Clone(creds)
 		slices.SortFunc(creds, compareCredentialIDs)
 	}
-	b = append(b, "lintel.user.v1"...)
+	levels := u.Levels
+	if levels == nil {
+		levels = access.DefaultLevels()
+	} else if !slices.IsSorted(levels) {
+		levels = slices.Sorted(slices.Values(levels))
+	}
+	b = append(b, "lintel.user.v2"...)
 	b = appendField(b, u.ID)
 	b = appendField(b, u.Name)
 	b = appendFlag(b, u.Enabled)
 	b = appendStamp(b, u.ValidFrom)
 	b = appendStamp(b, u.ValidTo)
 	b = appendFlag(b, hasPIN)
+	b = appendFlag(b, u.Override)
+	b = binary.BigEndian.AppendUint32(b, uint32(digits10(uint64(len(levels)))))
+	b = strconv.AppendUint(b, uint64(len(levels)), 10)
+	for _, l := range levels {
+		b = appendField(b, l)
+	}
 	for _, c := range creds {
 		typ := c.Type
 		if typ == "" {
@@ -376,7 +485,7 @@ func digits10(v uint64) int {
 type digest [4]uint64
 
 func hashRecord(st *userState) digest {
-	var buf [512]byte
+	var buf [768]byte
 	return digestOf(sha256.Sum256(appendCanonical(buf[:0], st.user, st.hasPIN, st.creds)))
 }
 

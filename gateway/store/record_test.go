@@ -12,10 +12,12 @@ import (
 )
 
 var recordCases = []userState{
-	{user: access.User{ID: "u1"}},
-	{user: access.User{ID: "u2", Name: "Ada Lovelace", Enabled: true}, hasPIN: true, pin: pinKey{1, 2, 3}},
+	{user: access.User{ID: "u1", Levels: access.DefaultLevels()}},
+	{user: access.User{ID: "u2", Name: "Ada Lovelace", Enabled: true, Levels: []string{}}, hasPIN: true, pin: pinKey{1, 2, 3}, pinLen: 6},
+	{user: access.User{ID: "u4", Name: "Grace", Enabled: true, Override: true, Levels: []string{"cleaners", "staff"}},
+		hasPIN: true, pin: pinKey{4, 5, 6}, pinLen: 8, nbr: pinKey{7, 8, 9}, hasNbr: true},
 	{
-		user: access.User{ID: "u3", Name: "Zoë", Enabled: true,
+		user: access.User{ID: "u3", Name: "Zoë", Enabled: true, Levels: access.DefaultLevels(),
 			ValidFrom: time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC), ValidTo: time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC)},
 		creds: []access.Credential{
 			{ID: "a", UserID: "u3", Type: "card", Card: access.CardKey{Format: "H10301", Facility: 255, Number: 65535}},
@@ -39,15 +41,33 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDecodeUserVersion1 reads a record written before access levels: its
+// user holds the default levels, has no override, and a PIN of unknown
+// length without a duress neighbour.
+func TestDecodeUserVersion1(t *testing.T) {
+	// version 1, enabled and has PIN, name "Ann", the PIN key, no credentials.
+	v1 := append([]byte{1, recEnabled | recHasPIN, 3, 'A', 'n', 'n'}, make([]byte, 16)...)
+	v1 = append(v1, 0)
+	got, err := decodeUser("ann", v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := userState{user: access.User{ID: "ann", Name: "Ann", Enabled: true, Levels: access.DefaultLevels()}, hasPIN: true}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(userState{})); diff != "" {
+		t.Errorf("version 1 record (-want +got):\n%s", diff)
+	}
+}
+
 func TestDecodeUserRejects(t *testing.T) {
-	good := encodeUser(nil, &recordCases[2])
+	good := encodeUser(nil, &recordCases[3])
 	tests := []struct {
 		name string
 		b    []byte
 	}{
 		{"empty", nil},
 		{"version", append([]byte{9}, good[1:]...)},
-		{"flags", append([]byte{1, 0x80}, good[2:]...)},
+		{"flags", append([]byte{2, 0x80}, good[2:]...)},
+		{"v2 flags in a v1 record", append([]byte{1, recOverride}, good[2:]...)},
 		{"truncated", good[:len(good)-1]},
 		{"trailing", append(good[:len(good):len(good)], 0)},
 		{"name too long", append([]byte{1, 0}, 0xff, 0x0f)},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -14,6 +15,7 @@ import (
 
 // SnapshotUser is one user of a full table snapshot.
 type SnapshotUser struct {
+	// User is the user; nil Levels means the default levels.
 	User access.User
 	// PIN is the user's PIN in plain digits, "" for none. It is hashed on
 	// arrival and never stored or logged as given.
@@ -23,14 +25,15 @@ type SnapshotUser struct {
 	Credentials []access.Credential
 }
 
-// ReplaceAll atomically replaces the whole table with users and sets the
-// revision to rev. It is [Store.ReplaceAllSeq] over a slice.
-func (s *Store) ReplaceAll(rev uint64, users []SnapshotUser) error {
-	return s.ReplaceAllSeq(rev, slices.Values(users))
+// ReplaceAll atomically replaces the whole table with policy and users and
+// sets the revision to rev. It is [Store.ReplaceAllSeq] over a slice.
+func (s *Store) ReplaceAll(rev uint64, policy *access.Table, users []SnapshotUser) error {
+	return s.ReplaceAllSeq(rev, policy, slices.Values(users))
 }
 
-// ReplaceAllSeq atomically replaces the whole table with the users the
-// sequence yields and sets the revision to rev. A snapshot may hold far
+// ReplaceAllSeq atomically replaces the whole table with the policy table
+// (nil: an empty one) and the users the sequence yields, and sets the
+// revision to rev. A snapshot may hold far
 // more users than one Badger transaction, so it is written as a new table
 // generation beside the live one, in batches, and then switched to with
 // one small write of the generation and revision. Decisions see the old
@@ -38,16 +41,22 @@ func (s *Store) ReplaceAll(rev uint64, users []SnapshotUser) error {
 // before the switch leaves the old table, and Open removes the unfinished
 // generation.
 //
-// Every user is validated as Update would (ids, names, validity, PIN rules
-// R2 and R3, credentials), and ids, PINs and cards must be unique across
-// the snapshot. The first invalid user fails the whole snapshot, with an
+// The policy is checked as a whole against the site, as Update checks each
+// object. Every user is validated as Update would (ids, names, validity,
+// levels that exist in the new policy, PIN rules R2 and R3 and, with
+// duress on, unambiguous duress codes, credentials), and ids, PINs and
+// cards must be unique across the snapshot. The first invalid user fails the whole snapshot, with an
 // error that names its position (0-based) and id; nothing changes then.
 //
 // The sequence is read once, so a caller can decode users as they are
 // stored instead of holding the snapshot in memory twice.
-func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
+func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[SnapshotUser]) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	table, err := rebuildTable(policy, s.opts.Site)
+	if err != nil {
+		return fmt.Errorf("store: replace all: %w", err)
+	}
 	s.mu.RLock()
 	closed := s.closed
 	s.mu.RUnlock()
@@ -64,13 +73,13 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	start := time.Now()
 	c := s.idx.counts()
 	ix := newIndex(c.Users, c.Credentials, s.idx.idBytes())
-	if err := s.writeGeneration(newGen, ix, users); err != nil {
+	if err := s.writeGeneration(newGen, table, ix, users); err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
 			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
 		}
 		return fmt.Errorf("store: replace all: %w", err)
 	}
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err = s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(keyState, encodeState(newGen, rev, ix.counts()))
 	})
 	if err != nil {
@@ -79,10 +88,15 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 		}
 		return fmt.Errorf("store: replace all: switch generation: %w", err)
 	}
+	dig := policyDigest(table)
 	s.mu.Lock()
-	old := s.idx
+	old, oldPolicy := s.idx, s.policy
 	s.idx, s.gen, s.rev = ix, newGen, rev
+	s.policy, s.policyDig = table, dig
 	s.mu.Unlock()
+	if s.onPolicy != nil {
+		s.onPolicy(table)
+	}
 	c = ix.counts()
 	s.log.Info("table replaced", "revision", rev, "users", c.Users, "credentials", c.Credentials, "pins", c.PINs,
 		"generation", newGen, "took", time.Since(start).Round(time.Millisecond))
@@ -91,6 +105,9 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	// the old tables back from the card, and only the keys outlive the
 	// index. (Should a key have escaped the index, Open removes it.)
 	keys := old.userKeys(oldGen)
+	for _, r := range policyRecords(oldPolicy) {
+		keys.add(policyKey(oldGen, r.kind, r.id))
+	}
 	s.cleanup.Add(1)
 	go func() {
 		defer s.cleanup.Done()
@@ -101,18 +118,26 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	return nil
 }
 
-// writeGeneration validates users into ix and writes them under gen.
-func (s *Store) writeGeneration(gen uint32, ix *index, users iter.Seq[SnapshotUser]) error {
+// writeGeneration validates users into ix and writes them, and the policy
+// table, under gen.
+func (s *Store) writeGeneration(gen uint32, table *access.Table, ix *index, users iter.Seq[SnapshotUser]) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
+	for _, r := range policyRecords(table) {
+		v, _ := encodePolicy(table, r.kind, r.id)
+		if err := wb.Set(policyKey(gen, r.kind, r.id), v); err != nil {
+			return fmt.Errorf("write policy: %w", err)
+		}
+	}
 	var (
-		i   int
-		buf []byte
-		err error
+		i      int
+		buf    []byte
+		err    error
+		duress duressCheck
 	)
 	for su := range users {
 		var st userState
-		st, err = s.snapshotUser(su)
+		st, err = s.snapshotUser(su, table)
 		if err == nil {
 			err = ix.checkFree(&st)
 		}
@@ -120,11 +145,17 @@ func (s *Store) writeGeneration(gen uint32, ix *index, users iter.Seq[SnapshotUs
 			return fmt.Errorf("user %d (%q): %w", i, su.User.ID, err)
 		}
 		ix.insert(&st)
+		if s.opts.Duress {
+			duress.add(&st)
+		}
 		buf = encodeUser(buf[:0], &st)
 		if err = wb.Set(userKey(gen, st.user.ID), slices.Clone(buf)); err != nil {
 			return fmt.Errorf("write user %d: %w", i, err)
 		}
 		i++
+	}
+	if err := duress.check(ix); err != nil {
+		return err
 	}
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("write users: %w", err)
@@ -132,18 +163,67 @@ func (s *Store) writeGeneration(gen uint32, ix *index, users iter.Seq[SnapshotUs
 	return nil
 }
 
-// snapshotUser validates one snapshot user and hashes its PIN.
-func (s *Store) snapshotUser(su SnapshotUser) (userState, error) {
+// duressCheck collects the duress neighbours of users as a table is
+// loaded or written, and then checks that no user's duress code is
+// another's PIN: only possible once every PIN is in the index.
+type duressCheck struct {
+	users   []string
+	nbrs    []pinKey
+	unknown []string
+}
+
+func (d *duressCheck) add(st *userState) {
+	switch {
+	case !st.hasPIN:
+	case !st.hasNbr:
+		d.unknown = append(d.unknown, st.user.ID)
+	default:
+		d.users = append(d.users, st.user.ID)
+		d.nbrs = append(d.nbrs, st.nbr)
+	}
+}
+
+// check returns ErrDuressConflict listing the users to re-issue.
+func (d *duressCheck) check(ix *index) error {
+	var bad []string
+	for i, nbr := range d.nbrs {
+		if other, ok := ix.pinHolder(nbr); ok && other != d.users[i] {
+			bad = append(bad, fmt.Sprintf("%q (its duress code is %q's PIN)", d.users[i], other))
+		}
+	}
+	for _, u := range d.unknown {
+		bad = append(bad, fmt.Sprintf("%q (PIN set before duress codes were kept; it cannot be checked)", u))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	const show = 20
+	more := ""
+	if len(bad) > show {
+		more = fmt.Sprintf(" and %d more", len(bad)-show)
+		bad = bad[:show]
+	}
+	return fmt.Errorf("%w: re-issue the PINs of %s%s (or turn access.duress off)", ErrDuressConflict,
+		strings.Join(bad, ", "), more)
+}
+
+// snapshotUser validates one snapshot user against the snapshot's policy
+// and hashes its PIN and the PIN's duress code.
+func (s *Store) snapshotUser(su SnapshotUser, table *access.Table) (userState, error) {
 	u, err := checkUser(su.User)
 	if err != nil {
 		return userState{}, err
 	}
+	if err := table.CheckUserLevels(u.Levels); err != nil {
+		return userState{}, err
+	}
 	st := userState{user: u}
 	if su.PIN != "" {
-		if err := access.ValidatePIN(su.PIN); err != nil {
+		if err := access.CheckCustomPIN(su.PIN); err != nil {
 			return st, err
 		}
-		st.hasPIN, st.pin = true, s.hasher.keyString(su.PIN)
+		st.hasPIN, st.pin, st.pinLen = true, s.hasher.keyString(su.PIN), uint8(len(su.PIN))
+		st.nbr, st.hasNbr = s.hasher.keyString(access.DuressPIN(su.PIN)), true
 	}
 	if len(su.Credentials) > maxCredentialsPerUser {
 		return st, fmt.Errorf("%d credentials, at most %d allowed", len(su.Credentials), maxCredentialsPerUser)
@@ -175,33 +255,36 @@ func (s *Store) snapshotUser(su SnapshotUser) (userState, error) {
 	})
 	for j := 1; j < len(st.creds); j++ {
 		if st.creds[j].ID == st.creds[j-1].ID {
-			return st, fmt.Errorf("credential id %q is given twice: %w", st.creds[j].ID, ErrCredentialInUse)
+			return st, fmt.Errorf("credential id %q is given twice: %w", st.creds[j].ID, access.ErrCredentialInUse)
 		}
 	}
 	for j := range st.creds {
 		for k := j + 1; k < len(st.creds); k++ {
 			if st.creds[j].Card == st.creds[k].Card {
-				return st, fmt.Errorf("card %s is given twice: %w", st.creds[j].Card, ErrCredentialInUse)
+				return st, fmt.Errorf("card %s is given twice: %w", st.creds[j].Card, access.ErrCredentialInUse)
 			}
 		}
 	}
 	return st, nil
 }
 
-// dropGeneration deletes every record of one table generation.
+// dropGeneration deletes every user and policy record of one table
+// generation.
 func (s *Store) dropGeneration(gen uint32) error {
-	prefix := userPrefix(gen)
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
-				return err
+		for _, prefix := range [][]byte{userPrefix(gen), policyPrefix(gen)} {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			for it.Rewind(); it.Valid(); it.Next() {
+				if err := wb.Delete(it.Item().KeyCopy(nil)); err != nil {
+					it.Close()
+					return err
+				}
+				n++
 			}
-			n++
+			it.Close()
 		}
 		return nil
 	})

@@ -54,6 +54,15 @@ type Options struct {
 	ClockTrusted func() bool
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// Site is the configured doors, which policy writes are checked
+	// against (a level may only name a door the gateway has). The zero
+	// Site has no doors, so it refuses every level but the built-in one.
+	Site access.Site
+	// Duress keeps duress codes unambiguous (access.duress =
+	// "last_digit_plus_one"): no PIN may be another user's PIN plus one in
+	// its last digit. Open refuses a table that breaks this, listing the
+	// users whose PINs to re-issue.
+	Duress bool
 }
 
 // Defaults of Options fields left zero.
@@ -109,13 +118,13 @@ func (o Options) validate() error {
 	return nil
 }
 
-// Errors callers act on. Errors of the PIN policy (access.ErrPINInUse,
-// access.ErrPINLength, ...) are returned wrapped as they are.
+// Errors callers act on. The store speaks the core's vocabulary: a missing
+// user, credential or policy object wraps access.ErrNotFound, a card or
+// credential id held already access.ErrCredentialInUse, a broken rule
+// access.ErrInvalid (or the PIN policy's errors, access.ErrPINInUse,
+// access.ErrPINLength, ...), an object still named by another
+// access.ErrInUse. The errors below are the store's own.
 var (
-	// ErrNotFound: no user or credential with that id.
-	ErrNotFound = errors.New("not found")
-	// ErrCredentialInUse: the card, or the credential id, is already held.
-	ErrCredentialInUse = errors.New("credential is already in use")
 	// ErrUserRepeated: a snapshot lists the same user id twice.
 	ErrUserRepeated = errors.New("user id is listed twice")
 	// ErrTooLarge: an Update writes more than one Badger transaction holds.
@@ -162,12 +171,19 @@ type Store struct {
 	// gcMu keeps a value-log GC and Close apart; neither may wait on mu.
 	gcMu sync.Mutex
 
-	// mu guards idx, rev and closed. Decisions take it for reading;
-	// writers take it for writing only to publish a committed change.
+	// mu guards idx, rev, policy, policyDig and closed. Decisions take it
+	// for reading; writers take it for writing only to publish a committed
+	// change.
 	mu     sync.RWMutex
 	idx    *index
 	rev    uint64
 	closed bool
+	// policy is the policy table, replaced whole by a commit that changes
+	// it; policyDig is its part of the digest.
+	policy    *access.Table
+	policyDig digest
+	// onPolicy is told of every new policy table; set once, under writeMu.
+	onPolicy func(*access.Table)
 
 	journal *journal
 }
@@ -364,29 +380,35 @@ func (s *Store) load(deviceKey []byte) error {
 		return err
 	}
 	s.idx = ix
+	if s.policy, err = s.loadPolicy(s.gen); err != nil {
+		return err
+	}
+	s.policyDig = policyDigest(s.policy)
 	return nil
 }
 
-// dropOtherGenerations deletes the user records of every table generation
-// but the current one: what an interrupted ReplaceAll, or one interrupted
-// while removing the old table, left behind.
+// dropOtherGenerations deletes the user and policy records of every table
+// generation but the current one: what an interrupted ReplaceAll, or one
+// interrupted while removing the old table, left behind.
 func (s *Store) dropOtherGenerations() error {
 	var stale packedKeys
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{kindUser}})
-		defer it.Close()
-		cur := userPrefix(s.gen)
-		it.Rewind()
-		for it.Valid() {
-			if bytes.HasPrefix(it.Item().Key(), cur) {
-				if s.gen == ^uint32(0) {
-					break
+		for _, kind := range []byte{kindUser, kindPolicy} {
+			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{kind}})
+			cur := generationPrefix(kind, s.gen)
+			it.Rewind()
+			for it.Valid() {
+				if bytes.HasPrefix(it.Item().Key(), cur) {
+					if s.gen == ^uint32(0) {
+						break
+					}
+					it.Seek(generationPrefix(kind, s.gen+1)) // skip the live generation
+					continue
 				}
-				it.Seek(userPrefix(s.gen + 1)) // skip the live generation
-				continue
+				stale.add(it.Item().Key())
+				it.Next()
 			}
-			stale.add(it.Item().Key())
-			it.Next()
+			it.Close()
 		}
 		return nil
 	})
@@ -398,6 +420,11 @@ func (s *Store) dropOtherGenerations() error {
 	}
 	s.log.Warn("removing an unfinished or replaced table generation", "records", stale.len(), "generation", s.gen)
 	return s.deleteKeys(stale)
+}
+
+// generationPrefix is the key prefix of kind's records in a generation.
+func generationPrefix(kind byte, gen uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{kind}, gen)
 }
 
 // deleteKeys deletes keys in as many transactions as needed.
@@ -491,6 +518,7 @@ func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
 	// Room for ids of about 12 bytes; longer ones grow the arena.
 	ix := newIndex(hint.Users, hint.Credentials, 12*(hint.Users+hint.Credentials))
 	var clash error
+	var duress duressCheck
 	for b := range batches {
 		for i := range b {
 			if clash != nil {
@@ -502,10 +530,16 @@ func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
 			if !ix.insertHashed(st, b[i].hash) {
 				clash = fmt.Errorf("user %q: its id, PIN, a credential id or a card is also another user's", st.user.ID)
 			}
+			if s.opts.Duress {
+				duress.add(st)
+			}
 		}
 	}
 	if err := cmp.Or(readErr, clash); err != nil {
 		return nil, fmt.Errorf("load table generation %d: %w", gen, err)
+	}
+	if err := duress.check(ix); err != nil {
+		return nil, fmt.Errorf("access.duress is on, but %w", err)
 	}
 	return ix, nil
 }
@@ -525,10 +559,10 @@ func (ix *index) checkFree(st *userState) error {
 	}
 	for _, c := range st.creds {
 		if other, ok := ix.credUser(c.ID); ok {
-			return fmt.Errorf("credential id %q is also user %q's: %w", c.ID, other, ErrCredentialInUse)
+			return fmt.Errorf("credential id %q is also user %q's: %w", c.ID, other, access.ErrCredentialInUse)
 		}
 		if other, ok := ix.cardHolder(c.Card); ok {
-			return fmt.Errorf("card %s of credential %q is also credential %q: %w", c.Card, c.ID, other, ErrCredentialInUse)
+			return fmt.Errorf("card %s of credential %q is also credential %q: %w", c.Card, c.ID, other, access.ErrCredentialInUse)
 		}
 	}
 	return nil
@@ -604,7 +638,7 @@ func (s *Store) User(id string) (UserRecord, error) {
 		case err != nil:
 			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, err)
 		case !ok:
-			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrNotFound)
+			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, access.ErrNotFound)
 		}
 		return st.record(), nil
 	}
@@ -653,12 +687,16 @@ func (s *Store) Revision() uint64 {
 
 // Digest returns a hash of the table's content that does not depend on the
 // order it was written in: the sum, modulo 2^256, of the SHA-256 of every
-// user's [CanonicalRecord], as a 32-byte big-endian number. An empty table
-// has the zero digest. PINs are not part of it, only whether a user has one.
+// user's [CanonicalRecord] and every policy object's canonical record
+// ([CanonicalSchedule] and the others), as a 32-byte big-endian number. An
+// empty table has the zero digest. PINs are not part of it, only whether a
+// user has one.
 func (s *Store) Digest() [32]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.idx.digest.bytes()
+	d := s.idx.digest
+	d.add(s.policyDig)
+	return d.bytes()
 }
 
 // RunGC runs Badger's value-log garbage collection every ten minutes until

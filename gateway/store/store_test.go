@@ -225,7 +225,7 @@ func TestDigest(t *testing.T) {
 		{User: access.User{ID: "u1", Name: "Ada", Enabled: true}, PIN: "482915", Credentials: []access.Credential{{ID: "c2", Card: card(2)}, {ID: "c1", Card: card(1)}}},
 		{User: access.User{ID: "u2", Name: "Bob", ValidTo: time.Date(2027, 1, 1, 0, 0, 0, 5, time.UTC)}},
 	}
-	if err := a.ReplaceAll(1, users); err != nil {
+	if err := a.ReplaceAll(1, nil, users); err != nil {
 		t.Fatal(err)
 	}
 	// The same content written in another order, by transactions, with
@@ -271,7 +271,8 @@ func TestCanonicalRecord(t *testing.T) {
 		{ID: "c1", Card: access.CardKey{Format: "H10301", Facility: 1, Number: 1}},
 	})
 	field := func(s string) string { return string([]byte{0, 0, 0, byte(len(s))}) + s }
-	want := "lintel.user.v1" + field("u1") + field("Ada") + field("1") + field("2026-03-01T08:00:00Z") + field("") + field("1") +
+	want := "lintel.user.v2" + field("u1") + field("Ada") + field("1") + field("2026-03-01T08:00:00Z") + field("") + field("1") +
+		field("0") + field("1") + field("all") + // no override, the default levels
 		field("c1") + field("card") + field("H10301") + field("1") + field("1") +
 		field("c2") + field("card") + field("H10301") + field("1") + field("2")
 	if string(got) != want {
@@ -302,7 +303,7 @@ func TestClose(t *testing.T) {
 	if err := s.Update(func(tx *store.Tx) error { return nil }); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Update after Close = %v, want ErrClosed", err)
 	}
-	if err := s.ReplaceAll(1, nil); !errors.Is(err, store.ErrClosed) {
+	if err := s.ReplaceAll(1, nil, nil); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("ReplaceAll after Close = %v, want ErrClosed", err)
 	}
 	if _, err := s.Append(access.Event{Type: "t"}); !errors.Is(err, store.ErrClosed) {

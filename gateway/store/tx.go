@@ -35,6 +35,10 @@ type Tx struct {
 
 	rev    uint64
 	revSet bool
+	// table is the policy table as this Tx changes it, nil while the Tx
+	// has not changed it; touchedPolicy lists the objects it changed.
+	table         *access.Table
+	touchedPolicy []policyRecord
 	// err is a failed read of Badger; it fails the Update even if fn
 	// ignored it.
 	err error
@@ -88,7 +92,7 @@ func (s *Store) MaxTxnEntries() int { return int(s.db.MaxBatchCount()) }
 
 // commit writes the overlay to Badger and then to the index.
 func (s *Store) commit(tx *Tx) error {
-	if len(tx.order) == 0 && !tx.revSet {
+	if len(tx.order) == 0 && !tx.revSet && len(tx.touchedPolicy) == 0 {
 		return nil
 	}
 	txn := s.db.NewTransaction(true)
@@ -106,6 +110,17 @@ func (s *Store) commit(tx *Tx) error {
 			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
 		}
 	}
+	for _, r := range tx.touchedPolicy {
+		var err error
+		if v, ok := encodePolicy(tx.table, r.kind, r.id); ok {
+			err = txn.Set(policyKey(s.gen, r.kind, r.id), v)
+		} else {
+			err = txn.Delete(policyKey(s.gen, r.kind, r.id))
+		}
+		if err != nil {
+			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)+len(tx.touchedPolicy)))
+		}
+	}
 	rev := s.rev
 	if tx.revSet {
 		rev = tx.rev
@@ -116,8 +131,11 @@ func (s *Store) commit(tx *Tx) error {
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("store: update: commit: %w", txnErr(err, len(tx.order)))
 	}
+	var dig digest
+	if tx.table != nil {
+		dig = policyDigest(tx.table)
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, id := range tx.order {
 		if old := tx.loaded[id]; old != nil {
 			s.idx.remove(old)
@@ -131,6 +149,13 @@ func (s *Store) commit(tx *Tx) error {
 	s.idx.compact()
 	if tx.revSet {
 		s.rev = tx.rev
+	}
+	if tx.table != nil {
+		s.policy, s.policyDig = tx.table, dig
+	}
+	s.mu.Unlock()
+	if tx.table != nil && s.onPolicy != nil {
+		s.onPolicy(tx.table)
 	}
 	return nil
 }
@@ -253,20 +278,68 @@ func (tx *Tx) User(id string) (UserRecord, error) {
 	}
 	st, ok := tx.view(id)
 	if !ok {
-		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, ErrNotFound)
+		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, access.ErrNotFound)
 	}
 	return st.record(), nil
 }
 
-// PutUser creates a user or updates their name, enabled flag and validity;
-// their PIN and credentials stay. created reports whether the user is new.
+// UserFields says which of a user's optional fields an upsert sets. On an
+// existing user the fields not set keep their values; on a new one they
+// take their defaults: enabled, the default levels (["all"]), no override.
+type UserFields uint8
+
+// The optional fields of a user.
+const (
+	FieldEnabled UserFields = 1 << iota
+	FieldLevels
+	FieldOverride
+	// AllFields sets every field from the user given.
+	AllFields = FieldEnabled | FieldLevels | FieldOverride
+)
+
+// PutUser creates a user or updates them, setting every field from u but
+// their levels when u.Levels is nil (then an existing user keeps theirs and
+// a new one gets the default levels); their PIN and credentials stay.
+// created reports whether the user is new.
 func (tx *Tx) PutUser(u access.User) (created bool, err error) {
+	set := FieldEnabled | FieldOverride
+	if u.Levels != nil {
+		set |= FieldLevels
+	}
+	return tx.UpsertUser(u, set)
+}
+
+// UpsertUser creates a user or updates their name and validity and the
+// fields set names (see [UserFields]); their PIN and credentials stay. The
+// levels must exist in the policy table. created reports whether the user
+// is new.
+func (tx *Tx) UpsertUser(u access.User, set UserFields) (created bool, err error) {
 	if err := tx.check(); err != nil {
 		return false, fmt.Errorf("store: put user %q: %w", u.ID, err)
+	}
+	old, exists := tx.view(u.ID)
+	switch {
+	case set&FieldLevels != 0:
+	case exists:
+		u.Levels = old.user.Levels
+	default:
+		u.Levels = access.DefaultLevels()
+	}
+	if set&FieldEnabled == 0 {
+		u.Enabled = !exists || old.user.Enabled
+	}
+	if set&FieldOverride == 0 {
+		u.Override = exists && old.user.Override
+	}
+	if u.Levels == nil {
+		u.Levels = []string{}
 	}
 	u, err = checkUser(u)
 	if err != nil {
 		return false, fmt.Errorf("store: put user: %w", err)
+	}
+	if err := tx.Policy().CheckUserLevels(u.Levels); err != nil {
+		return false, fmt.Errorf("store: put user %q: %w", u.ID, err)
 	}
 	if st, ok := tx.touch(u.ID); ok {
 		st.user = u
@@ -283,7 +356,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	}
 	st, ok := tx.view(id)
 	if !ok {
-		return fmt.Errorf("store: delete user %q: %w", id, ErrNotFound)
+		return fmt.Errorf("store: delete user %q: %w", id, access.ErrNotFound)
 	}
 	if st.hasPIN {
 		tx.pins[st.pin] = ""
@@ -297,35 +370,65 @@ func (tx *Tx) DeleteUser(id string) error {
 }
 
 // SetPIN gives a user a custom PIN, replacing any PIN they had (R1). The
-// PIN must be 4 to 8 digits (R2) and held by nobody else (R3, ErrPINInUse).
-// Setting the PIN a user already holds changes nothing.
+// PIN must be 4 to 8 digits (R2), not one a guesser tries first
+// (access.CheckCustomPIN) and held by nobody else (R3, ErrPINInUse); with
+// duress on, neither its duress code nor the PIN whose duress code it is may
+// be another user's PIN. Setting the PIN a user already holds changes
+// nothing.
 func (tx *Tx) SetPIN(userID, pin string) error {
 	if err := tx.check(); err != nil {
 		return fmt.Errorf("store: set pin for %q: %w", userID, err)
 	}
-	if err := access.ValidatePIN(pin); err != nil {
+	if err := access.CheckCustomPIN(pin); err != nil {
 		return fmt.Errorf("store: set pin for %q: %w", userID, err)
 	}
 	if _, ok := tx.view(userID); !ok {
-		return fmt.Errorf("store: set pin for %q: %w", userID, ErrNotFound)
+		return fmt.Errorf("store: set pin for %q: %w", userID, access.ErrNotFound)
 	}
-	return tx.setPINKey(userID, tx.s.hasher.keyString(pin))
+	return tx.setPIN(userID, pin)
 }
 
-func (tx *Tx) setPINKey(userID string, k pinKey) error {
-	switch holder := tx.pinHolder(k); holder {
-	case userID:
-		return nil
-	case "":
-	default:
-		return fmt.Errorf("store: set pin for %q: %w", userID, access.ErrPINInUse)
+// pinKeys are the index keys of a PIN: its own, its duress code's, and
+// that of the PIN whose duress code it is.
+type pinKeys struct{ pin, nbr, orig pinKey }
+
+func (tx *Tx) pinKeys(pin string) pinKeys {
+	h := tx.s.hasher
+	return pinKeys{pin: h.keyString(pin), nbr: h.keyString(access.DuressPIN(pin)), orig: h.keyString(access.PINForDuressCode(pin))}
+}
+
+// pinConflict says why userID may not take a PIN, or "" when they may.
+func (tx *Tx) pinConflict(userID string, k pinKeys) string {
+	if h := tx.pinHolder(k.pin); h != "" && h != userID {
+		return "held by another user"
+	}
+	if !tx.s.opts.Duress {
+		return ""
+	}
+	if h := tx.pinHolder(k.nbr); h != "" && h != userID {
+		return "its duress code (last digit plus one) is another user's PIN"
+	}
+	if h := tx.pinHolder(k.orig); h != "" && h != userID {
+		return "it is another user's duress code (their PIN with the last digit plus one)"
+	}
+	return ""
+}
+
+func (tx *Tx) setPIN(userID, pin string) error {
+	k := tx.pinKeys(pin)
+	if why := tx.pinConflict(userID, k); why != "" {
+		return fmt.Errorf("store: set pin for %q: %s: %w", userID, why, access.ErrPINInUse)
 	}
 	st, _ := tx.touch(userID)
-	if st.hasPIN {
+	if st.hasPIN && st.pin == k.pin && st.hasNbr && st.pinLen != 0 {
+		return nil
+	}
+	if st.hasPIN && st.pin != k.pin {
 		tx.pins[st.pin] = ""
 	}
-	st.hasPIN, st.pin = true, k
-	tx.pins[k] = userID
+	st.hasPIN, st.pin, st.pinLen = true, k.pin, uint8(len(pin))
+	st.nbr, st.hasNbr = k.nbr, true
+	tx.pins[k.pin] = userID
 	return nil
 }
 
@@ -338,14 +441,14 @@ func (tx *Tx) GeneratePIN(userID string, length int) (string, error) {
 		return "", fmt.Errorf("store: generate pin for %q: %w", userID, err)
 	}
 	if _, ok := tx.view(userID); !ok {
-		return "", fmt.Errorf("store: generate pin for %q: %w", userID, ErrNotFound)
+		return "", fmt.Errorf("store: generate pin for %q: %w", userID, access.ErrNotFound)
 	}
-	taken := func(pin string) bool { return tx.pinHolder(tx.s.hasher.keyString(pin)) != "" }
+	taken := func(pin string) bool { return tx.pinConflict(userID, tx.pinKeys(pin)) != "" }
 	pin, err := access.GeneratePIN(tx.s.rand, length, taken)
 	if err != nil {
 		return "", fmt.Errorf("store: generate pin for %q: %w", userID, err)
 	}
-	if err := tx.setPINKey(userID, tx.s.hasher.keyString(pin)); err != nil {
+	if err := tx.setPIN(userID, pin); err != nil {
 		return "", err
 	}
 	return pin, nil
@@ -358,20 +461,20 @@ func (tx *Tx) ClearPIN(userID string) error {
 	}
 	st, ok := tx.view(userID)
 	if !ok {
-		return fmt.Errorf("store: clear pin for %q: %w", userID, ErrNotFound)
+		return fmt.Errorf("store: clear pin for %q: %w", userID, access.ErrNotFound)
 	}
 	if !st.hasPIN {
 		return nil
 	}
 	st, _ = tx.touch(userID)
 	tx.pins[st.pin] = ""
-	st.hasPIN, st.pin = false, pinKey{}
+	st.hasPIN, st.pin, st.pinLen, st.nbr, st.hasNbr = false, pinKey{}, 0, pinKey{}, false
 	return nil
 }
 
 // AddCredential gives c.UserID a card. An empty c.ID is replaced by a new
 // ULID; an empty c.Type means "card". A card, or a credential id, that is
-// already held returns ErrCredentialInUse. It returns the stored credential.
+// already held returns access.ErrCredentialInUse. It returns the stored credential.
 func (tx *Tx) AddCredential(c access.Credential) (access.Credential, error) {
 	if err := tx.check(); err != nil {
 		return c, fmt.Errorf("store: add credential for %q: %w", c.UserID, err)
@@ -385,13 +488,13 @@ func (tx *Tx) AddCredential(c access.Credential) (access.Credential, error) {
 	}
 	st, ok := tx.view(c.UserID)
 	if !ok {
-		return c, fmt.Errorf("store: add credential %q: user %q: %w", c.ID, c.UserID, ErrNotFound)
+		return c, fmt.Errorf("store: add credential %q: user %q: %w", c.ID, c.UserID, access.ErrNotFound)
 	}
 	if other := tx.credUser(c.ID); other != "" {
-		return c, fmt.Errorf("store: add credential %q: the id is already used by user %q: %w", c.ID, other, ErrCredentialInUse)
+		return c, fmt.Errorf("store: add credential %q: the id is already used by user %q: %w", c.ID, other, access.ErrCredentialInUse)
 	}
 	if other := tx.cardHolder(c.Card); other != "" {
-		return c, fmt.Errorf("store: add credential %q: card %s is already credential %q: %w", c.ID, c.Card, other, ErrCredentialInUse)
+		return c, fmt.Errorf("store: add credential %q: card %s is already credential %q: %w", c.ID, c.Card, other, access.ErrCredentialInUse)
 	}
 	if len(st.creds) >= maxCredentialsPerUser {
 		return c, fmt.Errorf("store: add credential %q: user %q already has %d credentials, the most allowed", c.ID, c.UserID, maxCredentialsPerUser)
@@ -411,7 +514,7 @@ func (tx *Tx) RemoveCredential(id string) error {
 	}
 	userID := tx.credUser(id)
 	if userID == "" {
-		return fmt.Errorf("store: remove credential %q: %w", id, ErrNotFound)
+		return fmt.Errorf("store: remove credential %q: %w", id, access.ErrNotFound)
 	}
 	st, _ := tx.touch(userID)
 	i := slices.IndexFunc(st.creds, func(c access.Credential) bool { return c.ID == id })
@@ -428,4 +531,99 @@ func (tx *Tx) SetRevision(rev uint64) {
 		return
 	}
 	tx.rev, tx.revSet = rev, true
+}
+
+// Policy returns the policy table as this Tx sees it. It must not be
+// changed; use the Tx's methods.
+func (tx *Tx) Policy() *access.Table {
+	if tx.table != nil {
+		return tx.table
+	}
+	return tx.s.policy // only writers change it, and this Tx holds writeMu
+}
+
+// changePolicy runs fn on the Tx's own copy of the policy table and, when
+// it succeeds, records that the object kind/id is to be written.
+func (tx *Tx) changePolicy(op string, kind byte, id string, fn func(t *access.Table) error) error {
+	if err := tx.check(); err != nil {
+		return fmt.Errorf("store: %s %q: %w", op, id, err)
+	}
+	if tx.table == nil {
+		tx.table = tx.s.policy.Clone()
+	}
+	if err := fn(tx.table); err != nil {
+		return fmt.Errorf("store: %s %q: %w", op, id, err)
+	}
+	r := policyRecord{kind, id}
+	if !slices.Contains(tx.touchedPolicy, r) {
+		tx.touchedPolicy = append(tx.touchedPolicy, r)
+	}
+	return nil
+}
+
+// PutSchedule creates or replaces a schedule.
+func (tx *Tx) PutSchedule(sc access.Schedule) error {
+	return tx.changePolicy("put schedule", polSchedule, sc.ID, func(t *access.Table) error { return t.PutSchedule(sc) })
+}
+
+// DeleteSchedule removes a schedule no level or door policy names.
+func (tx *Tx) DeleteSchedule(id string) error {
+	return tx.changePolicy("delete schedule", polSchedule, id, func(t *access.Table) error { return t.DeleteSchedule(id) })
+}
+
+// PutHoliday creates or replaces a holiday.
+func (tx *Tx) PutHoliday(h access.Holiday) error {
+	return tx.changePolicy("put holiday", polHoliday, h.ID, func(t *access.Table) error { return t.PutHoliday(h) })
+}
+
+// DeleteHoliday removes a holiday.
+func (tx *Tx) DeleteHoliday(id string) error {
+	return tx.changePolicy("delete holiday", polHoliday, id, func(t *access.Table) error { return t.DeleteHoliday(id) })
+}
+
+// PutLevel creates or replaces a level; its doors must be the site's.
+func (tx *Tx) PutLevel(l access.Level) error {
+	return tx.changePolicy("put level", polLevel, l.ID, func(t *access.Table) error { return t.PutLevel(l, tx.s.opts.Site) })
+}
+
+// DeleteLevel removes a level that no user holds and no door policy names.
+func (tx *Tx) DeleteLevel(id string) error {
+	holders := tx.levelHolders(id)
+	return tx.changePolicy("delete level", polLevel, id, func(t *access.Table) error { return t.DeleteLevel(id, holders) })
+}
+
+// SetDoorPolicy sets a door's policy; one without modes removes it.
+func (tx *Tx) SetDoorPolicy(p access.DoorPolicy) error {
+	return tx.changePolicy("set door policy", polDoor, p.Door, func(t *access.Table) error { return t.PutDoorPolicy(p, tx.s.opts.Site) })
+}
+
+// SetOverride creates or replaces an override.
+func (tx *Tx) SetOverride(o access.Override) error {
+	return tx.changePolicy("set override", polOverride, o.ID, func(t *access.Table) error { return t.SetOverride(o, tx.s.opts.Site) })
+}
+
+// ClearOverride removes an override.
+func (tx *Tx) ClearOverride(id string) error {
+	return tx.changePolicy("clear override", polOverride, id, func(t *access.Table) error { return t.ClearOverride(id) })
+}
+
+// levelHolders counts the users holding a level as this Tx sees them.
+func (tx *Tx) levelHolders(id string) int {
+	n := tx.base.levelHolders(id)
+	for _, uid := range tx.order {
+		if old := tx.loaded[uid]; old != nil && slices.Contains(old.user.Levels, id) {
+			n--
+		}
+		if st := tx.users[uid]; st != nil && slices.Contains(st.user.Levels, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// LevelHolders counts the users holding a level.
+func (s *Store) LevelHolders(id string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.idx.levelHolders(id)
 }

@@ -61,6 +61,7 @@ func TestPutUser(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tt.user
+			want.Levels = access.DefaultLevels() // created without levels
 			if !want.ValidFrom.IsZero() {
 				want.ValidFrom = want.ValidFrom.UTC()
 			}
@@ -114,7 +115,7 @@ func TestDeleteUser(t *testing.T) {
 	s := newStore(t)
 	enrolU1(t, s)
 	update(t, s, func(tx *store.Tx) error { return tx.DeleteUser("u1") })
-	if _, err := s.User("u1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("u1"); !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("User after delete = %v, want ErrNotFound", err)
 	}
 	if _, ok := s.PIN([]byte("482915")); ok {
@@ -136,7 +137,7 @@ func TestDeleteUser(t *testing.T) {
 		return err
 	})
 	err := s.Update(func(tx *store.Tx) error { return tx.DeleteUser("nobody") })
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("DeleteUser(nobody) = %v, want ErrNotFound", err)
 	}
 }
@@ -157,7 +158,7 @@ func TestSetPIN(t *testing.T) {
 		{"R2 hash", "u1", "4829#", access.ErrPINNotDigits},
 		{"R3 held by u2", "u1", "735102", access.ErrPINInUse},
 		{"R1 own PIN again", "u2", "735102", nil},
-		{"unknown user", "nobody", "5829", store.ErrNotFound},
+		{"unknown user", "nobody", "5829", access.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,7 +258,7 @@ func TestGeneratePIN(t *testing.T) { // R4
 		{"R4 length 8", "u1", 8, nil},
 		{"R4 length 3", "u1", 3, access.ErrPINLength},
 		{"R4 length 9", "u1", 9, access.ErrPINLength},
-		{"unknown user", "nobody", 6, store.ErrNotFound},
+		{"unknown user", "nobody", 6, access.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,7 +300,7 @@ func TestGeneratePINExhausted(t *testing.T) { // R4
 		users = append(users, store.SnapshotUser{User: access.User{ID: "p" + pin, Enabled: true}, PIN: pin})
 	}
 	users = append(users, store.SnapshotUser{User: access.User{ID: "last", Enabled: true}})
-	if err := s.ReplaceAll(1, users); err != nil {
+	if err := s.ReplaceAll(1, nil, users); err != nil {
 		t.Fatal(err)
 	}
 	err := s.Update(func(tx *store.Tx) error {
@@ -345,7 +346,7 @@ func TestClearPIN(t *testing.T) {
 		t.Errorf("HasPIN after ClearPIN")
 	}
 	update(t, s, func(tx *store.Tx) error { return tx.ClearPIN("u1") }) // no PIN: no error
-	if err := s.Update(func(tx *store.Tx) error { return tx.ClearPIN("nobody") }); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Update(func(tx *store.Tx) error { return tx.ClearPIN("nobody") }); !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("ClearPIN(nobody) = %v, want ErrNotFound", err)
 	}
 }
@@ -360,10 +361,10 @@ func TestAddCredential(t *testing.T) {
 		{"with id", access.Credential{ID: "c9", UserID: "u1", Card: card(9)}, "", nil},
 		{"generated id", access.Credential{UserID: "u1", Card: card(9)}, "", nil},
 		{"explicit type", access.Credential{ID: "c9", UserID: "u1", Type: "card", Card: card(9)}, "", nil},
-		{"card held by other user", access.Credential{ID: "c9", UserID: "u1", Card: card(2)}, "already credential \"c2\"", store.ErrCredentialInUse},
-		{"card held by same user", access.Credential{ID: "c9", UserID: "u1", Card: card(1)}, "already credential \"c1\"", store.ErrCredentialInUse},
-		{"id taken", access.Credential{ID: "c2", UserID: "u1", Card: card(9)}, "already used", store.ErrCredentialInUse},
-		{"unknown user", access.Credential{ID: "c9", UserID: "nobody", Card: card(9)}, "nobody", store.ErrNotFound},
+		{"card held by other user", access.Credential{ID: "c9", UserID: "u1", Card: card(2)}, "already credential \"c2\"", access.ErrCredentialInUse},
+		{"card held by same user", access.Credential{ID: "c9", UserID: "u1", Card: card(1)}, "already credential \"c1\"", access.ErrCredentialInUse},
+		{"id taken", access.Credential{ID: "c2", UserID: "u1", Card: card(9)}, "already used", access.ErrCredentialInUse},
+		{"unknown user", access.Credential{ID: "c9", UserID: "nobody", Card: card(9)}, "nobody", access.ErrNotFound},
 		{"bad type", access.Credential{ID: "c9", UserID: "u1", Type: "phone", Card: card(9)}, "not supported", nil},
 		{"no format", access.Credential{ID: "c9", UserID: "u1", Card: access.CardKey{Number: 9}}, "format is empty", nil},
 		{"bad format", access.Credential{ID: "c9", UserID: "u1", Card: access.CardKey{Format: "H:1", Number: 9}}, "not allowed", nil},
@@ -446,7 +447,7 @@ func TestRemoveCredential(t *testing.T) {
 	if diff := cmp.Diff([]string{"c0", "c2"}, ids); diff != "" {
 		t.Errorf("credentials (-want +got):\n%s", diff)
 	}
-	if err := s.Update(func(tx *store.Tx) error { return tx.RemoveCredential("c1") }); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Update(func(tx *store.Tx) error { return tx.RemoveCredential("c1") }); !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("RemoveCredential of a removed id = %v, want ErrNotFound", err)
 	}
 }
@@ -468,12 +469,12 @@ func TestTxSeesOwnWrites(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		want := store.UserRecord{User: access.User{ID: "u1", Name: "Ada"}, HasPIN: true, Credentials: []access.Credential{c}}
+		want := store.UserRecord{User: access.User{ID: "u1", Name: "Ada", Levels: access.DefaultLevels()}, HasPIN: true, Credentials: []access.Credential{c}}
 		if diff := cmp.Diff(want, rec); diff != "" {
 			t.Errorf("tx.User (-want +got):\n%s", diff)
 		}
 		// Not visible outside the Tx yet.
-		if _, err := s.User("u1"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.User("u1"); !errors.Is(err, access.ErrNotFound) {
 			t.Errorf("s.User inside an uncommitted Tx = %v, want ErrNotFound", err)
 		}
 		if _, ok := s.PIN([]byte("482915")); ok {

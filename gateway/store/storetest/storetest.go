@@ -8,11 +8,24 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
 )
 
 // GatewayID is the gateway id of stores opened by this package.
 const GatewayID = "gw-test"
+
+// Readers are the readers of the site stores of this package are opened
+// for: `lintel run --sim`'s three.
+var Readers = []access.ReaderConfig{
+	{Name: "front", Door: "front", Model: access.ModelRPK40, Mode: access.ModeCardAndPIN},
+	{Name: "side", Door: "side", Model: access.ModelRPK40, Mode: access.ModeCardOrPIN},
+	{Name: "garage", Door: "garage", Model: access.ModelRP40, Mode: access.ModeCardOnly},
+}
+
+// Site is the doors of those readers, which policy writes are checked
+// against.
+func Site() access.Site { return access.NewSite([]string{"front", "side", "garage"}, Readers) }
 
 // Options returns options for a store in a new temporary directory of t.
 func Options(t testing.TB) store.Options {
@@ -22,6 +35,7 @@ func Options(t testing.TB) store.Options {
 		Dir:       filepath.Join(dir, "db"),
 		KeyFile:   filepath.Join(dir, "device.key"),
 		GatewayID: GatewayID,
+		Site:      Site(),
 	}
 }
 
