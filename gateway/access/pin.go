@@ -171,6 +171,12 @@ func DuressPIN(pin string) string {
 	return string(b)
 }
 
+// PINForDuressCode is the inverse of [DuressPIN]: the PIN whose duress code
+// is code.
+func PINForDuressCode(code string) string {
+	return string(duressOriginal(nil, []byte(code)))
+}
+
 // duressOriginal appends to buf the PIN whose duress neighbour digits are:
 // the last digit minus one, 0 becoming 9.
 func duressOriginal(buf, digits []byte) []byte {

@@ -74,9 +74,28 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// fieldErr builds a FieldError whose Err wraps ErrInvalid.
+// ruleError is a broken rule: its message says what, kind is the sentinel
+// callers match (ErrInvalid, ErrBuiltIn), without repeating it in the text.
+type ruleError struct {
+	msg  string
+	kind error
+}
+
+func (e *ruleError) Error() string { return e.msg }
+func (e *ruleError) Unwrap() error { return e.kind }
+
+// Invalidf returns an error of kind ErrInvalid with the message given, for
+// the rules of other packages (the store's limits) in the same vocabulary.
+func Invalidf(format string, args ...any) error { return invalidf(format, args...) }
+
+// invalidf is a ruleError of kind ErrInvalid.
+func invalidf(format string, args ...any) error {
+	return &ruleError{msg: fmt.Sprintf(format, args...), kind: ErrInvalid}
+}
+
+// fieldErr builds a FieldError whose Err is of kind ErrInvalid.
 func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Err: fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalid)}
+	return &FieldError{Field: field, Err: invalidf(format, args...)}
 }
 
 // under prefixes the field of a FieldError with a parent path.
@@ -105,14 +124,14 @@ func index(field string, i int) string { return field + "[" + strconv.Itoa(i) + 
 // a name read differently from what it holds.
 func CheckName(name string) error {
 	if len(name) > MaxNameBytes {
-		return fmt.Errorf("name is %d bytes long, at most %d allowed: %w", len(name), MaxNameBytes, ErrInvalid)
+		return invalidf("name is %d bytes long, at most %d allowed", len(name), MaxNameBytes)
 	}
 	if !utf8.ValidString(name) {
-		return fmt.Errorf("name is not valid UTF-8: %w", ErrInvalid)
+		return invalidf("name is not valid UTF-8")
 	}
 	for i, r := range name {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return fmt.Errorf("name has an invisible or control character (U+%04X) at byte %d: %w", r, i, ErrInvalid)
+			return invalidf("name has an invisible or control character (U+%04X) at byte %d", r, i)
 		}
 	}
 	return nil
@@ -132,7 +151,7 @@ func parseDay(s string) (time.Weekday, bool) {
 
 // ParseTimeOfDay reads "HH:MM" (00:00 to 24:00) as minutes after midnight.
 func ParseTimeOfDay(s string) (int, error) {
-	bad := fmt.Errorf("%q is not a time of day (HH:MM from 00:00 to 24:00): %w", s, ErrInvalid)
+	bad := invalidf("%q is not a time of day (HH:MM from 00:00 to 24:00)", s)
 	if len(s) != 5 || s[2] != ':' {
 		return 0, bad
 	}
@@ -158,7 +177,7 @@ type Date struct {
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return Date{}, fmt.Errorf("%q is not a date (YYYY-MM-DD): %w", s, ErrInvalid)
+		return Date{}, invalidf("%q is not a date (YYYY-MM-DD)", s)
 	}
 	return DateOf(t), nil
 }
@@ -207,10 +226,10 @@ type Interval struct {
 // schedule on a day or holiday type they share.
 func (s Schedule) Validate() error {
 	if err := CheckID(s.ID); err != nil {
-		return &FieldError{Field: "id", Err: fmt.Errorf("%v: %w", err, ErrInvalid)}
+		return &FieldError{Field: "id", Err: invalidf("%v", err)}
 	}
 	if s.ID == ScheduleAlways {
-		return &FieldError{Field: "id", Err: fmt.Errorf("schedule %q %w and cannot be changed", s.ID, ErrBuiltIn)}
+		return &FieldError{Field: "id", Err: &ruleError{msg: fmt.Sprintf("schedule %q is built in and cannot be changed", s.ID), kind: ErrBuiltIn}}
 	}
 	if err := CheckName(s.Name); err != nil {
 		return &FieldError{Field: "name", Err: err}
@@ -327,7 +346,7 @@ func (h Holiday) Validate() error {
 // span returns the holiday's first and last day.
 func (h Holiday) span() (first, last Date, err error) {
 	if err := CheckID(h.ID); err != nil {
-		return first, last, &FieldError{Field: "id", Err: fmt.Errorf("%v: %w", err, ErrInvalid)}
+		return first, last, &FieldError{Field: "id", Err: invalidf("%v", err)}
 	}
 	if err := CheckName(h.Name); err != nil {
 		return first, last, &FieldError{Field: "name", Err: err}
@@ -373,10 +392,10 @@ type LevelDoor struct {
 // doors and schedules exist.
 func (l Level) Validate() error {
 	if err := CheckID(l.ID); err != nil {
-		return &FieldError{Field: "id", Err: fmt.Errorf("%v: %w", err, ErrInvalid)}
+		return &FieldError{Field: "id", Err: invalidf("%v", err)}
 	}
 	if l.ID == LevelAll {
-		return &FieldError{Field: "id", Err: fmt.Errorf("level %q %w and cannot be changed", l.ID, ErrBuiltIn)}
+		return &FieldError{Field: "id", Err: &ruleError{msg: fmt.Sprintf("level %q is built in and cannot be changed", l.ID), kind: ErrBuiltIn}}
 	}
 	if err := CheckName(l.Name); err != nil {
 		return &FieldError{Field: "name", Err: err}
@@ -452,7 +471,7 @@ type PolicyMode struct {
 // checks it against the door and the table.
 func (p DoorPolicy) Validate() error {
 	if err := CheckID(p.Door); err != nil {
-		return &FieldError{Field: "door", Err: fmt.Errorf("%v: %w", err, ErrInvalid)}
+		return &FieldError{Field: "door", Err: invalidf("%v", err)}
 	}
 	if len(p.Modes) > MaxModesPerDoor {
 		return fieldErr("modes", "%d modes, at most %d allowed", len(p.Modes), MaxModesPerDoor)
@@ -507,7 +526,7 @@ func (o Override) EffectiveRank() int {
 // its doors exist.
 func (o Override) Validate() error {
 	if err := CheckID(o.ID); err != nil {
-		return &FieldError{Field: "id", Err: fmt.Errorf("%v: %w", err, ErrInvalid)}
+		return &FieldError{Field: "id", Err: invalidf("%v", err)}
 	}
 	switch o.Mode {
 	case ModeLockdown, ModeLocked, ModeUnlocked:

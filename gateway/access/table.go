@@ -109,7 +109,7 @@ func (t *Table) PutSchedule(s Schedule) error {
 		return err
 	}
 	if _, ok := t.Schedules[s.ID]; !ok && len(t.Schedules) >= MaxSchedules {
-		return fmt.Errorf("schedule %q: the gateway already holds %d schedules, the most allowed: %w", s.ID, MaxSchedules, ErrInvalid)
+		return invalidf("schedule %q: the gateway already holds %d schedules, the most allowed", s.ID, MaxSchedules)
 	}
 	t.Schedules[s.ID] = s
 	return nil
@@ -118,7 +118,7 @@ func (t *Table) PutSchedule(s Schedule) error {
 // DeleteSchedule removes a schedule that no level or door policy names.
 func (t *Table) DeleteSchedule(id string) error {
 	if id == ScheduleAlways {
-		return fmt.Errorf("schedule %q %w and cannot be deleted", id, ErrBuiltIn)
+		return &ruleError{msg: fmt.Sprintf("schedule %q is built in and cannot be deleted", id), kind: ErrBuiltIn}
 	}
 	if _, ok := t.Schedules[id]; !ok {
 		return fmt.Errorf("schedule %q: %w", id, ErrNotFound)
@@ -151,7 +151,7 @@ func (t *Table) PutHoliday(h Holiday) error {
 		return err
 	}
 	if _, ok := t.Holidays[h.ID]; !ok && len(t.Holidays) >= MaxHolidays {
-		return fmt.Errorf("holiday %q: the gateway already holds %d holidays, the most allowed: %w", h.ID, MaxHolidays, ErrInvalid)
+		return invalidf("holiday %q: the gateway already holds %d holidays, the most allowed", h.ID, MaxHolidays)
 	}
 	t.Holidays[h.ID] = h
 	return nil
@@ -181,7 +181,7 @@ func (t *Table) PutLevel(l Level, site Site) error {
 		}
 	}
 	if _, ok := t.Levels[l.ID]; !ok && len(t.Levels) >= MaxLevels {
-		return fmt.Errorf("level %q: the gateway already holds %d levels, the most allowed: %w", l.ID, MaxLevels, ErrInvalid)
+		return invalidf("level %q: the gateway already holds %d levels, the most allowed", l.ID, MaxLevels)
 	}
 	t.Levels[l.ID] = l
 	return nil
@@ -191,7 +191,7 @@ func (t *Table) PutLevel(l Level, site Site) error {
 // many users hold it, which must be none.
 func (t *Table) DeleteLevel(id string, holders int) error {
 	if id == LevelAll {
-		return fmt.Errorf("level %q %w and cannot be deleted", id, ErrBuiltIn)
+		return &ruleError{msg: fmt.Sprintf("level %q is built in and cannot be deleted", id), kind: ErrBuiltIn}
 	}
 	if _, ok := t.Levels[id]; !ok {
 		return fmt.Errorf("level %q: %w", id, ErrNotFound)
@@ -275,7 +275,7 @@ func (t *Table) SetOverride(o Override, site Site) error {
 		}
 	}
 	if _, ok := t.Overrides[o.ID]; !ok && len(t.Overrides) >= MaxOverrides {
-		return fmt.Errorf("override %q: the gateway already holds %d overrides, the most allowed: %w", o.ID, MaxOverrides, ErrInvalid)
+		return invalidf("override %q: the gateway already holds %d overrides, the most allowed", o.ID, MaxOverrides)
 	}
 	t.Overrides[o.ID] = o
 	return nil

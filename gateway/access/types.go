@@ -45,10 +45,10 @@ func (u User) Validity(now time.Time) string {
 // events, URLs and MQTT payloads, so nothing else is allowed.
 func CheckID(id string) error {
 	if id == "" {
-		return fmt.Errorf("id is empty")
+		return invalidf("id is empty")
 	}
 	if len(id) > 64 {
-		return fmt.Errorf("id is %d characters long, at most 64 allowed", len(id))
+		return invalidf("id is %d characters long, at most 64 allowed", len(id))
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
@@ -56,7 +56,7 @@ func CheckID(id string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '-', c == '_', c == '.', c == '@', c == ':':
 		default:
-			return fmt.Errorf("id %q has a character that is not allowed at offset %d", id, i)
+			return invalidf("id %q has a character that is not allowed at offset %d", id, i)
 		}
 	}
 	return nil
@@ -71,17 +71,17 @@ const MaxFormatLength = 32
 // decode the format is the reader's business, not the table's.
 func CheckCardFormat(f string) error {
 	if f == "" {
-		return fmt.Errorf("card format is empty")
+		return invalidf("card format is empty")
 	}
 	if len(f) > MaxFormatLength {
-		return fmt.Errorf("card format is %d characters long, at most %d allowed", len(f), MaxFormatLength)
+		return invalidf("card format is %d characters long, at most %d allowed", len(f), MaxFormatLength)
 	}
 	for i := 0; i < len(f); i++ {
 		c := f[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
 		default:
-			return fmt.Errorf("card format %q has a character that is not allowed at offset %d", f, i)
+			return invalidf("card format %q has a character that is not allowed at offset %d", f, i)
 		}
 	}
 	return nil

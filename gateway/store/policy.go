@@ -396,3 +396,6 @@ func (s *Store) PINsByLength() [access.MaxPINLength + 1]int {
 	defer s.mu.RUnlock()
 	return s.idx.pinsByLen
 }
+
+// Site returns the doors policy writes are checked against.
+func (s *Store) Site() access.Site { return s.opts.Site }

@@ -50,7 +50,7 @@ const (
 // check, against the policy table.
 func checkUser(u access.User) (access.User, error) {
 	if err := access.CheckID(u.ID); err != nil {
-		return u, fmt.Errorf("user id: %w: %w", err, access.ErrInvalid)
+		return u, fmt.Errorf("user id: %w", err)
 	}
 	if err := access.CheckName(u.Name); err != nil {
 		return u, fmt.Errorf("user %q: %w", u.ID, err)
@@ -68,8 +68,8 @@ func checkUser(u access.User) (access.User, error) {
 		u.ValidTo = u.ValidTo.UTC()
 	}
 	if !u.ValidFrom.IsZero() && !u.ValidTo.IsZero() && !u.ValidTo.After(u.ValidFrom) {
-		return u, fmt.Errorf("user %q: valid_to %s is not after valid_from %s: %w", u.ID,
-			u.ValidTo.Format(time.RFC3339), u.ValidFrom.Format(time.RFC3339), access.ErrInvalid)
+		return u, access.Invalidf("user %q: valid_to %s is not after valid_from %s", u.ID,
+			u.ValidTo.Format(time.RFC3339), u.ValidFrom.Format(time.RFC3339))
 	}
 	return u, nil
 }
@@ -78,16 +78,16 @@ func checkUser(u access.User) (access.User, error) {
 // returns it normalised (Type "card").
 func checkCredential(c access.Credential) (access.Credential, error) {
 	if err := access.CheckID(c.ID); err != nil {
-		return c, fmt.Errorf("credential id: %w: %w", err, access.ErrInvalid)
+		return c, fmt.Errorf("credential id: %w", err)
 	}
 	if c.Type == "" {
 		c.Type = access.CredentialCard
 	}
 	if c.Type != access.CredentialCard {
-		return c, fmt.Errorf("credential %q: type %q is not supported (want %q): %w", c.ID, c.Type, access.CredentialCard, access.ErrInvalid)
+		return c, access.Invalidf("credential %q: type %q is not supported (want %q)", c.ID, c.Type, access.CredentialCard)
 	}
 	if err := access.CheckCardFormat(c.Card.Format); err != nil {
-		return c, fmt.Errorf("credential %q: %w: %w", c.ID, err, access.ErrInvalid)
+		return c, fmt.Errorf("credential %q: %w", c.ID, err)
 	}
 	return c, nil
 }

@@ -37,6 +37,7 @@ const (
 	CodePINSpaceExhausted Code = "pin_space_exhausted" // no free PIN of the asked length is left
 	CodeNotFound          Code = "not_found"           // the op names a user or credential the gateway does not hold
 	CodeCredentialInUse   Code = "credential_in_use"   // the card or credential id belongs to someone already
+	CodeInUse             Code = "in_use"              // the schedule or level is still named by a level, a door policy or users
 	CodeInternal          Code = "internal"            // the store failed; nothing was applied, try again
 )
 
@@ -121,7 +122,7 @@ func (c Code) HTTPStatus() int {
 	switch c {
 	case CodeMalformed, CodeUnknownOp:
 		return http.StatusBadRequest
-	case CodeGap, CodePINInUse, CodeCredentialInUse, CodePINSpaceExhausted:
+	case CodeGap, CodePINInUse, CodeCredentialInUse, CodePINSpaceExhausted, CodeInUse:
 		return http.StatusConflict
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -142,7 +142,7 @@ func (a *Applier) applyLocked(payload []byte) Ack {
 			"changeset %d builds on revision %d but the gateway is at %d: resend from %d or send a snapshot",
 			cs.Revision, cs.Base, cur, cur)})
 	case cs.Snapshot:
-		err = a.replaceLocked(payload, cs.Revision)
+		err = a.replaceLocked(payload, cs)
 		return a.resultLocked(cs.Revision, err, nil)
 	default:
 		pins, err := a.updateLocked(cs)
@@ -212,8 +212,17 @@ func applyOp(tx *store.Tx, op Op) (string, error) {
 	var err error
 	switch op.Kind {
 	case OpUserUpsert:
-		_, err = tx.PutUser(access.User{ID: op.User, Name: op.Name, Enabled: op.Enabled,
-			ValidFrom: op.ValidFrom, ValidTo: op.ValidTo})
+		u := access.User{ID: op.User, Name: op.Name, Enabled: op.Enabled,
+			ValidFrom: op.ValidFrom, ValidTo: op.ValidTo, Levels: op.Levels}
+		set := store.FieldEnabled
+		if op.LevelsSet {
+			set |= store.FieldLevels
+		}
+		if op.Override != nil {
+			u.Override = *op.Override
+			set |= store.FieldOverride
+		}
+		_, err = tx.UpsertUser(u, set)
 	case OpUserDelete:
 		err = tx.DeleteUser(op.User)
 	case OpPINSet:
@@ -227,6 +236,24 @@ func applyOp(tx *store.Tx, op Op) (string, error) {
 			Type: access.CredentialCard, Card: op.Card})
 	case OpCredentialRemove:
 		err = tx.RemoveCredential(op.Credential)
+	case OpScheduleUpsert:
+		err = tx.PutSchedule(op.Schedule)
+	case OpScheduleDelete:
+		err = tx.DeleteSchedule(op.ID)
+	case OpHolidayUpsert:
+		err = tx.PutHoliday(op.Holiday)
+	case OpHolidayDelete:
+		err = tx.DeleteHoliday(op.ID)
+	case OpLevelUpsert:
+		err = tx.PutLevel(op.Level)
+	case OpLevelDelete:
+		err = tx.DeleteLevel(op.ID)
+	case OpDoorPolicy:
+		err = tx.SetDoorPolicy(op.DoorPolicy)
+	case OpOverrideSet:
+		err = tx.SetOverride(op.DoorOverride)
+	case OpOverrideClear:
+		err = tx.ClearOverride(op.ID)
 	default:
 		err = fmt.Errorf("unknown op %q", op.Kind)
 	}
@@ -238,6 +265,10 @@ func applyOp(tx *store.Tx, op Op) (string, error) {
 // one the store does not classify is a broken rule.
 func opError(i int, op Op, err error) *Error {
 	path := opPath(i)
+	var fe *access.FieldError
+	if errors.As(err, &fe) {
+		return errAt(storeCode(err, CodeInvalid), i, joinPath(path, fe.Field), op.String()+": "+fe.Error())
+	}
 	switch code := storeCode(err, CodeInvalid); code {
 	case CodePINInUse:
 		path += ".pin"
@@ -260,13 +291,19 @@ func storeCode(err error, def Code) Code {
 		return CodePINSpaceExhausted
 	case errors.Is(err, access.ErrPINLength), errors.Is(err, access.ErrPINNotDigits):
 		return CodeInvalid
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, access.ErrNotFound):
 		return CodeNotFound
-	case errors.Is(err, store.ErrCredentialInUse):
+	case errors.Is(err, access.ErrCredentialInUse):
 		return CodeCredentialInUse
 	case errors.Is(err, store.ErrTooLarge):
 		return CodeTooLarge
 	case errors.Is(err, store.ErrUserRepeated):
+		return CodeInvalid
+	case errors.Is(err, store.ErrDuressConflict):
+		return CodePINInUse
+	case errors.Is(err, access.ErrInUse):
+		return CodeInUse
+	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrBuiltIn):
 		return CodeInvalid
 	case errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrTxDone):
 		return CodeInternal
@@ -284,7 +321,11 @@ func trimStore(err error) string { return strings.TrimPrefix(err.Error(), "store
 // user turns out bad half way through, the sequence hands the store a user
 // without an id, which can never pass, instead of ending early: the store
 // then drops what it wrote, and the doors never see a table cut short.
-func (a *Applier) replaceLocked(payload []byte, rev uint64) error {
+func (a *Applier) replaceLocked(payload []byte, cs Changeset) error {
+	table, err := cs.Policy.Table(a.store.Site())
+	if err != nil {
+		return err
+	}
 	last := -1
 	var refused error
 	users := iter.Seq[SnapshotUser](func(yield func(SnapshotUser) bool) {
@@ -302,7 +343,7 @@ func (a *Applier) replaceLocked(payload []byte, rev uint64) error {
 			yield(SnapshotUser{})
 		}
 	})
-	err := a.store.ReplaceAllSeq(rev, users)
+	err = a.store.ReplaceAllSeq(cs.Revision, table, users)
 	switch {
 	case refused != nil:
 		if err == nil {
@@ -317,7 +358,13 @@ func (a *Applier) replaceLocked(payload []byte, rev uint64) error {
 	// the last one it was given.
 	code := storeCode(err, CodeInternal)
 	path := ""
-	if last >= 0 && code != CodeInternal && code != CodeTooLarge {
+	var fe *access.FieldError
+	switch {
+	case errors.Is(err, store.ErrDuressConflict):
+		// The whole table, not one user: the message lists them.
+	case last >= 0 && code != CodeInternal && code != CodeTooLarge && errors.As(err, &fe):
+		path = joinPath(userPath(last), fe.Field)
+	case last >= 0 && code != CodeInternal && code != CodeTooLarge:
 		path = userPath(last)
 		switch code {
 		case CodePINInUse:

@@ -155,7 +155,7 @@ func TestApplyOps(t *testing.T) {
 	if h, ok := s.Card(card1); !ok || h.User.ID != "u2" {
 		t.Errorf("card held by %+v %v, want u2", h, ok)
 	}
-	if _, err := s.User("u1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("u1"); !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("u1 after user.delete: got %v, want ErrNotFound", err)
 	}
 	want := Counts{Users: 1, Credentials: 1, PINs: 1}
@@ -254,7 +254,7 @@ func TestApplyRefusedChangesNothing(t *testing.T) {
 				t.Errorf("card held by %+v %v, want u1", h, ok)
 			}
 			for _, id := range []string{"u3", "a"} {
-				if _, err := s.User(id); !errors.Is(err, store.ErrNotFound) {
+				if _, err := s.User(id); !errors.Is(err, access.ErrNotFound) {
 					t.Errorf("user %q: got %v, want ErrNotFound", id, err)
 				}
 			}
@@ -331,7 +331,7 @@ func TestApplySnapshotReplacesTheTable(t *testing.T) {
 	if want := (Counts{Users: 2, Credentials: 1, PINs: 1}); ack.Counts != want {
 		t.Errorf("counts: got %+v, want %+v", ack.Counts, want)
 	}
-	if _, err := s.User("u1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("u1"); !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("u1, not in the snapshot: got %v, want ErrNotFound", err)
 	}
 	if got := pinHolder(s, "482913"); got != "" {
@@ -559,7 +559,7 @@ func FuzzApply(f *testing.F) {
 		{User: access.User{ID: "u2", Name: "Bob", Enabled: true}},
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		if err := s.ReplaceAll(10, baseline); err != nil {
+		if err := s.ReplaceAll(10, nil, baseline); err != nil {
 			t.Fatalf("reset: %v", err)
 		}
 		before := a.Current()

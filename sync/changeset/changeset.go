@@ -46,12 +46,23 @@ const (
 	OpPINClear         OpKind = "pin.clear"
 	OpCredentialAdd    OpKind = "credential.add"
 	OpCredentialRemove OpKind = "credential.remove"
+	OpScheduleUpsert   OpKind = "schedule.upsert"
+	OpScheduleDelete   OpKind = "schedule.delete"
+	OpHolidayUpsert    OpKind = "holiday.upsert"
+	OpHolidayDelete    OpKind = "holiday.delete"
+	OpLevelUpsert      OpKind = "level.upsert"
+	OpLevelDelete      OpKind = "level.delete"
+	OpDoorPolicy       OpKind = "door.policy"
+	OpOverrideSet      OpKind = "override.set"
+	OpOverrideClear    OpKind = "override.clear"
 )
 
 // OpKinds lists every operation in a stable order.
 var OpKinds = []OpKind{
 	OpUserUpsert, OpUserDelete, OpPINSet, OpPINGenerate, OpPINClear,
 	OpCredentialAdd, OpCredentialRemove,
+	OpScheduleUpsert, OpScheduleDelete, OpHolidayUpsert, OpHolidayDelete,
+	OpLevelUpsert, OpLevelDelete, OpDoorPolicy, OpOverrideSet, OpOverrideClear,
 }
 
 // Changeset is one decoded message from the portal: either a delta (Ops,
@@ -69,6 +80,18 @@ type Changeset struct {
 	Ops []Op
 	// Users is the whole table of a snapshot.
 	Users []SnapshotUser
+	// Policy is the policy a snapshot brings along with its users: every
+	// section absent is empty, since a snapshot replaces everything.
+	Policy Policy
+}
+
+// Policy is the policy sections of a snapshot, as they came.
+type Policy struct {
+	Schedules    []access.Schedule   `json:"schedules,omitempty"`
+	Holidays     []access.Holiday    `json:"holidays,omitempty"`
+	Levels       []access.Level      `json:"levels,omitempty"`
+	DoorPolicies []access.DoorPolicy `json:"door_policies,omitempty"`
+	Overrides    []access.Override   `json:"overrides,omitempty"`
 }
 
 // Op is one operation of a delta. Which fields an op uses depends on its
@@ -92,11 +115,30 @@ type Op struct {
 	// Length is the number of digits of a pin.generate.
 	Length int
 
+	// Levels and Override are a user.upsert's levels and override flag.
+	// LevelsSet says the op carried levels: without them a user keeps
+	// theirs and a new user gets the default ("all"). A nil Override was
+	// absent: the user keeps theirs (a new user has none).
+	Levels    []string
+	LevelsSet bool
+	Override  *bool
+
 	// Credential is the credential id of a credential.add or
 	// credential.remove.
 	Credential string
 	// Card is the card of a credential.add.
 	Card access.CardKey
+
+	// ID names the object of schedule.delete, holiday.delete,
+	// level.delete and override.clear.
+	ID string
+	// The object of schedule.upsert, holiday.upsert, level.upsert,
+	// door.policy and override.set.
+	Schedule     access.Schedule
+	Holiday      access.Holiday
+	Level        access.Level
+	DoorPolicy   access.DoorPolicy
+	DoorOverride access.Override
 }
 
 // String describes the op for messages and logs. It never includes the PIN.
@@ -106,6 +148,18 @@ func (o Op) String() string {
 		return fmt.Sprintf("%s %q", o.Kind, o.Credential)
 	case OpCredentialAdd:
 		return fmt.Sprintf("%s %q for user %q", o.Kind, o.Credential, o.User)
+	case OpScheduleUpsert:
+		return fmt.Sprintf("%s %q", o.Kind, o.Schedule.ID)
+	case OpHolidayUpsert:
+		return fmt.Sprintf("%s %q", o.Kind, o.Holiday.ID)
+	case OpLevelUpsert:
+		return fmt.Sprintf("%s %q", o.Kind, o.Level.ID)
+	case OpDoorPolicy:
+		return fmt.Sprintf("%s of door %q", o.Kind, o.DoorPolicy.Door)
+	case OpOverrideSet:
+		return fmt.Sprintf("%s %q", o.Kind, o.DoorOverride.ID)
+	case OpScheduleDelete, OpHolidayDelete, OpLevelDelete, OpOverrideClear:
+		return fmt.Sprintf("%s %q", o.Kind, o.ID)
 	default:
 		return fmt.Sprintf("%s user %q", o.Kind, o.User)
 	}

@@ -82,6 +82,7 @@ func (d *decoder) changeset() (Changeset, error) {
 		return cs, err
 	}
 	var hasRevision, hasBase, hasOps, hasUsers bool
+	var hasPolicy string
 	for d.dec.PeekKind() != '}' {
 		tok, err := d.dec.ReadToken()
 		if err != nil {
@@ -111,9 +112,12 @@ func (d *decoder) changeset() (Changeset, error) {
 			} else {
 				cs.Users, err = d.users()
 			}
+		case "schedules", "holidays", "levels", "door_policies", "overrides":
+			hasPolicy = name
+			err = d.policySection(name, &cs.Policy)
 		default:
 			return cs, &Error{Code: CodeMalformed, Message: fmt.Sprintf(
-				"unknown field %q (a changeset has revision, base, ops, snapshot and users)", clip(name))}
+				"unknown field %q (a changeset has revision, base, ops, snapshot, users, schedules, holidays, levels, door_policies and overrides)", clip(name))}
 		}
 		if cb, ok := err.(callbackError); ok {
 			return cs, cb.err
@@ -141,6 +145,8 @@ func (d *decoder) changeset() (Changeset, error) {
 		return cs, &Error{Code: CodeMalformed, Path: "users", Message: "a snapshot needs a \"users\" array (empty to clear the table)"}
 	case !cs.Snapshot && hasUsers:
 		return cs, &Error{Code: CodeMalformed, Path: "users", Message: "users belong to a snapshot: set \"snapshot\": true, or send ops"}
+	case !cs.Snapshot && hasPolicy != "":
+		return cs, &Error{Code: CodeMalformed, Path: hasPolicy, Message: hasPolicy + " belong to a snapshot: set \"snapshot\": true, or send them as ops"}
 	case !cs.Snapshot && !hasOps:
 		return cs, &Error{Code: CodeMalformed, Path: "ops", Message: "missing field \"ops\" (or \"snapshot\": true with users)"}
 	case !cs.Snapshot && !hasBase:
@@ -232,6 +238,7 @@ func decodeOp(raw jsontext.Value, i int, d *decoder) (Op, error) {
 	}
 	kind := OpKind(*head.Op)
 	op := Op{Kind: kind}
+	var err error
 	fail := func(err error) (Op, error) {
 		e := asError(err, path)
 		if e.Code == CodeMalformed && e.unknownField != "" {
@@ -250,6 +257,13 @@ func decodeOp(raw jsontext.Value, i int, d *decoder) (Op, error) {
 			return fail(err)
 		}
 		op.User, op.Name, op.Enabled, op.ValidFrom, op.ValidTo = u.ID, u.Name, u.Enabled, u.ValidFrom, u.ValidTo
+		if w.Levels != nil {
+			if err := checkLevels(*w.Levels); err != nil {
+				return fail(err)
+			}
+			op.Levels, op.LevelsSet = *w.Levels, true
+		}
+		op.Override = w.Override
 	case OpUserDelete, OpPINClear:
 		var w wireUserRef
 		if err := json.Unmarshal(raw, &w, strict); err != nil {
@@ -311,6 +325,55 @@ func decodeOp(raw jsontext.Value, i int, d *decoder) (Op, error) {
 			return fail(err)
 		}
 		op.Credential = w.ID
+	case OpScheduleDelete, OpHolidayDelete, OpLevelDelete, OpOverrideClear:
+		var w wireIDRef
+		if err := json.Unmarshal(raw, &w, strict); err != nil {
+			return fail(err)
+		}
+		if err := checkID(w.ID, "id"); err != nil {
+			return fail(err)
+		}
+		op.ID = w.ID
+	case OpScheduleUpsert:
+		var w opSchedule
+		if err := json.Unmarshal(raw, &w, strict); err != nil {
+			return fail(err)
+		}
+		if op.Schedule, err = scheduleOf(w.wireSchedule); err != nil {
+			return fail(err)
+		}
+	case OpHolidayUpsert:
+		var w opHoliday
+		if err := json.Unmarshal(raw, &w, strict); err != nil {
+			return fail(err)
+		}
+		if op.Holiday, err = holidayOf(w.wireHoliday); err != nil {
+			return fail(err)
+		}
+	case OpLevelUpsert:
+		var w opLevel
+		if err := json.Unmarshal(raw, &w, strict); err != nil {
+			return fail(err)
+		}
+		if op.Level, err = levelOf(w.wireLevel); err != nil {
+			return fail(err)
+		}
+	case OpDoorPolicy:
+		var w opDoorPolicy
+		if err := json.Unmarshal(raw, &w, strict); err != nil {
+			return fail(err)
+		}
+		if op.DoorPolicy, err = doorPolicyOf(w.wireDoorPolicy); err != nil {
+			return fail(err)
+		}
+	case OpOverrideSet:
+		var w opOverride
+		if err := json.Unmarshal(raw, &w, strict); err != nil {
+			return fail(err)
+		}
+		if op.DoorOverride, err = overrideOf(w.wireOverride); err != nil {
+			return fail(err)
+		}
 	default:
 		known := make([]string, len(OpKinds))
 		for j, k := range OpKinds {

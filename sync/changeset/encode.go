@@ -2,9 +2,12 @@ package changeset
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-json-experiment/json"
+
+	"github.com/lintel-access/lintel/gateway/access"
 )
 
 // Encode renders a changeset in its wire form, the inverse of [Decode] for
@@ -13,7 +16,8 @@ import (
 // changeset: Decode does, on arrival.
 func Encode(cs Changeset) ([]byte, error) {
 	if cs.Snapshot {
-		w := wireSnapshot{Revision: cs.Revision, Base: cs.Base, Snapshot: true, Users: make([]wireUser, len(cs.Users))}
+		w := wireSnapshot{Revision: cs.Revision, Base: cs.Base, Snapshot: true, Users: make([]wireUser, len(cs.Users)),
+			wirePolicy: encodePolicy(cs.Policy)}
 		for i, u := range cs.Users {
 			w.Users[i] = encodeUser(u)
 		}
@@ -33,8 +37,16 @@ func Encode(cs Changeset) ([]byte, error) {
 func encodeOp(op Op) (any, error) {
 	switch op.Kind {
 	case OpUserUpsert:
-		return wireUserUpsert{Op: op.Kind, User: op.User, Name: op.Name, Enabled: &op.Enabled,
-			ValidFrom: timeString(op.ValidFrom), ValidTo: timeString(op.ValidTo)}, nil
+		w := wireUserUpsert{Op: op.Kind, User: op.User, Name: op.Name, Enabled: &op.Enabled,
+			ValidFrom: timeString(op.ValidFrom), ValidTo: timeString(op.ValidTo), Override: op.Override}
+		if op.LevelsSet {
+			levels := op.Levels
+			if levels == nil {
+				levels = []string{}
+			}
+			w.Levels = &levels
+		}
+		return w, nil
 	case OpUserDelete, OpPINClear:
 		return wireUserRef{Op: op.Kind, User: op.User}, nil
 	case OpPINSet:
@@ -46,13 +58,28 @@ func encodeOp(op Op) (any, error) {
 			Card: &wireCard{Format: op.Card.Format, Facility: &op.Card.Facility, Number: &op.Card.Number}}, nil
 	case OpCredentialRemove:
 		return wireCredentialRemove{Op: op.Kind, ID: op.Credential}, nil
+	case OpScheduleDelete, OpHolidayDelete, OpLevelDelete, OpOverrideClear:
+		return wireIDRef{Op: op.Kind, ID: op.ID}, nil
+	case OpScheduleUpsert:
+		return opSchedule{Op: op.Kind, wireSchedule: encodeSchedule(op.Schedule)}, nil
+	case OpHolidayUpsert:
+		return opHoliday{Op: op.Kind, wireHoliday: encodeHoliday(op.Holiday)}, nil
+	case OpLevelUpsert:
+		return opLevel{Op: op.Kind, wireLevel: encodeLevel(op.Level)}, nil
+	case OpDoorPolicy:
+		return opDoorPolicy{Op: op.Kind, wireDoorPolicy: encodeDoorPolicy(op.DoorPolicy)}, nil
+	case OpOverrideSet:
+		return opOverride{Op: op.Kind, wireOverride: encodeOverride(op.DoorOverride)}, nil
 	}
 	return nil, fmt.Errorf("unknown op %q", op.Kind)
 }
 
 func encodeUser(u SnapshotUser) wireUser {
 	w := wireUser{ID: u.User.ID, Name: u.User.Name, Enabled: &u.User.Enabled,
-		ValidFrom: timeString(u.User.ValidFrom), ValidTo: timeString(u.User.ValidTo)}
+		ValidFrom: timeString(u.User.ValidFrom), ValidTo: timeString(u.User.ValidTo), Override: u.User.Override}
+	if u.User.Levels != nil {
+		w.Levels = &u.User.Levels
+	}
 	if u.PIN != "" {
 		w.PIN = &u.PIN
 	}
@@ -69,4 +96,74 @@ func timeString(t time.Time) *string {
 	}
 	s := t.Format(time.RFC3339Nano)
 	return &s
+}
+
+func encodeSchedule(s access.Schedule) wireSchedule {
+	ivs := s.Intervals
+	if ivs == nil {
+		ivs = []access.Interval{}
+	}
+	for i := range ivs {
+		if ivs[i].Days == nil || ivs[i].Holidays == nil {
+			ivs = slices.Clone(ivs)
+			break
+		}
+	}
+	for i := range ivs {
+		if ivs[i].Days == nil {
+			ivs[i].Days = []string{}
+		}
+		if ivs[i].Holidays == nil {
+			ivs[i].Holidays = []int{}
+		}
+	}
+	return wireSchedule{ID: s.ID, Name: s.Name, Intervals: &ivs}
+}
+
+func encodeHoliday(h access.Holiday) wireHoliday {
+	return wireHoliday{ID: h.ID, Name: h.Name, Date: h.Date, Until: h.Until, Type: &h.Type}
+}
+
+func encodeLevel(l access.Level) wireLevel {
+	doors := l.Doors
+	if doors == nil {
+		doors = []access.LevelDoor{}
+	}
+	return wireLevel{ID: l.ID, Name: l.Name, Doors: &doors}
+}
+
+func encodeDoorPolicy(p access.DoorPolicy) wireDoorPolicy {
+	modes := p.Modes
+	if modes == nil {
+		modes = []access.PolicyMode{}
+	}
+	return wireDoorPolicy{Door: p.Door, Modes: &modes}
+}
+
+func encodeOverride(o access.Override) wireOverride {
+	w := wireOverride{ID: o.ID, Doors: o.Doors, Mode: o.Mode, Rank: o.Rank}
+	if o.Until != nil {
+		w.Until = timeString(*o.Until)
+	}
+	return w
+}
+
+func encodePolicy(p Policy) wirePolicy {
+	var w wirePolicy
+	for _, s := range p.Schedules {
+		w.Schedules = append(w.Schedules, encodeSchedule(s))
+	}
+	for _, h := range p.Holidays {
+		w.Holidays = append(w.Holidays, encodeHoliday(h))
+	}
+	for _, l := range p.Levels {
+		w.Levels = append(w.Levels, encodeLevel(l))
+	}
+	for _, dp := range p.DoorPolicies {
+		w.DoorPolicies = append(w.DoorPolicies, encodeDoorPolicy(dp))
+	}
+	for _, o := range p.Overrides {
+		w.Overrides = append(w.Overrides, encodeOverride(o))
+	}
+	return w
 }

@@ -55,6 +55,9 @@ func (d *decoder) user() (SnapshotUser, error) {
 		id, name, pin string
 		hasPIN        bool
 		enabled       *bool
+		override      *bool
+		levels        []string
+		hasLevels     bool
 		from, to      *string
 		creds         []access.Credential
 	)
@@ -78,9 +81,13 @@ func (d *decoder) user() (SnapshotUser, error) {
 			pin, hasPIN, err = d.nullableStr()
 		case "credentials":
 			creds, err = d.credentials()
+		case "levels":
+			levels, hasLevels, err = d.levels()
+		case "override":
+			override, err = d.boolean()
 		default:
 			return SnapshotUser{}, &Error{Code: CodeMalformed, Message: fmt.Sprintf(
-				"unknown field %q (a user has id, name, enabled, valid_from, valid_to, pin and credentials)", clip(string(field)))}
+				"unknown field %q (a user has id, name, enabled, valid_from, valid_to, levels, override, pin and credentials)", clip(string(field)))}
 		}
 		if err != nil {
 			return SnapshotUser{}, asError(err, string(field))
@@ -94,6 +101,13 @@ func (d *decoder) user() (SnapshotUser, error) {
 	if err != nil {
 		return SnapshotUser{}, err
 	}
+	if hasLevels {
+		if err := checkLevels(levels); err != nil {
+			return SnapshotUser{}, err
+		}
+		u.Levels = levels
+	}
+	u.Override = override != nil && *override
 	su := SnapshotUser{User: u, Credentials: creds}
 	if hasPIN {
 		if err := checkPIN(&pin, "pin", false); err != nil {
@@ -105,6 +119,34 @@ func (d *decoder) user() (SnapshotUser, error) {
 		su.Credentials[j].UserID = u.ID
 	}
 	return su, nil
+}
+
+// levels reads a user's levels: an array of strings (ok), or null (absent:
+// the default levels).
+func (d *decoder) levels() (levels []string, ok bool, err error) {
+	if d.dec.PeekKind() == 'n' {
+		_, err := d.dec.ReadToken()
+		return nil, false, jsonErrorOr(err)
+	}
+	if err := d.open('[', "", "levels is a JSON array"); err != nil {
+		return nil, false, err
+	}
+	levels = []string{}
+	for j := 0; d.dec.PeekKind() != ']'; j++ {
+		if j == access.MaxLevelsPerUser {
+			return nil, false, &Error{Code: CodeInvalid, Path: "[" + strconv.Itoa(j) + "]", Message: fmt.Sprintf(
+				"more than %d levels, at most %d allowed per user", access.MaxLevelsPerUser, access.MaxLevelsPerUser)}
+		}
+		l, err := d.str()
+		if err != nil {
+			return nil, false, asError(err, "["+strconv.Itoa(j)+"]")
+		}
+		levels = append(levels, l)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return nil, false, jsonError(err, "")
+	}
+	return levels, true, nil
 }
 
 func (d *decoder) credentials() ([]access.Credential, error) {
