@@ -103,9 +103,9 @@ func domainErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound) && !errors.Is(err, access.ErrNotFound):
+	case errors.Is(err, access.ErrNotFound) && !errors.Is(err, access.ErrNotFound):
 		return fmt.Errorf("%w (%w)", access.ErrNotFound, err)
-	case errors.Is(err, store.ErrCredentialInUse) && !errors.Is(err, access.ErrCredentialInUse):
+	case errors.Is(err, access.ErrCredentialInUse) && !errors.Is(err, access.ErrCredentialInUse):
 		return fmt.Errorf("%w (%w)", access.ErrCredentialInUse, err)
 	}
 	return err

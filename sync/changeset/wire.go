@@ -156,9 +156,9 @@ type wireDelta struct {
 }
 
 type wireSnapshot struct {
-	Revision uint64     `json:"revision"`
-	Base     uint64     `json:"base,omitzero"`
-	Snapshot bool       `json:"snapshot"`
+	Revision uint64 `json:"revision"`
+	Base     uint64 `json:"base,omitzero"`
+	Snapshot bool   `json:"snapshot"`
 	wirePolicy
 	Users []wireUser `json:"users"`
 }
