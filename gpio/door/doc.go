@@ -13,6 +13,14 @@
 // it locked again and cancels every timer, and the owner calls it on every
 // shutdown path. The door relocks as soon as it closes after being opened.
 //
+// A door mode that stands the door open (a schedule's "unlocked", an
+// override) holds the strike released with KeepUnlocked(true) until
+// KeepUnlocked(false): the one untimed unlock, and it lives only in the
+// process, so Secure (on every exit path) and a crash both leave the door
+// locked, and the gateway holds it open again on restart if the mode still
+// says so. Meanwhile opening is not forced and staying open is not held
+// open. Lock ends every unlock at once, timed or kept, as a lockdown must.
+//
 // # Door contact and REX
 //
 // Both inputs are debounced (a change counts once it has been stable for

@@ -116,6 +116,9 @@ type Status struct {
 	Name          string    `json:"name"`
 	Locked        bool      `json:"locked"`
 	UnlockedUntil time.Time `json:"unlocked_until,omitzero"`
+	// KeptUnlocked says a door mode (a schedule, an override) holds the
+	// strike released, until KeepUnlocked(false).
+	KeptUnlocked bool `json:"kept_unlocked"`
 	HasContact    bool      `json:"has_contact"`
 	Open          bool      `json:"open"`
 	Forced        bool      `json:"forced"`
@@ -140,6 +143,9 @@ type Door struct {
 	// relock timers.
 	unlocked    bool
 	unlockUntil time.Time
+	// kept holds the strike released for a door mode, apart from any
+	// timed unlock; only KeepUnlocked(false), Lock and Secure end it.
+	kept bool
 	unlockTimer clock.Timer
 	unlockGen   uint64
 	// rexUntil is the end of the current REX shunt window.
@@ -232,7 +238,7 @@ func (d *Door) Secure() error {
 	d.mu.Lock()
 	d.unlockGen++
 	stop(d.unlockTimer)
-	d.unlocked, d.unlockUntil, d.rexUntil = false, time.Time{}, time.Time{}
+	d.unlocked, d.unlockUntil, d.rexUntil, d.kept = false, time.Time{}, time.Time{}, false
 	err := d.driveRelayLocked()
 	d.patGen++
 	stop(d.patTimer)
@@ -291,6 +297,57 @@ func (d *Door) unlockLocked(dur time.Duration) error {
 	return d.driveRelayLocked()
 }
 
+// KeepUnlocked holds the strike released (on) or ends that (off), for a
+// door mode that stands the door open: a schedule's "unlocked", an
+// override. While kept unlocked, opening the door is not forced and
+// staying open is not held open; a timed unlock may still come and go.
+// When it ends with the door open, the held-open timer starts. Every way
+// out of the process drives the strike locked (Secure), so a crash never
+// leaves the door open.
+func (d *Door) KeepUnlocked(on bool) error {
+	d.mu.Lock()
+	if d.kept == on {
+		d.mu.Unlock()
+		return nil
+	}
+	d.kept = on
+	err := d.driveRelayLocked()
+	switch {
+	case on:
+		d.forced, d.held, d.prealarm = false, false, false
+		for _, t := range d.heldTimers {
+			stop(t)
+		}
+		d.heldTimers = nil
+	case d.open:
+		d.startHeldLocked()
+	}
+	d.flush()
+	if err != nil {
+		return fmt.Errorf("door %s: keep unlocked %v: %w", d.cfg.Name, on, err)
+	}
+	return nil
+}
+
+// Lock ends every unlock at once, timed or kept: what a lockdown does to a
+// door that was open.
+func (d *Door) Lock() error {
+	d.mu.Lock()
+	wasKept := d.kept
+	d.unlockGen++
+	stop(d.unlockTimer)
+	d.unlocked, d.unlockUntil, d.kept = false, time.Time{}, false
+	err := d.driveRelayLocked()
+	if wasKept && d.open {
+		d.startHeldLocked()
+	}
+	d.flush()
+	if err != nil {
+		return fmt.Errorf("door %s: lock: %w", d.cfg.Name, err)
+	}
+	return nil
+}
+
 // relock ends the unlock numbered gen, unless a later one replaced it.
 func (d *Door) relock(gen uint64) {
 	d.mu.Lock()
@@ -312,7 +369,7 @@ func (d *Door) relockLocked() {
 
 // driveRelayLocked sets the relay line for the commanded state.
 func (d *Door) driveRelayLocked() error {
-	energised := d.unlocked != d.cfg.FailSafe
+	energised := (d.unlocked || d.kept) != d.cfg.FailSafe
 	high := energised != d.cfg.RelayActiveLow
 	d.relayHi = high
 	if err := d.cfg.Relay.Out(high); err != nil {
@@ -419,11 +476,13 @@ func (d *Door) contactLocked(open bool) {
 	d.open = open
 	if open {
 		d.emitLocked(EventOpened, NameOpened)
-		if !d.unlocked && !d.clk.Now().Before(d.rexUntil) {
+		if !d.unlocked && !d.kept && !d.clk.Now().Before(d.rexUntil) {
 			d.forced = true
 			d.emitLocked(EventForced, NameForced)
 		}
-		d.startHeldLocked()
+		if !d.kept {
+			d.startHeldLocked()
+		}
 		return
 	}
 	d.emitLocked(EventClosed, NameClosed)
@@ -483,7 +542,7 @@ func (d *Door) Status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{
-		Name: d.cfg.Name, Locked: !d.unlocked, UnlockedUntil: d.unlockUntil,
+		Name: d.cfg.Name, Locked: !d.unlocked && !d.kept, UnlockedUntil: d.unlockUntil, KeptUnlocked: d.kept,
 		HasContact: d.cfg.Contact != nil || d.inputs[inContact].seen, Open: d.open,
 		Forced: d.forced, Held: d.held, HeldPreAlarm: d.prealarm,
 		Pattern: d.pattern.String(), RelayHigh: d.relayHi,

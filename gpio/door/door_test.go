@@ -466,3 +466,85 @@ func TestRunWatchesInputsAndSecures(t *testing.T) {
 		t.Errorf("status after Run = %+v, want locked with a contact", s)
 	}
 }
+
+// TestKeptUnlocked: a door a schedule stands open holds its strike
+// released across openings and closings, raises no forced or held alarm,
+// and relocks when the mode ends, for fail-secure and fail-safe locks.
+func TestKeptUnlocked(t *testing.T) {
+	for _, failSafe := range []bool{false, true} {
+		name := "fail-secure"
+		if failSafe {
+			name = "fail-safe"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, func(c *Config) { c.FailSafe = failSafe })
+			unlockedLevel := !failSafe // fail-secure: energise to unlock
+			if err := r.door.KeepUnlocked(true); err != nil {
+				t.Fatal(err)
+			}
+			if s := r.door.Status(); s.Locked || !s.KeptUnlocked || r.relay.high != unlockedLevel {
+				t.Fatalf("kept unlocked: status %+v, relay high %v", s, r.relay.high)
+			}
+			r.contact(true)
+			r.clk.Advance(time.Hour)
+			r.contact(false) // closing does not relock a kept door
+			r.contact(true)
+			if s := r.door.Status(); s.Locked || s.Forced || s.Held {
+				t.Fatalf("after opening and closing: %+v", s)
+			}
+			for _, e := range r.events {
+				if strings.Contains(e, "forced") || strings.Contains(e, "held") {
+					t.Fatalf("alarm while kept unlocked: %v", r.events)
+				}
+			}
+			// The mode ends with the door open: locked, and the held-open
+			// timer starts then.
+			if err := r.door.KeepUnlocked(false); err != nil {
+				t.Fatal(err)
+			}
+			if s := r.door.Status(); !s.Locked || r.relay.high == unlockedLevel {
+				t.Fatalf("after the mode ended: %+v, relay high %v", s, r.relay.high)
+			}
+			r.clk.Advance(DefaultHeldOpen)
+			if s := r.door.Status(); !s.Held {
+				t.Errorf("door left open after the mode ended: no held-open alarm")
+			}
+		})
+	}
+}
+
+// TestLockEndsEveryUnlock: a lockdown ends a grant's unlock and a kept one
+// at once, and a timed unlock's end does not release a kept door early.
+func TestLockEndsEveryUnlock(t *testing.T) {
+	r := newRig(t, nil)
+	if err := r.door.Grant(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.door.KeepUnlocked(true); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Advance(DefaultUnlockTime) // the grant's unlock ends
+	if s := r.door.Status(); s.Locked {
+		t.Fatalf("the end of a timed unlock relocked a kept door")
+	}
+	if err := r.door.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.door.Status(); !s.Locked || s.KeptUnlocked || r.relay.high {
+		t.Fatalf("after Lock: %+v, relay high %v", s, r.relay.high)
+	}
+}
+
+// TestSecureEndsKeptUnlock: every exit path's Secure drops a kept unlock.
+func TestSecureEndsKeptUnlock(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.FailSafe = true })
+	if err := r.door.KeepUnlocked(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.door.Secure(); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.door.Status(); !s.Locked || s.KeptUnlocked || !r.relay.high {
+		t.Fatalf("a fail-safe door after Secure: %+v, relay high %v (want energised, locked)", s, r.relay.high)
+	}
+}
