@@ -76,10 +76,11 @@ func New(now func() time.Time) *Backend {
 		healthy: true,
 		uplink:  api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
 	}
-	e, err := access.NewEngine(directory{b}, Readers)
+	e, err := access.NewEngine(access.EngineConfig{Directory: directory{b}, Readers: Readers})
 	if err != nil {
 		panic(fmt.Sprintf("apitest: the built-in readers do not validate: %v", err))
 	}
+	e.SetClock(access.ClockState{Trusted: true})
 	b.engine = e
 	for _, r := range Readers {
 		b.doors[r.Door] = &api.DoorStatus{Name: r.Door, Locked: true, Alarms: []string{}}
@@ -222,8 +223,14 @@ func (b *Backend) PutUser(u access.User) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if old, ok := b.users[u.ID]; ok {
+		if u.Levels == nil {
+			u.Levels = old.u.Levels
+		}
 		old.u = u
 		return false, nil
+	}
+	if u.Levels == nil {
+		u.Levels = access.DefaultLevels()
 	}
 	b.users[u.ID] = &user{u: u}
 	return true, nil
