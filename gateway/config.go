@@ -18,6 +18,7 @@ import (
 
 	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/pins"
 	"github.com/lintel-access/lintel/sync/uplink"
 )
 
@@ -107,7 +108,9 @@ type ReaderConfig struct {
 	// frame (facility 0) after '#', instead of one burst per key. PINs
 	// with a leading zero cannot be told apart in that mode. Zero: false.
 	KeypadBuffered bool `toml:"keypad_buffered"`
-	// D0 and D1 are the Wiegand data lines, by GPIO name (GPIO17).
+	// D0 and D1 are the Wiegand data lines, by kernel line name
+	// ("GPIO17") or chip and offset ("gpiochip0:17"), as [pins.CheckName]
+	// accepts them; so are the other pins.
 	D0 string `toml:"d0"`
 	D1 string `toml:"d1"`
 	// GreenLED, RedLED and Beeper drive the reader's control lines; empty
@@ -273,7 +276,6 @@ func sortedKeys[V any](m map[string]V) []string {
 
 var (
 	gatewayIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	pinNameRe   = regexp.MustCompile(`^(GPIO[0-9]{1,3}|SIM[0-9]{1,3}|[A-Za-z][A-Za-z0-9_]{0,31})$`)
 	hexSHA256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -346,21 +348,18 @@ func (c *Config) Validate() error {
 	if len(c.Readers) == 0 {
 		return errf("readers", "no reader is configured")
 	}
-	pins := map[string]string{} // pin name → key that uses it
+	used := map[string]string{} // pin name key → config key that uses it
 	usePin := func(key, pin string, required bool) error {
-		if pin == "" {
-			if required {
-				return errf(key, "must name a GPIO line, e.g. \"GPIO17\"")
-			}
+		if pin == "" && !required {
 			return nil
 		}
-		if !pinNameRe.MatchString(pin) {
-			return errf(key, "%q is not a GPIO line name (e.g. \"GPIO17\")", pin)
+		if err := pins.CheckName(pin); err != nil {
+			return errf(key, "%v", err)
 		}
-		if other, ok := pins[pin]; ok {
+		if other, ok := used[pins.NameKey(pin)]; ok {
 			return errf(key, "%s is already used by %s", pin, other)
 		}
-		pins[pin] = key
+		used[pins.NameKey(pin)] = key
 		return nil
 	}
 	doorsUsed := map[string]string{}

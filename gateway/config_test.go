@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/lintel-access/lintel/gpio/pins"
 )
 
 func TestExampleConfigIsValid(t *testing.T) {
@@ -118,7 +121,9 @@ func TestConfigErrors(t *testing.T) {
 		{"pin used twice", func(s string) string { return strings.Replace(s, `beeper = "GPIO24"`, `beeper = "GPIO17"`, 1) },
 			`lintel.toml: readers.front.beeper: GPIO17 is already used by readers.front.d0`},
 		{"bad pin name", func(s string) string { return strings.Replace(s, `strike = "GPIO5"`, `strike = "pin 5"`, 1) },
-			`lintel.toml: doors.front.strike: "pin 5" is not a GPIO line name`},
+			`lintel.toml: doors.front.strike: pin "pin 5": ' ' is not allowed in a line name`},
+		{"pin used twice in another case", func(s string) string { return strings.Replace(s, `beeper = "GPIO24"`, `beeper = "gpio17"`, 1) },
+			`lintel.toml: readers.front.beeper: gpio17 is already used by readers.front.d0`},
 		{"bad gateway id", func(s string) string { return strings.Replace(s, `id = "lintel-01"`, `id = "a/b"`, 1) },
 			`lintel.toml: gateway.id: "a/b" must be`},
 		{"bad uplink scheme", func(s string) string { return strings.Replace(s, `url = ""`, `url = "http://cloud:80"`, 1) },
@@ -177,4 +182,26 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("a loaded config fails validation: %v", err)
 		}
 	})
+}
+
+// TestConfigPinNamesAreTheResolvers is the finding that the docs recommend
+// "gpiochip0:17" and config refused it: config must accept a pin name
+// exactly when the pins package, which resolves it, does.
+func TestConfigPinNamesAreTheResolvers(t *testing.T) {
+	for _, name := range []string{
+		"GPIO5", "gpio5", "gpiochip0:17", "gpiochip1:0", "ID_SDA", "SIM5", "PWR_LED.1",
+		"", "5", "pin 5", "GPIO 5", "gpiochip0:x", "chip0:5", "GPIO5#", strings.Repeat("G", 40),
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := strings.Replace(string(ExampleConfig()), `strike = "GPIO5"`, fmt.Sprintf("strike = %q", name), 1)
+			_, err := ParseConfig("lintel.toml", []byte(in))
+			perr := pins.CheckName(name)
+			if (err == nil) != (perr == nil) {
+				t.Fatalf("config says %v, pins.CheckName says %v; want them to agree", err, perr)
+			}
+			if perr != nil && !strings.Contains(err.Error(), "doors.front.strike: "+perr.Error()) {
+				t.Errorf("config error %q, want it to name doors.front.strike and give the pins error %q", err, perr)
+			}
+		})
+	}
 }

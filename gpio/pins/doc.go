@@ -24,8 +24,12 @@
 //
 // Pins are named in config by their kernel line name, as the Raspberry Pi
 // kernel labels them ("GPIO17"), matched without regard to case, or by
-// "chip:offset" ("gpiochip0:17"). Resolve does the matching and is pure, so
-// it is tested without a chip.
+// "chip:offset" ("gpiochip0:17"). This package owns that syntax: CheckName
+// says whether a name is well formed without a chip (configuration calls
+// it at load, off the box too), and Resolve, which calls it first, does the
+// matching. Both are pure, so they are tested and fuzzed without a chip. A
+// line whose kernel name is not 1 to 31 letters, digits, '_', '-' or '.' is
+// named by chip:offset.
 //
 // # Concurrency
 //
