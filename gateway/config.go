@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gpio/pins"
 	"github.com/lintel-access/lintel/sync/uplink"
@@ -46,7 +47,8 @@ type Config struct {
 // GatewayConfig is the [gateway] table.
 type GatewayConfig struct {
 	// ID names the gateway in event ids and MQTT topics. Required: 1-64 of
-	// letters, digits, '-', '_', '.'.
+	// letters, digits, '-', '_', '.', starting with a letter or a digit
+	// ([topic.CheckID]).
 	ID string `toml:"id"`
 	// DataDir holds the database, the device key and the admin token.
 	// Zero: /var/lib/lintel.
@@ -275,7 +277,6 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 var (
-	gatewayIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	hexSHA256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -295,8 +296,8 @@ func (c *Config) Validate() error {
 	errf := func(key, format string, args ...any) error {
 		return fmt.Errorf("%s: %s: %s", c.file, key, fmt.Sprintf(format, args...))
 	}
-	if !gatewayIDRe.MatchString(c.Gateway.ID) {
-		return errf("gateway.id", "%q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Gateway.ID)
+	if err := topic.CheckID(c.Gateway.ID); err != nil {
+		return errf("gateway.id", "%v", err)
 	}
 	switch c.Gateway.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -365,9 +366,9 @@ func (c *Config) Validate() error {
 	doorsUsed := map[string]string{}
 	for _, name := range c.ReaderNames() {
 		r := c.Readers[name]
-		key := "readers." + name
+		key := toml.Key{"readers", name}.String()
 		ar := c.AccessReader(name)
-		if err := access.CheckID(name); err != nil {
+		if err := checkName(name); err != nil {
 			return errf(key, "bad reader name: %v", err)
 		}
 		if !access.Model(r.Model).Known() {
@@ -409,8 +410,8 @@ func (c *Config) Validate() error {
 	}
 	for _, name := range c.DoorNames() {
 		d := c.Doors[name]
-		key := "doors." + name
-		if err := access.CheckID(name); err != nil {
+		key := toml.Key{"doors", name}.String()
+		if err := checkName(name); err != nil {
 			return errf(key, "bad door name: %v", err)
 		}
 		if err := usePin(key+".strike", d.Strike, true); err != nil {
@@ -442,6 +443,16 @@ func (c *Config) Validate() error {
 		return errf("sim.interval", "must be longer than sim.pulse_width")
 	}
 	return nil
+}
+
+// checkName checks a reader or door name with the rules of every place it
+// goes: events and the user table (access) and MQTT topics (topic), whose
+// builders would refuse it and so drop that reader's events.
+func checkName(name string) error {
+	if err := topic.CheckID(name); err != nil {
+		return err
+	}
+	return access.CheckID(name)
 }
 
 func checkAddr(a string) error {

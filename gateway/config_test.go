@@ -9,6 +9,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gpio/pins"
 )
 
@@ -125,7 +126,7 @@ func TestConfigErrors(t *testing.T) {
 		{"pin used twice in another case", func(s string) string { return strings.Replace(s, `beeper = "GPIO24"`, `beeper = "gpio17"`, 1) },
 			`lintel.toml: readers.front.beeper: gpio17 is already used by readers.front.d0`},
 		{"bad gateway id", func(s string) string { return strings.Replace(s, `id = "lintel-01"`, `id = "a/b"`, 1) },
-			`lintel.toml: gateway.id: "a/b" must be`},
+			`lintel.toml: gateway.id: "a/b": '/' is not allowed`},
 		{"bad uplink scheme", func(s string) string { return strings.Replace(s, `url = ""`, `url = "http://cloud:80"`, 1) },
 			`lintel.toml: uplink.url: unsupported scheme "http"`},
 		{"bad token role", func(s string) string { return strings.Replace(s, `role = "portal"`, `role = "root"`, 1) },
@@ -203,5 +204,37 @@ func TestConfigPinNamesAreTheResolvers(t *testing.T) {
 				t.Errorf("config error %q, want it to name doors.front.strike and give the pins error %q", err, perr)
 			}
 		})
+	}
+}
+
+// TestConfigReaderAndDoorNamesFitTopics is the finding that config took a
+// reader named "door@1", which MQTT topics refuse, so the broker dropped
+// its events: a reader or door name must pass the topic package's check as
+// well as access's, and the error names the key.
+func TestConfigReaderAndDoorNamesFitTopics(t *testing.T) {
+	base := string(ExampleConfig())
+	tests := []struct {
+		name, from, to, wantErr string
+	}{
+		{"reader", "[readers.front]", `[readers."door@1"]`, `lintel.toml: readers."door@1": bad reader name: "door@1": '@' is not allowed`},
+		{"door", "[doors.front]", `[doors."door:1"]`, `lintel.toml: doors."door:1": bad door name: "door:1": ':' is not allowed`},
+		{"leading dot", "[readers.front]", `[readers.".front"]`, `lintel.toml: readers.".front": bad reader name: ".front": must start with a letter or a digit`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := strings.Replace(base, tt.from, tt.to, 1)
+			if tt.name == "door" {
+				in = strings.Replace(in, `door = "front"`, `door = "door:1"`, 1)
+			}
+			_, err := ParseConfig("lintel.toml", []byte(in))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	for _, name := range []string{"door@1", "door:1", ".front"} {
+		if _, terr := topic.Events("gw", name); terr == nil {
+			t.Errorf("topic.Events accepts %q; the test no longer shows the finding", name)
+		}
 	}
 }
