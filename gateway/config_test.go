@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"sort"
@@ -8,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lintel-access/lintel/broker/topic"
+	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gpio/pins"
 )
 
@@ -84,11 +87,14 @@ func TestSimDefaultsAreValid(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][2]string{"front": {"RPK40", "card_and_pin"}, "side": {"RPK40", "card_or_pin"}, "garage": {"RP40", "card_only"}}
+	want := map[string]struct {
+		model access.Model
+		mode  access.Mode
+	}{"front": {"RPK40", "card_and_pin"}, "side": {"RPK40", "card_or_pin"}, "garage": {"RP40", "card_only"}}
 	for name, mm := range want {
 		r := c.Readers[name]
-		if r.Model != mm[0] || r.Mode != mm[1] || r.Door != name {
-			t.Errorf("sim reader %s = %+v, want model %s mode %s door %s", name, r, mm[0], mm[1], name)
+		if r.Model != mm.model || r.Mode != mm.mode || r.Door != name {
+			t.Errorf("sim reader %s = %+v, want model %s mode %s door %s", name, r, mm.model, mm.mode, name)
 		}
 	}
 }
@@ -130,19 +136,19 @@ func TestConfigErrors(t *testing.T) {
 		{"bad uplink scheme", func(s string) string { return strings.Replace(s, `url = ""`, `url = "http://cloud:80"`, 1) },
 			`lintel.toml: uplink.url: unsupported scheme "http"`},
 		{"bad token role", func(s string) string { return strings.Replace(s, `role = "portal"`, `role = "root"`, 1) },
-			`lintel.toml: api.tokens[0].role: "root" is not one of admin, technician, portal`},
+			`lintel.toml: api: tokens[0] ("portal"): role: "root" is not a role (want admin, technician or portal)`},
 		{"bad token hash", func(s string) string {
 			return strings.Replace(s, `sha256 = "0d6f`, `sha256 = "xx6f`, 1)
-		}, `lintel.toml: api.tokens[0].sha256: must be 64 lowercase hex digits`},
+		}, `lintel.toml: api: tokens[0] ("portal"): hash: want the 64 hex digits of the token's SHA-256`},
 		{"plain password instead of hash", func(s string) string {
 			return strings.Replace(s, `password_hash = "$2a$10$hfs7MwaGf0PBJPbZ3rPTOOcTDE0J1TDWo5YIg67rMYlFQG7KFs3Pm"`, `password_hash = "secret"`, 1)
 		}, `lintel.toml: broker.clients[0].password_hash:`},
 		{"latched unlock", func(s string) string { return strings.Replace(s, `unlock = "5s"`, `unlock = "10m"`, 1) },
 			`lintel.toml: doors.front.unlock: 10m0s must be between 0 and 5m`},
 		{"bad fail mode", func(s string) string { return strings.Replace(s, `fail = "secure"`, `fail = "open"`, 1) },
-			`lintel.toml: doors.front.fail: "open" is not secure or safe`},
+			`doors.front.fail: "open" is not one of secure, safe`},
 		{"bad format_37", func(s string) string { return strings.Replace(s, `format_37 = "H10304"`, `format_37 = "H10301"`, 1) },
-			`lintel.toml: readers.front.format_37: "H10301" is not H10302 or H10304`},
+			`lintel.toml: readers.front.format_37: "H10301" is not a 37-bit card format (want one of H10302, H10304)`},
 		{"bad api listen", func(s string) string { return strings.Replace(s, `listen = "127.0.0.1:8080"`, `listen = "8080"`, 1) },
 			`lintel.toml: api.listen: "8080" is not host:port`},
 		{"negative lockout", func(s string) string { return strings.Replace(s, `lockout_attempts = 5`, `lockout_attempts = -1`, 1) },
@@ -236,5 +242,91 @@ func TestConfigReaderAndDoorNamesFitTopics(t *testing.T) {
 		if _, terr := topic.Events("gw", name); terr == nil {
 			t.Errorf("topic.Events accepts %q; the test no longer shows the finding", name)
 		}
+	}
+}
+
+// TestConfigValidateDoesNotMutate is the finding that Validate set
+// c.Broker.GatewayID: checking a config must leave it as it was, so a
+// config checked twice, or checked and then changed, means one thing.
+func TestConfigValidateDoesNotMutate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		load func(t *testing.T) *Config
+	}{
+		{"example", func(t *testing.T) *Config {
+			c, err := ParseConfig("lintel.toml", ExampleConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}},
+		{"sim", func(*testing.T) *Config { return SimDefaults() }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, want := tt.load(t), tt.load(t)
+			c.Broker.GatewayID, want.Broker.GatewayID = "", ""
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, c, cmp.AllowUnexported(Config{})); diff != "" {
+				t.Errorf("Validate changed the config (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestConfigEnumsAreTyped is the finding that levels and fail modes were
+// strings compared in several places: they are types that decode from
+// TOML, encode back, and refuse anything else with the key and the allowed
+// values.
+func TestConfigEnumsAreTyped(t *testing.T) {
+	tests := []struct {
+		line        string
+		wantActive  Level
+		wantOpen    Level
+		wantFail    FailMode
+		wantErrPart string
+	}{
+		{line: `strike_active = "low"`, wantActive: Low},
+		{line: `contact_open = "low"`, wantOpen: Low},
+		{line: `fail = "safe"`, wantFail: FailSafe},
+		{line: `strike_active = "HIGH"`, wantErrPart: `doors.front.strike_active: "HIGH" is not one of high, low`},
+		{line: `contact_open = "open"`, wantErrPart: `doors.front.contact_open: "open" is not one of high, low`},
+		{line: `fail = "open"`, wantErrPart: `doors.front.fail: "open" is not one of secure, safe`},
+		{line: `fail = ""`, wantErrPart: `doors.front.fail: "" is not one of secure, safe`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			key, _, _ := strings.Cut(tt.line, " = ")
+			base := string(ExampleConfig())
+			i := strings.Index(base, "\n"+key+" = ")
+			if i < 0 {
+				t.Fatalf("the example has no %s", key)
+			}
+			end := i + 1 + strings.Index(base[i+1:], "\n")
+			in := base[:i+1] + tt.line + base[end:]
+			c, err := ParseConfig("lintel.toml", []byte(in))
+			if tt.wantErrPart != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrPart) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErrPart)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := c.Doors["front"]
+			if d.StrikeActive != tt.wantActive || d.ContactOpen != tt.wantOpen || d.Fail != tt.wantFail {
+				t.Errorf("got strike_active %v, contact_open %v, fail %v; want %v, %v, %v",
+					d.StrikeActive, d.ContactOpen, d.Fail, tt.wantActive, tt.wantOpen, tt.wantFail)
+			}
+			var out bytes.Buffer
+			if err := toml.NewEncoder(&out).Encode(d); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tt.line) {
+				t.Errorf("encoded door:\n%s\nwant it to contain %s", out.String(), tt.line)
+			}
+		})
 	}
 }

@@ -94,13 +94,13 @@ func openHardware(cfg *Config, simulate bool, log *slog.Logger) (hw *hardware, e
 func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardware, log *slog.Logger) (*doorUnit, error) {
 	dc := cfg.Doors[name]
 	rc := cfg.Readers[readerName]
-	du := &doorUnit{name: name, reader: readerName, relayActiveLow: dc.StrikeActive == "low"}
+	du := &doorUnit{name: name, reader: readerName, relayActiveLow: dc.StrikeActive == Low}
 	dcfg := door.Config{
 		Name:           name,
-		RelayActiveLow: dc.StrikeActive == "low",
-		FailSafe:       dc.Fail == "safe",
+		RelayActiveLow: dc.StrikeActive == Low,
+		FailSafe:       dc.Fail == FailSafe,
 		UnlockTime:     dc.Unlock,
-		ContactOpenLow: dc.ContactOpen == "low",
+		ContactOpenLow: dc.ContactOpen == Low,
 		HeldOpen:       dc.HeldOpen,
 		HeldPreAlarm:   dc.HeldOpen - dc.PreAlarm,
 		OnEvent: func(ev door.Event) {

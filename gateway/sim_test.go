@@ -263,16 +263,17 @@ func TestMetrics(t *testing.T) {
 // every polarity and failure mode, and that the level stays there.
 func TestStrikesLockedAtOpen(t *testing.T) {
 	tests := []struct {
-		active, fail string
-		lockedHigh   bool
+		active     Level
+		fail       FailMode
+		lockedHigh bool
 	}{
-		{"high", "secure", false}, // strike energised by high to unlock
-		{"low", "secure", true},   // strike energised by low to unlock
-		{"high", "safe", true},    // maglock energised by high to hold
-		{"low", "safe", false},    // maglock energised by low to hold
+		{High, FailSecure, false}, // strike energised by high to unlock
+		{Low, FailSecure, true},   // strike energised by low to unlock
+		{High, FailSafe, true},    // maglock energised by high to hold
+		{Low, FailSafe, false},    // maglock energised by low to hold
 	}
 	for _, tt := range tests {
-		t.Run(tt.active+"/"+tt.fail, func(t *testing.T) {
+		t.Run(tt.active.String()+"/"+tt.fail.String(), func(t *testing.T) {
 			cfg := SimDefaults()
 			for name, d := range cfg.Doors {
 				d.StrikeActive, d.Fail = tt.active, tt.fail
