@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -391,7 +392,7 @@ func (g GatewayConfig) validate(p *problems) {
 // validate checks the address the gateway listens on, and hands TLS and
 // tokens to the API server's own check.
 func (a APIConfig) validate(p *problems, c *Config) {
-	p.check("api.listen", checkAddr(a.Listen))
+	p.check("api.listen", checkAddr(a.Listen, listenAddr))
 	p.check("api", apiConfig(c).Validate())
 }
 
@@ -539,13 +540,38 @@ func checkName(name string) error {
 	return access.CheckID(name)
 }
 
-func checkAddr(a string) error {
-	_, port, err := net.SplitHostPort(a)
+// addrUse says what an address is for, which decides whether port 0 is
+// allowed.
+type addrUse bool
+
+const (
+	// listenAddr is an address the gateway listens on: port 0 asks the
+	// kernel for a free port (tests do; the broker's own check allows it
+	// too).
+	listenAddr addrUse = true
+	// dialAddr is an address the gateway connects to: it needs a port.
+	dialAddr addrUse = false
+)
+
+// checkAddr is the one check of a host:port address for every address key
+// the gateway config checks itself (the broker and the uplink check their
+// own): the port is a decimal number from 1 to 65535, or 0 for a listener.
+func checkAddr(addr string, use addrUse) error {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%q is not host:port: %v", a, err)
+		return fmt.Errorf("%q is not host:port (e.g. \"127.0.0.1:8080\"): %v", addr, err)
 	}
 	if port == "" {
-		return fmt.Errorf("%q has no port", a)
+		return fmt.Errorf("%q has no port", addr)
+	}
+	n, err := strconv.ParseUint(port, 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > 65535:
+		return fmt.Errorf("%q: port %s is out of range (1 to 65535)", addr, port)
+	case err != nil:
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", addr, port)
+	case n == 0 && use == dialAddr:
+		return fmt.Errorf("%q: port 0 is no port to connect to (want 1 to 65535)", addr)
 	}
 	return nil
 }

@@ -330,3 +330,51 @@ func TestConfigEnumsAreTyped(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigRefusesPortOutOfRange is the finding that api.listen took
+// "127.0.0.1:99999": every address key the config checks itself goes
+// through checkAddr, which refuses a port out of range, and port 0 where a
+// port is needed.
+func TestConfigRefusesPortOutOfRange(t *testing.T) {
+	tests := []struct {
+		addr    string
+		use     addrUse
+		wantErr string // "" for none
+	}{
+		{"127.0.0.1:8080", listenAddr, ""},
+		{"[::1]:8080", listenAddr, ""},
+		{":8080", listenAddr, ""},
+		{"127.0.0.1:65535", dialAddr, ""},
+		{"127.0.0.1:0", listenAddr, ""},
+		{"127.0.0.1:0", dialAddr, `"127.0.0.1:0": port 0 is no port to connect to (want 1 to 65535)`},
+		{"127.0.0.1:99999", listenAddr, `"127.0.0.1:99999": port 99999 is out of range (1 to 65535)`},
+		{"127.0.0.1:65536", dialAddr, `"127.0.0.1:65536": port 65536 is out of range (1 to 65535)`},
+		{"127.0.0.1:99999999999999999999", listenAddr, `port 99999999999999999999 is out of range (1 to 65535)`},
+		{"127.0.0.1:-1", listenAddr, `"127.0.0.1:-1": port "-1" is not a number from 1 to 65535`},
+		{"127.0.0.1:http", listenAddr, `port "http" is not a number from 1 to 65535`},
+		{"127.0.0.1:", listenAddr, `"127.0.0.1:" has no port`},
+		{"8080", listenAddr, `"8080" is not host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/listen=%v", tt.addr, tt.use), func(t *testing.T) {
+			err := checkAddr(tt.addr, tt.use)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("checkAddr = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("checkAddr = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	t.Run("api.listen", func(t *testing.T) {
+		in := strings.Replace(string(ExampleConfig()), `listen = "127.0.0.1:8080"`, `listen = "127.0.0.1:99999"`, 1)
+		_, err := ParseConfig("lintel.toml", []byte(in))
+		want := `lintel.toml: api.listen: "127.0.0.1:99999": port 99999 is out of range (1 to 65535)`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want one containing %q", err, want)
+		}
+	})
+}
