@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,8 +47,10 @@ type Config struct {
 	Doors   map[string]DoorConfig   `toml:"doors"`
 	Sim     SimConfig               `toml:"sim"`
 
-	// file is where the config came from, for error messages.
+	// file is where the config came from, and keys where in it each key
+	// is, for error messages.
 	file string
+	keys keyIndex
 }
 
 // GatewayConfig is the [gateway] table.
@@ -250,30 +253,28 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(filepath.Base(path), b)
 }
 
-// ParseConfig decodes and validates a config; name is used in errors.
+// ParseConfig decodes and validates a config; name is used in errors. The
+// error reports every problem in the file at once, in file order, each with
+// its key and, where the TOML decoder knows it, its line:
+// "lintel.toml:12: readers.front.mode: ...". A TOML syntax error is reported
+// alone, since nothing after it can be read.
 func ParseConfig(name string, b []byte) (*Config, error) {
 	var c Config
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	var p problems
+	keys, err := decodeConfig(b, &c, &p)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			if pe.LastKey != "" {
-				return nil, fmt.Errorf("%s:%d: %s: %s", name, pe.Position.Line, pe.LastKey, pe.Message)
-			}
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
+			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, oneLine(pe.Message))
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("%s: %s: unknown key", name, strings.Join(keys, ", "))
-	}
-	c.file = name
+	c.file, c.keys = name, keys
 	c.withDefaults()
-	if err := c.Validate(); err != nil {
+	var vp problems
+	c.validate(&vp)
+	p.addUnlessDecoded(vp.errs)
+	if err := p.err(c.file, c.keys); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -364,20 +365,25 @@ func apiConfig(c *Config) api.Config {
 }
 
 // Validate checks the whole config, one table at a time, and returns every
-// problem it finds (joined with errors.Join), each naming the file and the
-// key. It does not change c.
+// problem it finds (joined with errors.Join, in file order), each naming the
+// file, the key and, for a loaded file, the line. It does not change c.
 func (c *Config) Validate() error {
 	var p problems
-	c.Gateway.validate(&p)
-	c.API.validate(&p, c)
-	c.validateBroker(&p)
-	c.validateUplink(&p)
-	c.Journal.validate(&p)
-	used := pinUses{}
-	c.validateReaders(&p, used)
-	c.validateDoors(&p, used)
-	c.Sim.validate(&p)
-	return p.err(c.file)
+	c.validate(&p)
+	return p.err(c.file, c.keys)
+}
+
+func (c *Config) validate(p *problems) {
+	c.Gateway.validate(p)
+	c.API.validate(p, c)
+	c.validateBroker(p)
+	c.validateUplink(p)
+	c.Journal.validate(p)
+	var used pinClaims
+	c.validateReaders(p, &used)
+	c.validateDoors(p, &used)
+	used.check(p, c.keys)
+	c.Sim.validate(p)
 }
 
 func (g GatewayConfig) validate(p *problems) {
@@ -428,12 +434,14 @@ func (j JournalConfig) validate(p *problems) {
 	}
 }
 
-// pinUses maps each pin, by its pins.NameKey, to the key that uses it.
-type pinUses map[string]string
+// pinClaims are the pins the readers and doors name, each with its key.
+type pinClaims []pinClaim
 
-// use checks the pin named at key with the pins package's rule and that no
-// other key uses it.
-func (u pinUses) use(p *problems, key, pin string, required bool) {
+type pinClaim struct{ key, pin string }
+
+// use checks the pin named at key with the pins package's rule and claims
+// it.
+func (u *pinClaims) use(p *problems, key, pin string, required bool) {
 	if pin == "" && !required {
 		return
 	}
@@ -441,14 +449,30 @@ func (u pinUses) use(p *problems, key, pin string, required bool) {
 		p.check(key, err)
 		return
 	}
-	if other, ok := u[pins.NameKey(pin)]; ok {
-		p.add(key, "%s is already used by %s", pin, other)
-		return
-	}
-	u[pins.NameKey(pin)] = key
+	*u = append(*u, pinClaim{key, pin})
 }
 
-func (c *Config) validateReaders(p *problems, used pinUses) {
+// check reports every pin claimed twice, at the later of its keys in the
+// file, comparing pins by pins.NameKey.
+func (u pinClaims) check(p *problems, keys keyIndex) {
+	claims := slices.Clone(u)
+	slices.SortStableFunc(claims, func(a, b pinClaim) int {
+		_, oa := keys.where(a.key)
+		_, ob := keys.where(b.key)
+		return cmp.Compare(oa, ob)
+	})
+	first := map[string]string{}
+	for _, c := range claims {
+		k := pins.NameKey(c.pin)
+		if other, ok := first[k]; ok {
+			p.add(c.key, "%s is already used by %s", c.pin, other)
+			continue
+		}
+		first[k] = c.key
+	}
+}
+
+func (c *Config) validateReaders(p *problems, used *pinClaims) {
 	if len(c.Readers) == 0 {
 		p.add("readers", "no reader is configured")
 	}
@@ -467,7 +491,8 @@ func (c *Config) validateReaders(p *problems, used pinUses) {
 		if !knownMode {
 			p.add(key+".mode", "%q is not a known mode (want one of %s)", r.Mode, joinNames(access.Modes))
 		}
-		if knownModel && knownMode && r.Mode.NeedsKeypad() && !r.Model.HasKeypad() {
+		fits := knownModel && knownMode && !(r.Mode.NeedsKeypad() && !r.Model.HasKeypad())
+		if knownModel && knownMode && !fits {
 			p.add(key+".mode", "%q needs a keypad reader (RPK40), got %s", r.Mode, r.Model)
 		}
 		switch _, configured := c.Doors[r.Door]; {
@@ -483,7 +508,7 @@ func (c *Config) validateReaders(p *problems, used pinUses) {
 		if f, err := wiegand.Lookup(r.Format37); err != nil || f.Length != 37 || f.Kind != wiegand.KindCard {
 			p.add(key+".format_37", "%q is not a 37-bit card format (want one of %s)", r.Format37, strings.Join(cardFormats(37), ", "))
 		}
-		if nameErr == nil && doorsUsed[r.Door] == name && knownModel && knownMode {
+		if nameErr == nil && doorsUsed[r.Door] == name && fits {
 			// The rest of access's rules about the reader as a whole
 			// (durations, lockout); the ones above have their own keys.
 			p.check(key, c.AccessReader(name).Validate())
@@ -499,7 +524,7 @@ func (c *Config) validateReaders(p *problems, used pinUses) {
 	}
 }
 
-func (c *Config) validateDoors(p *problems, used pinUses) {
+func (c *Config) validateDoors(p *problems, used *pinClaims) {
 	for _, name := range c.DoorNames() {
 		d := c.Doors[name]
 		key := toml.Key{"doors", name}.String()
@@ -625,32 +650,83 @@ func (p *problems) section(table string, err error) {
 	}
 }
 
-// err returns every problem, each naming file, or nil.
-func (p *problems) err(file string) error {
+// addUnlessDecoded adds the problems of validation, but not those about a
+// key whose value could not be decoded, or a key inside it: its decode
+// error says what is wrong, and its zero value would only add noise.
+func (p *problems) addUnlessDecoded(errs []error) {
+	var bad []string
 	for _, e := range p.errs {
-		e.(*keyError).File = file
+		if ke := e.(*keyError); ke.decode {
+			bad = append(bad, ke.Key)
+		}
 	}
-	return errors.Join(p.errs...)
+	for _, e := range errs {
+		key := e.(*keyError).Key
+		if slices.ContainsFunc(bad, func(b string) bool { return key == b || slices.Contains(keyPrefixes(key), b) }) {
+			continue
+		}
+		p.errs = append(p.errs, e)
+	}
+}
+
+// err returns every problem in file order, each naming file and, where
+// keys knows it, the line; or nil.
+func (p *problems) err(file string, keys keyIndex) error {
+	type placed struct {
+		err   *keyError
+		order int
+	}
+	all := make([]placed, len(p.errs))
+	for i, e := range p.errs {
+		ke := *e.(*keyError)
+		ke.File = file
+		key := cmp.Or(ke.Key, ke.Table)
+		line, order := keys.where(key)
+		if ke.Key != "" && ke.Line == 0 {
+			ke.Line = line
+		}
+		all[i] = placed{&ke, order}
+	}
+	slices.SortStableFunc(all, func(a, b placed) int { return cmp.Compare(a.order, b.order) })
+	errs := make([]error, len(all))
+	for i, pl := range all {
+		errs[i] = pl.err
+	}
+	return errors.Join(errs...)
 }
 
 // keyError is one problem with one key of the file:
-// "lintel.toml: readers.front.mode: ...".
+// "lintel.toml:12: readers.front.mode: ...".
 type keyError struct {
 	File string
+	// Line is the key's line in the file, 0 when unknown.
+	Line int
 	// Key is the key the problem is about, as TOML writes it
-	// (readers."door@1".mode, api.tokens[0].role).
+	// (readers."door@1".mode, api.tokens[0].name).
 	Key string
 	// Table is set instead of Key when Err names its key itself (the
 	// broker's and the uplink's checks do): "broker", "uplink".
 	Table string
 	Err   error
+	// decode marks a value that could not be decoded.
+	decode bool
 }
 
 func (e *keyError) Error() string {
-	if e.Key == "" {
-		return e.File + ": " + e.Err.Error()
+	where := e.File
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
 	}
-	return e.File + ": " + e.Key + ": " + e.Err.Error()
+	if e.Key == "" {
+		return where + ": " + oneLine(e.Err.Error())
+	}
+	return where + ": " + e.Key + ": " + oneLine(e.Err.Error())
+}
+
+// oneLine keeps a problem on one line, so that each line of an error says
+// which file it is about, whatever bytes a message quotes.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
 }
 
 func (e *keyError) Unwrap() error { return e.Err }

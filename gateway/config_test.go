@@ -3,10 +3,13 @@ package gateway
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/google/go-cmp/cmp"
@@ -82,6 +85,17 @@ func TestExampleConfigIsComplete(t *testing.T) {
 	}
 }
 
+// withoutLines is err's text with the line numbers taken out
+// ("lintel.toml:12: ..." → "lintel.toml: ..."), for tests about the rest.
+func withoutLines(err error) string {
+	if err == nil {
+		return ""
+	}
+	return lineRe.ReplaceAllString(err.Error(), "$1:")
+}
+
+var lineRe = regexp.MustCompile(`(?m)^([^:\n]+\.toml):[0-9]+:`)
+
 func TestSimDefaultsAreValid(t *testing.T) {
 	c := SimDefaults()
 	if err := c.Validate(); err != nil {
@@ -118,7 +132,7 @@ func TestConfigErrors(t *testing.T) {
 			return strings.Replace(s, `mode = "card_and_pin"`, `mode = "card_and_face"`, 1)
 		}, `lintel.toml: readers.front.mode: "card_and_face" is not a known mode`},
 		{"syntax error with a line", func(s string) string { return strings.Replace(s, `id = "lintel-01"`, `id = lintel-01"`, 1) },
-			`lintel.toml:11:`},
+			fmt.Sprintf("lintel.toml:%d: expected value", exampleLine(`id = "lintel-01"`))},
 		{"wrong type", func(s string) string {
 			return strings.Replace(s, `lockout_attempts = 5`, `lockout_attempts = "five"`, 1)
 		},
@@ -166,7 +180,7 @@ func TestConfigErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error, want one containing %q", tt.wantErr)
 			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
+			if !strings.Contains(err.Error(), tt.wantErr) && !strings.Contains(withoutLines(err), tt.wantErr) {
 				t.Fatalf("error %q, want one containing %q", err, tt.wantErr)
 			}
 		})
@@ -177,11 +191,15 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(ExampleConfig())
 	f.Add([]byte("[gateway]\nid = \"x\"\n[readers.a]\nmodel=\"RP10\"\nmode=\"card_only\"\ndoor=\"a\"\nd0=\"GPIO1\"\nd1=\"GPIO2\"\n[doors.a]\nstrike=\"GPIO3\"\n"))
 	f.Add([]byte("[[api.tokens]]\nrole=1"))
+	f.Add([]byte("[doors.a]\nunlock = 5\n[readers.\"a.b\"]\nmode = 1\n[[broker.clients]]\nx = 1\n[[broker.clients]]\ny = 2"))
+	f.Add([]byte("readers = 1\ndoors = [1]\n[sim]\ninterval = 1.5\npulse_width = \"x\""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfig("fuzz.toml", b)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "fuzz.toml") {
-				t.Fatalf("error %q does not name the file", err)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "fuzz.toml") {
+					t.Fatalf("error line %q of %q does not name the file", line, err)
+				}
 			}
 			return
 		}
@@ -233,7 +251,7 @@ func TestConfigReaderAndDoorNamesFitTopics(t *testing.T) {
 				in = strings.Replace(in, `door = "front"`, `door = "door:1"`, 1)
 			}
 			_, err := ParseConfig("lintel.toml", []byte(in))
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			if err == nil || !strings.Contains(withoutLines(err), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
 			}
 		})
@@ -268,7 +286,7 @@ func TestConfigValidateDoesNotMutate(t *testing.T) {
 			if err := c.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(want, c, cmp.AllowUnexported(Config{})); diff != "" {
+			if diff := cmp.Diff(want, c, cmp.AllowUnexported(Config{}, keyPos{})); diff != "" {
 				t.Errorf("Validate changed the config (-before +after):\n%s", diff)
 			}
 		})
@@ -370,11 +388,214 @@ func TestConfigRefusesPortOutOfRange(t *testing.T) {
 		})
 	}
 	t.Run("api.listen", func(t *testing.T) {
-		in := strings.Replace(string(ExampleConfig()), `listen = "127.0.0.1:8080"`, `listen = "127.0.0.1:99999"`, 1)
+		in, line := setInExample(t, "api.listen", `"127.0.0.1:99999"`)
 		_, err := ParseConfig("lintel.toml", []byte(in))
-		want := `lintel.toml: api.listen: "127.0.0.1:99999": port 99999 is out of range (1 to 65535)`
+		want := fmt.Sprintf(`lintel.toml:%d: api.listen: "127.0.0.1:99999": port 99999 is out of range (1 to 65535)`, line)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %v, want one containing %q", err, want)
 		}
 	})
+}
+
+// exampleLine returns the number of the example config's first line that
+// is line, or 0.
+func exampleLine(line string) int {
+	for n, l := range strings.Split(string(ExampleConfig()), "\n") {
+		if l == line {
+			return n + 1
+		}
+	}
+	return 0
+}
+
+// setInExample returns the example config with key (readers.front.unlock,
+// uplink.keepalive) set to the TOML value, and the line it is on.
+func setInExample(t *testing.T, key, value string) (string, int) {
+	t.Helper()
+	i := strings.LastIndex(key, ".")
+	table, leaf := "["+key[:i]+"]", key[i+1:]
+	lines := strings.Split(string(ExampleConfig()), "\n")
+	in := ""
+	for n, l := range lines {
+		if strings.HasPrefix(l, "[") {
+			in = strings.Trim(l, "[]")
+			in = "[" + in + "]"
+			continue
+		}
+		if in == table && strings.HasPrefix(l, leaf+" = ") {
+			lines[n] = leaf + " = " + value
+			return strings.Join(lines, "\n"), n + 1
+		}
+	}
+	t.Fatalf("the example config has no %s", key)
+	return "", 0
+}
+
+// durationKeys lists every key of Config whose type is time.Duration, as
+// the example spells it (readers.* as readers.front).
+func durationKeys() []string {
+	var keys []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if f.Anonymous && tag == "" {
+				walk(prefix, f.Type)
+				continue
+			}
+			if tag == "" || tag == "-" {
+				continue
+			}
+			switch ft := f.Type; {
+			case ft == reflect.TypeFor[time.Duration]():
+				keys = append(keys, prefix+tag)
+			case ft.Kind() == reflect.Map:
+				walk(prefix+tag+".front.", ft.Elem())
+			case ft.Kind() == reflect.Struct:
+				walk(prefix+tag+".", ft)
+			}
+		}
+	}
+	walk("", reflect.TypeFor[Config]())
+	return keys
+}
+
+// TestConfigRefusesBareNumberDurations is the finding that unlock = 5
+// loaded as 5 ns, so every grant was journaled and the door never opened:
+// every duration key, the uplink's too, refuses a TOML number.
+func TestConfigRefusesBareNumberDurations(t *testing.T) {
+	keys := durationKeys()
+	if len(keys) < 15 {
+		t.Fatalf("found only %d duration keys: %v", len(keys), keys)
+	}
+	for _, key := range keys {
+		for _, v := range []string{"5", "0", "1.5"} {
+			t.Run(key+"="+v, func(t *testing.T) {
+				in, line := setInExample(t, key, v)
+				_, err := ParseConfig("lintel.toml", []byte(in))
+				want := fmt.Sprintf("lintel.toml:%d: %s: %s is a bare number; write a duration such as \"5s\"", line, key, v)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %v, want one containing %q", err, want)
+				}
+			})
+		}
+	}
+	t.Run("no unit", func(t *testing.T) {
+		in, line := setInExample(t, "doors.front.unlock", `"5"`)
+		_, err := ParseConfig("lintel.toml", []byte(in))
+		want := fmt.Sprintf(`lintel.toml:%d: doors.front.unlock: "5" is not a duration; write one such as "5s", "250ms" or "2h"`, line)
+		if err == nil || err.Error() != want {
+			t.Fatalf("error %v, want %q", err, want)
+		}
+	})
+}
+
+// TestConfigReportsEveryError is the finding that config check stopped at
+// the first problem, so fixing a file took one run per mistake: every
+// problem is reported at once, in file order, with its key and line, and a
+// value that cannot be decoded is reported once, not again by validation.
+func TestConfigReportsEveryError(t *testing.T) {
+	t.Run("example", func(t *testing.T) {
+		lines := strings.Split(string(ExampleConfig()), "\n")
+		set := func(old, new string) int {
+			for n, l := range lines {
+				if l == old {
+					lines[n] = new
+					return n + 1
+				}
+			}
+			t.Fatalf("the example has no line %q", old)
+			return 0
+		}
+		idLine := set(`id = "lintel-01"`, `id = "a/b"`)
+		listenLine := set(`listen = "127.0.0.1:8080"`, `listen = "127.0.0.1:99999"`)
+		modeLine := set(`mode = "card_and_pin"`, `mode = 5`)
+		extraLine := set(`keypad_buffered = false`, `keypad_bufferd = false`)
+		failLine := set(`fail = "secure"`, `fail = "open"`)
+		unlockLine := set(`unlock = "5s"`, `unlock = 5`)
+		preLine := set(`pre_alarm = "10s"`, `pre_alarm = "40s"`)
+		_, err := ParseConfig("lintel.toml", []byte(strings.Join(lines, "\n")))
+		if err == nil {
+			t.Fatal("no error")
+		}
+		want := []string{
+			fmt.Sprintf(`lintel.toml:%d: gateway.id: "a/b": '/' is not allowed; use letters, digits, '.', '_' and '-'`, idLine),
+			fmt.Sprintf(`lintel.toml:%d: api.listen: "127.0.0.1:99999": port 99999 is out of range (1 to 65535)`, listenLine),
+			fmt.Sprintf(`lintel.toml:%d: readers.front.mode: want a string, got the number 5`, modeLine),
+			fmt.Sprintf(`lintel.toml:%d: readers.front.keypad_bufferd: unknown key`, extraLine),
+			fmt.Sprintf(`lintel.toml:%d: doors.front.fail: "open" is not one of secure, safe`, failLine),
+			fmt.Sprintf(`lintel.toml:%d: doors.front.unlock: 5 is a bare number; write a duration such as "5s"`, unlockLine),
+			fmt.Sprintf(`lintel.toml:%d: doors.front.pre_alarm: 40s must be shorter than held_open (30s)`, preLine),
+		}
+		if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+			t.Errorf("errors mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("file order across tables", func(t *testing.T) {
+		in := strings.Join([]string{
+			`[gateway]`,
+			`id = "gw"`,
+			`[doors.b]`,
+			`strike = "GPIO5"`,
+			`unlock = "10m"`,
+			`[readers.a]`,
+			`model = "RP40"`,
+			`mode = "card_and_pin"`,
+			`door = "b"`,
+			`d0 = "GPIO5"`,
+			`[[broker.clients]]`,
+			`username = "portal"`,
+			`password_hash = "x"`,
+			`[journal]`,
+			`commit_interval = "2s"`,
+			`[readers.c]`,
+			`model = "RP40"`,
+			`mode = "card_only"`,
+			`door = "b"`,
+			`d0 = "GPIO6"`,
+			`d1 = "GPIO7"`,
+		}, "\n")
+		_, err := ParseConfig("lintel.toml", []byte(in))
+		if err == nil {
+			t.Fatal("no error")
+		}
+		want := []string{
+			`lintel.toml:5: doors.b.unlock: 10m0s must be between 0 and 5m0s: a grant is always timed`,
+			`lintel.toml: readers.a.d1: empty pin name; name a line as the kernel does ("GPIO17") or by chip and offset ("gpiochip0:17")`,
+			`lintel.toml:8: readers.a.mode: "card_and_pin" needs a keypad reader (RPK40), got RP40`,
+			`lintel.toml:10: readers.a.d0: GPIO5 is already used by doors.b.strike`,
+			"lintel.toml: broker.clients[0].password_hash: not a bcrypt hash (client \"portal\"); make one with `lintel broker passwd`",
+			`lintel.toml:15: journal.commit_interval: 2s is out of range: events would wait that long to be durable (0 to 1s)`,
+			`lintel.toml:19: readers.c.door: door "b" is already read by reader "a"`,
+		}
+		if diff := cmp.Diff(want, strings.Split(err.Error(), "\n")); diff != "" {
+			t.Errorf("errors mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestREADMEConfigCheckIsTrue runs the README's `lintel config check`
+// example: the example config with an RP40 at the front and unlock = 5
+// gives exactly the lines shown there.
+func TestREADMEConfigCheckIsTrue(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "$ lintel config check lintel.toml\n")
+	if !ok {
+		t.Fatal("README.md shows no `lintel config check lintel.toml`")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	in := strings.Replace(string(ExampleConfig()), `model = "RPK40"`, `model = "RP40"`, 1)
+	in = strings.Replace(in, "\nunlock = \"5s\"", "\nunlock = 5", 1)
+	_, err = ParseConfig("lintel.toml", []byte(in))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := "lintel: " + strings.ReplaceAll(err.Error(), "\n", "\nlintel: ") + "\n"
+	if diff := cmp.Diff(block, got); diff != "" {
+		t.Errorf("README.md's config check output is not what the check prints (-readme +got):\n%s", diff)
+	}
 }
