@@ -1,6 +1,9 @@
 // Package pins is Lintel's hardware edge: the narrow interfaces the reader
-// and door logic see (EdgeSource, Input, Output) and their implementation on
-// Linux GPIO character devices through periph.io's gpioioctl driver.
+// and door logic see (EdgeSource, Input, Output), the Provider that opens
+// them by line name, and its implementation on Linux GPIO character devices
+// through periph.io's gpioioctl driver (Host). The simulator's Board (package
+// sim) is the other Provider, so the gateway opens its lines the same way on
+// a box and in the simulator.
 //
 // # Wiegand data lines
 //
@@ -33,6 +36,7 @@
 //
 // # Concurrency
 //
-// An EdgeSource or an Input is read by one goroutine at a time. Output.Out
-// is safe for concurrent use.
+// A Provider's methods are safe for concurrent use. An EdgeSource or an
+// Input is read by one goroutine at a time. Output.Out is safe for
+// concurrent use.
 package pins
