@@ -9,21 +9,30 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/door"
+	"github.com/lintel-access/lintel/gpio/pins"
+	"github.com/lintel-access/lintel/gpio/sim"
+	"github.com/lintel-access/lintel/gpio/wiegand"
 	"github.com/lintel-access/lintel/sync/uplink"
 )
 
 // Config is the whole of lintel.toml. Every field has a documented zero
-// value; [Config.Validate] checks the file once, at load, and its errors name
-// the file and the key.
+// value; [Config.Validate] checks the file once, at load, table by table, and
+// its errors name the file and the key. A rule about a value that another
+// package uses (a pin name, a topic name, a reader mode, the broker's or the
+// uplink's settings) is that package's check, called here, never restated.
 type Config struct {
 	Gateway GatewayConfig `toml:"gateway"`
 	API     APIConfig     `toml:"api"`
@@ -38,14 +47,17 @@ type Config struct {
 	Doors   map[string]DoorConfig   `toml:"doors"`
 	Sim     SimConfig               `toml:"sim"`
 
-	// file is where the config came from, for error messages.
+	// file is where the config came from, and keys where in it each key
+	// is, for error messages.
 	file string
+	keys keyIndex
 }
 
 // GatewayConfig is the [gateway] table.
 type GatewayConfig struct {
 	// ID names the gateway in event ids and MQTT topics. Required: 1-64 of
-	// letters, digits, '-', '_', '.'.
+	// letters, digits, '-', '_', '.', starting with a letter or a digit
+	// ([topic.CheckID]).
 	ID string `toml:"id"`
 	// DataDir holds the database, the device key and the admin token.
 	// Zero: /var/lib/lintel.
@@ -97,17 +109,19 @@ type JournalConfig struct {
 
 // ReaderConfig is one [readers.NAME] table.
 type ReaderConfig struct {
-	Model string `toml:"model"` // RPK40, RP10, RP15 or RP40
-	Mode  string `toml:"mode"`  // card_only, pin_only, card_or_pin or card_and_pin
-	Door  string `toml:"door"`  // name of a [doors.NAME] table
-	// Format37 says how 37-bit cards decode: H10302 (no facility) or
-	// H10304. Zero: H10304.
+	Model access.Model `toml:"model"` // one of access.Models: RPK40, RP10, RP15 or RP40
+	Mode  access.Mode  `toml:"mode"`  // one of access.Modes: card_only, pin_only, card_or_pin or card_and_pin
+	Door  string       `toml:"door"`  // name of a [doors.NAME] table
+	// Format37 says how 37-bit cards decode: a 37-bit card format of
+	// package wiegand, H10302 (no facility) or H10304. Zero: H10304.
 	Format37 string `toml:"format_37"`
 	// KeypadBuffered says the keypad sends a whole PIN as one 26-bit
 	// frame (facility 0) after '#', instead of one burst per key. PINs
 	// with a leading zero cannot be told apart in that mode. Zero: false.
 	KeypadBuffered bool `toml:"keypad_buffered"`
-	// D0 and D1 are the Wiegand data lines, by GPIO name (GPIO17).
+	// D0 and D1 are the Wiegand data lines, by kernel line name
+	// ("GPIO17") or chip and offset ("gpiochip0:17"), as [pins.CheckName]
+	// accepts them; so are the other pins.
 	D0 string `toml:"d0"`
 	D1 string `toml:"d1"`
 	// GreenLED, RedLED and Beeper drive the reader's control lines; empty
@@ -122,48 +136,106 @@ type ReaderConfig struct {
 	LockoutAttempts int           `toml:"lockout_attempts"`
 	LockoutWindow   time.Duration `toml:"lockout_window"`
 	LockoutDuration time.Duration `toml:"lockout_duration"`
-	// GapMin and GapMax bound the adaptive end-of-frame gap. Zero: 4ms
-	// and 25ms.
+	// GapMin and GapMax bound the adaptive end-of-frame gap. Zero:
+	// wiegand.DefaultMinGap and DefaultMaxGap (4ms and 25ms).
 	GapMin time.Duration `toml:"gap_min"`
 	GapMax time.Duration `toml:"gap_max"`
 }
 
 // DoorConfig is one [doors.NAME] table.
 type DoorConfig struct {
-	// Strike is the relay output. StrikeActive is "high" or "low": the
-	// level that energises the relay. Zero: high.
+	// Strike is the relay output. StrikeActive is the level that
+	// energises the relay. Zero: high.
 	Strike       string `toml:"strike"`
-	StrikeActive string `toml:"strike_active"`
-	// Fail is "secure" (locked when unpowered; energise to unlock) or
-	// "safe" (unlocked when unpowered; energise to lock). Zero: secure.
-	Fail string `toml:"fail"`
-	// Unlock is how long a grant releases the strike. Zero: 5s.
+	StrikeActive Level  `toml:"strike_active"`
+	// Fail is secure (locked when unpowered; energise to unlock) or safe
+	// (unlocked when unpowered; energise to lock). Zero: secure.
+	Fail FailMode `toml:"fail"`
+	// Unlock is how long a grant releases the strike, at most
+	// door.MaxUnlock (5m). Zero: door.DefaultUnlockTime (5s).
 	Unlock time.Duration `toml:"unlock"`
 	// Contact and REX are inputs; ContactOpen is the level that means
-	// open ("high" or "low", zero: high). Empty when not wired.
+	// open (zero: high). Empty when not wired.
 	Contact     string `toml:"contact"`
-	ContactOpen string `toml:"contact_open"`
+	ContactOpen Level  `toml:"contact_open"`
 	REX         string `toml:"rex"`
 	// HeldOpen raises an alarm when the door stays open this long, with a
-	// pre-alarm PreAlarm before. Zero: 30s and 10s.
+	// pre-alarm PreAlarm before. Zero: door.DefaultHeldOpen (30s) and 10s.
 	HeldOpen time.Duration `toml:"held_open"`
 	PreAlarm time.Duration `toml:"pre_alarm"`
 }
 
 // SimConfig is the [sim] table: the simulated hardware of `lintel run --sim`.
 type SimConfig struct {
-	// PulseWidth and Interval of the simulated Wiegand pulses. Zero: 50us
-	// and 2ms.
+	// PulseWidth and Interval of the simulated Wiegand pulses. Zero:
+	// sim.DefaultPulseWidth and DefaultInterval (50us and 2ms).
 	PulseWidth time.Duration `toml:"pulse_width"`
 	Interval   time.Duration `toml:"interval"`
 }
 
-// Defaults applied by [Config.withDefaults].
+// Level is a line level in lintel.toml: "high" or "low". The zero value is
+// high.
+type Level uint8
+
+// The levels.
+const (
+	High Level = iota
+	Low
+)
+
+var levelNames = []string{High: "high", Low: "low"}
+
+func (l Level) String() string                { return enumString(levelNames, l) }
+func (l Level) MarshalText() ([]byte, error)  { return []byte(l.String()), nil }
+func (l *Level) UnmarshalText(b []byte) error { return parseEnum(levelNames, b, l) }
+
+// FailMode is what a door's lock does without power: "secure" (stays
+// locked; an electric strike) or "safe" (opens; a maglock). The zero value
+// is secure.
+type FailMode uint8
+
+// The fail modes.
+const (
+	FailSecure FailMode = iota
+	FailSafe
+)
+
+var failModeNames = []string{FailSecure: "secure", FailSafe: "safe"}
+
+func (f FailMode) String() string                { return enumString(failModeNames, f) }
+func (f FailMode) MarshalText() ([]byte, error)  { return []byte(f.String()), nil }
+func (f *FailMode) UnmarshalText(b []byte) error { return parseEnum(failModeNames, b, f) }
+
+func enumString[E ~uint8](names []string, e E) string {
+	if int(e) < len(names) {
+		return names[e]
+	}
+	return fmt.Sprintf("%T(%d)", e, uint8(e))
+}
+
+// parseEnum sets *dst to the value named b; its error lists the allowed
+// names, and the decoder puts the key in front.
+func parseEnum[E ~uint8](names []string, b []byte, dst *E) error {
+	for i, n := range names {
+		if string(b) == n {
+			*dst = E(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", b, strings.Join(names, ", "))
+}
+
+// Defaults applied by [Config.withDefaults] that no other package owns; the
+// rest are the using package's (api.DefaultAddr, broker.DefaultListen,
+// door.DefaultUnlockTime, ...).
 const (
 	DefaultDataDir   = "/var/lib/lintel"
-	DefaultAPIListen = "127.0.0.1:8080"
-	DefaultMQTT      = "127.0.0.1:1883"
+	DefaultAPIListen = api.DefaultAddr
+	DefaultMQTT      = broker.DefaultListen
 	DefaultMemoryMiB = 48
+	// DefaultPreAlarm is how long before the held-open alarm its
+	// pre-alarm sounds.
+	DefaultPreAlarm = 10 * time.Second
 )
 
 //go:embed lintel.example.toml
@@ -181,27 +253,28 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(filepath.Base(path), b)
 }
 
-// ParseConfig decodes and validates a config; name is used in errors.
+// ParseConfig decodes and validates a config; name is used in errors. The
+// error reports every problem in the file at once, in file order, each with
+// its key and, where the TOML decoder knows it, its line:
+// "lintel.toml:12: readers.front.mode: ...". A TOML syntax error is reported
+// alone, since nothing after it can be read.
 func ParseConfig(name string, b []byte) (*Config, error) {
 	var c Config
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	var p problems
+	keys, err := decodeConfig(b, &c, &p)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
+			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, oneLine(pe.Message))
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("%s: %s: unknown key", name, strings.Join(keys, ", "))
-	}
-	c.file = name
+	c.file, c.keys = name, keys
 	c.withDefaults()
-	if err := c.Validate(); err != nil {
+	var vp problems
+	c.validate(&vp)
+	p.addUnlessDecoded(vp.errs)
+	if err := p.err(c.file, c.keys); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -215,9 +288,9 @@ func SimDefaults() *Config {
 		Gateway: GatewayConfig{ID: "lintel-sim", DataDir: "lintel-data"},
 		Broker:  BrokerConfig{Config: broker.SimConfig("lintel-sim")},
 		Readers: map[string]ReaderConfig{
-			"front":  {Model: "RPK40", Mode: "card_and_pin", Door: "front", D0: "SIM0", D1: "SIM1", GreenLED: "SIM2", RedLED: "SIM3", Beeper: "SIM4"},
-			"side":   {Model: "RPK40", Mode: "card_or_pin", Door: "side", D0: "SIM10", D1: "SIM11", GreenLED: "SIM12", RedLED: "SIM13", Beeper: "SIM14"},
-			"garage": {Model: "RP40", Mode: "card_only", Door: "garage", D0: "SIM20", D1: "SIM21", GreenLED: "SIM22", RedLED: "SIM23", Beeper: "SIM24"},
+			"front":  {Model: access.ModelRPK40, Mode: access.ModeCardAndPIN, Door: "front", D0: "SIM0", D1: "SIM1", GreenLED: "SIM2", RedLED: "SIM3", Beeper: "SIM4"},
+			"side":   {Model: access.ModelRPK40, Mode: access.ModeCardOrPIN, Door: "side", D0: "SIM10", D1: "SIM11", GreenLED: "SIM12", RedLED: "SIM13", Beeper: "SIM14"},
+			"garage": {Model: access.ModelRP40, Mode: access.ModeCardOnly, Door: "garage", D0: "SIM20", D1: "SIM21", GreenLED: "SIM22", RedLED: "SIM23", Beeper: "SIM24"},
 		},
 		Doors: map[string]DoorConfig{
 			"front":  {Strike: "SIM5", Contact: "SIM6", REX: "SIM7"},
@@ -230,30 +303,28 @@ func SimDefaults() *Config {
 	return c
 }
 
+// withDefaults fills the zero values at load. It is the only place a
+// loaded config changes; Validate only reads.
 func (c *Config) withDefaults() {
 	c.Gateway.DataDir = cmp.Or(c.Gateway.DataDir, DefaultDataDir)
 	c.Gateway.LogLevel = cmp.Or(c.Gateway.LogLevel, "info")
 	c.Gateway.MemoryLimit = cmp.Or(c.Gateway.MemoryLimit, DefaultMemoryMiB)
 	c.API.Listen = cmp.Or(c.API.Listen, DefaultAPIListen)
 	c.Broker.Listen = cmp.Or(c.Broker.Listen, DefaultMQTT)
-	c.Broker.GatewayID = c.Gateway.ID
 	for name, r := range c.Readers {
 		r.Format37 = cmp.Or(r.Format37, "H10304")
-		r.GapMin = cmp.Or(r.GapMin, 4*time.Millisecond)
-		r.GapMax = cmp.Or(r.GapMax, 25*time.Millisecond)
+		r.GapMin = cmp.Or(r.GapMin, wiegand.DefaultMinGap)
+		r.GapMax = cmp.Or(r.GapMax, wiegand.DefaultMaxGap)
 		c.Readers[name] = r
 	}
 	for name, d := range c.Doors {
-		d.StrikeActive = cmp.Or(d.StrikeActive, "high")
-		d.Fail = cmp.Or(d.Fail, "secure")
-		d.Unlock = cmp.Or(d.Unlock, 5*time.Second)
-		d.ContactOpen = cmp.Or(d.ContactOpen, "high")
-		d.HeldOpen = cmp.Or(d.HeldOpen, 30*time.Second)
-		d.PreAlarm = cmp.Or(d.PreAlarm, 10*time.Second)
+		d.Unlock = cmp.Or(d.Unlock, door.DefaultUnlockTime)
+		d.HeldOpen = cmp.Or(d.HeldOpen, door.DefaultHeldOpen)
+		d.PreAlarm = cmp.Or(d.PreAlarm, DefaultPreAlarm)
 		c.Doors[name] = d
 	}
-	c.Sim.PulseWidth = cmp.Or(c.Sim.PulseWidth, 50*time.Microsecond)
-	c.Sim.Interval = cmp.Or(c.Sim.Interval, 2*time.Millisecond)
+	c.Sim.PulseWidth = cmp.Or(c.Sim.PulseWidth, sim.DefaultPulseWidth)
+	c.Sim.Interval = cmp.Or(c.Sim.Interval, sim.DefaultInterval)
 }
 
 // ReaderNames returns the reader names in a stable order.
@@ -271,187 +342,391 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-var (
-	gatewayIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	pinNameRe   = regexp.MustCompile(`^(GPIO[0-9]{1,3}|SIM[0-9]{1,3}|[A-Za-z][A-Za-z0-9_]{0,31})$`)
-	hexSHA256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
 // AccessReader returns a reader's settings as the access engine takes them.
 func (c *Config) AccessReader(name string) access.ReaderConfig {
 	r := c.Readers[name]
 	return access.ReaderConfig{
-		Name: name, Door: r.Door, Model: access.Model(r.Model), Mode: access.Mode(r.Mode),
+		Name: name, Door: r.Door, Model: r.Model, Mode: r.Mode,
 		PINWindow: r.PINWindow, KeyTimeout: r.KeyTimeout,
 		Lockout: access.Lockout{Attempts: r.LockoutAttempts, Window: r.LockoutWindow, Duration: r.LockoutDuration},
 	}
 }
 
-// Validate checks the whole config and returns the first problem, naming the
-// file and the key.
+// apiConfig is the part of the API server's configuration that comes from
+// the file, the tokens without the admin token file's; the gateway adds
+// the rest at start.
+func apiConfig(c *Config) api.Config {
+	return api.Config{
+		Addr:        c.API.Listen,
+		TLSCertFile: c.API.TLSCert,
+		TLSKeyFile:  c.API.TLSKey,
+		Tokens:      apiTokens(c, ""),
+	}
+}
+
+// Validate checks the whole config, one table at a time, and returns every
+// problem it finds (joined with errors.Join, in file order), each naming the
+// file, the key and, for a loaded file, the line. It does not change c.
 func (c *Config) Validate() error {
-	errf := func(key, format string, args ...any) error {
-		return fmt.Errorf("%s: %s: %s", c.file, key, fmt.Sprintf(format, args...))
-	}
-	if !gatewayIDRe.MatchString(c.Gateway.ID) {
-		return errf("gateway.id", "%q must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Gateway.ID)
-	}
-	switch c.Gateway.LogLevel {
+	var p problems
+	c.validate(&p)
+	return p.err(c.file, c.keys)
+}
+
+func (c *Config) validate(p *problems) {
+	c.Gateway.validate(p)
+	c.API.validate(p, c)
+	c.validateBroker(p)
+	c.validateUplink(p)
+	c.Journal.validate(p)
+	var used pinClaims
+	c.validateReaders(p, &used)
+	c.validateDoors(p, &used)
+	used.check(p, c.keys)
+	c.Sim.validate(p)
+}
+
+func (g GatewayConfig) validate(p *problems) {
+	p.check("gateway.id", topic.CheckID(g.ID))
+	switch g.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return errf("gateway.log_level", "%q is not one of debug, info, warn, error", c.Gateway.LogLevel)
+		p.add("gateway.log_level", "%q is not one of debug, info, warn, error", g.LogLevel)
 	}
-	if err := checkAddr(c.API.Listen); err != nil {
-		return errf("api.listen", "%v", err)
+}
+
+// validate checks the address the gateway listens on, and hands TLS and
+// tokens to the API server's own check.
+func (a APIConfig) validate(p *problems, c *Config) {
+	p.check("api.listen", checkAddr(a.Listen, listenAddr))
+	p.check("api", apiConfig(c).Validate())
+}
+
+func (c *Config) validateBroker(p *problems) {
+	if c.Broker.Disabled {
+		return
 	}
-	if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
-		return errf("api.tls_cert", "tls_cert and tls_key must be set together")
+	bc := brokerConfig(c)
+	if topic.CheckID(bc.GatewayID) != nil {
+		// gateway.id has its error already; the broker's own keys are
+		// checked with a stand-in id so that both are reported at once.
+		bc.GatewayID = "gateway"
 	}
-	seenTok := map[string]bool{}
-	for i, t := range c.API.Tokens {
-		key := fmt.Sprintf("api.tokens[%d]", i)
-		switch t.Role {
-		case "admin", "technician", "portal":
-		default:
-			return errf(key+".role", "%q is not one of admin, technician, portal", t.Role)
+	p.section("broker", bc.Validate())
+}
+
+func (c *Config) validateUplink(p *problems) {
+	if c.Uplink.URL == "" {
+		return
+	}
+	p.section("uplink", c.Uplink.Validate())
+}
+
+func (j JournalConfig) validate(p *problems) {
+	if j.MaxEvents < 0 {
+		p.add("journal.max_events", "%d must not be negative", j.MaxEvents)
+	}
+	if j.MaxAge < 0 {
+		p.add("journal.max_age", "%s must not be negative", j.MaxAge)
+	}
+	if j.CommitInterval < 0 || j.CommitInterval > time.Second {
+		p.add("journal.commit_interval", "%s is out of range: events would wait that long to be durable (0 to 1s)", j.CommitInterval)
+	}
+}
+
+// pinClaims are the pins the readers and doors name, each with its key.
+type pinClaims []pinClaim
+
+type pinClaim struct{ key, pin string }
+
+// use checks the pin named at key with the pins package's rule and claims
+// it.
+func (u *pinClaims) use(p *problems, key, pin string, required bool) {
+	if pin == "" && !required {
+		return
+	}
+	if err := pins.CheckName(pin); err != nil {
+		p.check(key, err)
+		return
+	}
+	*u = append(*u, pinClaim{key, pin})
+}
+
+// check reports every pin claimed twice, at the later of its keys in the
+// file, comparing pins by pins.NameKey.
+func (u pinClaims) check(p *problems, keys keyIndex) {
+	claims := slices.Clone(u)
+	slices.SortStableFunc(claims, func(a, b pinClaim) int {
+		_, oa := keys.where(a.key)
+		_, ob := keys.where(b.key)
+		return cmp.Compare(oa, ob)
+	})
+	first := map[string]string{}
+	for _, c := range claims {
+		k := pins.NameKey(c.pin)
+		if other, ok := first[k]; ok {
+			p.add(c.key, "%s is already used by %s", c.pin, other)
+			continue
 		}
-		if !hexSHA256Re.MatchString(t.SHA256) {
-			return errf(key+".sha256", "must be 64 lowercase hex digits (the SHA-256 of the token; see `lintel token new`)")
-		}
-		if t.Name == "" {
-			return errf(key+".name", "must not be empty")
-		}
-		if seenTok[t.Name] {
-			return errf(key+".name", "%q is used twice", t.Name)
-		}
-		seenTok[t.Name] = true
+		first[k] = c.key
 	}
-	if !c.Broker.Disabled {
-		c.Broker.GatewayID = c.Gateway.ID
-		if err := c.Broker.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", c.file, err)
-		}
-	}
-	if c.Uplink.URL != "" {
-		if err := c.Uplink.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", c.file, err)
-		}
-	}
-	if c.Journal.MaxEvents < 0 || c.Journal.MaxAge < 0 || c.Journal.CommitInterval < 0 {
-		return errf("journal", "values must not be negative")
-	}
-	if c.Journal.CommitInterval > time.Second {
-		return errf("journal.commit_interval", "%s is too long: events would wait that long to be durable (at most 1s)", c.Journal.CommitInterval)
-	}
+}
+
+func (c *Config) validateReaders(p *problems, used *pinClaims) {
 	if len(c.Readers) == 0 {
-		return errf("readers", "no reader is configured")
-	}
-	pins := map[string]string{} // pin name → key that uses it
-	usePin := func(key, pin string, required bool) error {
-		if pin == "" {
-			if required {
-				return errf(key, "must name a GPIO line, e.g. \"GPIO17\"")
-			}
-			return nil
-		}
-		if !pinNameRe.MatchString(pin) {
-			return errf(key, "%q is not a GPIO line name (e.g. \"GPIO17\")", pin)
-		}
-		if other, ok := pins[pin]; ok {
-			return errf(key, "%s is already used by %s", pin, other)
-		}
-		pins[pin] = key
-		return nil
+		p.add("readers", "no reader is configured")
 	}
 	doorsUsed := map[string]string{}
 	for _, name := range c.ReaderNames() {
 		r := c.Readers[name]
-		key := "readers." + name
-		ar := c.AccessReader(name)
-		if err := access.CheckID(name); err != nil {
-			return errf(key, "bad reader name: %v", err)
+		key := toml.Key{"readers", name}.String()
+		nameErr := checkName(name)
+		if nameErr != nil {
+			p.add(key, "bad reader name: %v", nameErr)
 		}
-		if !access.Model(r.Model).Known() {
-			return errf(key+".model", "%q is not a known reader model (want RPK40, RP10, RP15 or RP40)", r.Model)
+		knownModel, knownMode := r.Model.Known(), r.Mode.Known()
+		if !knownModel {
+			p.add(key+".model", "%q is not a known reader model (want one of %s)", r.Model, joinNames(access.Models))
 		}
-		if !access.Mode(r.Mode).Known() {
-			return errf(key+".mode", "%q is not a known mode (want card_only, pin_only, card_or_pin or card_and_pin)", r.Mode)
+		if !knownMode {
+			p.add(key+".mode", "%q is not a known mode (want one of %s)", r.Mode, joinNames(access.Modes))
 		}
-		if ar.Mode.NeedsKeypad() && !ar.Model.HasKeypad() {
-			return errf(key+".mode", "%q needs a keypad reader (RPK40), got %s", r.Mode, r.Model)
+		fits := knownModel && knownMode && !(r.Mode.NeedsKeypad() && !r.Model.HasKeypad())
+		if knownModel && knownMode && !fits {
+			p.add(key+".mode", "%q needs a keypad reader (RPK40), got %s", r.Mode, r.Model)
 		}
-		if r.Door == "" {
-			return errf(key+".door", "must name a door")
+		switch _, configured := c.Doors[r.Door]; {
+		case r.Door == "":
+			p.add(key+".door", "must name a door")
+		case !configured:
+			p.add(key+".door", "%q is not a configured door (add a [%s] table)", r.Door, toml.Key{"doors", r.Door})
+		case doorsUsed[r.Door] != "":
+			p.add(key+".door", "door %q is already read by reader %q", r.Door, doorsUsed[r.Door])
+		default:
+			doorsUsed[r.Door] = name
 		}
-		if _, ok := c.Doors[r.Door]; !ok {
-			return errf(key+".door", "%q is not a configured door (add a [doors.%s] table)", r.Door, r.Door)
+		if f, err := wiegand.Lookup(r.Format37); err != nil || f.Length != 37 || f.Kind != wiegand.KindCard {
+			p.add(key+".format_37", "%q is not a 37-bit card format (want one of %s)", r.Format37, strings.Join(cardFormats(37), ", "))
 		}
-		if other, ok := doorsUsed[r.Door]; ok {
-			return errf(key+".door", "door %q is already read by reader %q", r.Door, other)
-		}
-		doorsUsed[r.Door] = name
-		if r.Format37 != "H10302" && r.Format37 != "H10304" {
-			return errf(key+".format_37", "%q is not H10302 or H10304", r.Format37)
-		}
-		if err := ar.Validate(); err != nil {
-			return errf(key, "%v", err)
+		if nameErr == nil && doorsUsed[r.Door] == name && fits {
+			// The rest of access's rules about the reader as a whole
+			// (durations, lockout); the ones above have their own keys.
+			p.check(key, c.AccessReader(name).Validate())
 		}
 		if r.GapMin <= 0 || r.GapMax < r.GapMin || r.GapMax > time.Second {
-			return errf(key+".gap_min", "the end-of-frame gap must satisfy 0 < gap_min <= gap_max <= 1s (got %s, %s)", r.GapMin, r.GapMax)
+			p.add(key+".gap_min", "the end-of-frame gap must satisfy 0 < gap_min <= gap_max <= 1s (got %s, %s)", r.GapMin, r.GapMax)
 		}
-		for _, p := range []struct {
-			k, v string
-			req  bool
-		}{{"d0", r.D0, true}, {"d1", r.D1, true}, {"green_led", r.GreenLED, false}, {"red_led", r.RedLED, false}, {"beeper", r.Beeper, false}} {
-			if err := usePin(key+"."+p.k, p.v, p.req); err != nil {
-				return err
-			}
-		}
+		used.use(p, key+".d0", r.D0, true)
+		used.use(p, key+".d1", r.D1, true)
+		used.use(p, key+".green_led", r.GreenLED, false)
+		used.use(p, key+".red_led", r.RedLED, false)
+		used.use(p, key+".beeper", r.Beeper, false)
 	}
+}
+
+func (c *Config) validateDoors(p *problems, used *pinClaims) {
 	for _, name := range c.DoorNames() {
 		d := c.Doors[name]
-		key := "doors." + name
-		if err := access.CheckID(name); err != nil {
-			return errf(key, "bad door name: %v", err)
+		key := toml.Key{"doors", name}.String()
+		if err := checkName(name); err != nil {
+			p.add(key, "bad door name: %v", err)
 		}
-		if err := usePin(key+".strike", d.Strike, true); err != nil {
-			return err
+		used.use(p, key+".strike", d.Strike, true)
+		used.use(p, key+".contact", d.Contact, false)
+		used.use(p, key+".rex", d.REX, false)
+		if d.Unlock <= 0 || d.Unlock > door.MaxUnlock {
+			p.add(key+".unlock", "%s must be between 0 and %s: a grant is always timed", d.Unlock, door.MaxUnlock)
 		}
-		if err := usePin(key+".contact", d.Contact, false); err != nil {
-			return err
+		if d.HeldOpen <= 0 {
+			p.add(key+".held_open", "%s must be positive", d.HeldOpen)
 		}
-		if err := usePin(key+".rex", d.REX, false); err != nil {
-			return err
-		}
-		if d.StrikeActive != "high" && d.StrikeActive != "low" {
-			return errf(key+".strike_active", "%q is not high or low", d.StrikeActive)
-		}
-		if d.ContactOpen != "high" && d.ContactOpen != "low" {
-			return errf(key+".contact_open", "%q is not high or low", d.ContactOpen)
-		}
-		if d.Fail != "secure" && d.Fail != "safe" {
-			return errf(key+".fail", "%q is not secure or safe", d.Fail)
-		}
-		if d.Unlock <= 0 || d.Unlock > 5*time.Minute {
-			return errf(key+".unlock", "%s must be between 0 and 5m: a grant is always timed", d.Unlock)
-		}
-		if d.PreAlarm >= d.HeldOpen {
-			return errf(key+".pre_alarm", "%s must be shorter than held_open (%s)", d.PreAlarm, d.HeldOpen)
+		if d.PreAlarm < 0 || d.PreAlarm >= d.HeldOpen {
+			p.add(key+".pre_alarm", "%s must be shorter than held_open (%s)", d.PreAlarm, d.HeldOpen)
 		}
 	}
-	if c.Sim.PulseWidth <= 0 || c.Sim.Interval <= c.Sim.PulseWidth {
-		return errf("sim.interval", "must be longer than sim.pulse_width")
+}
+
+func (s SimConfig) validate(p *problems) {
+	if s.PulseWidth <= 0 {
+		p.add("sim.pulse_width", "%s must be positive", s.PulseWidth)
+	}
+	if s.Interval <= s.PulseWidth {
+		p.add("sim.interval", "%s must be longer than sim.pulse_width (%s)", s.Interval, s.PulseWidth)
+	}
+}
+
+// checkName checks a reader or door name with the rules of every place it
+// goes: events and the user table (access) and MQTT topics (topic), whose
+// builders would refuse it and so drop that reader's events.
+func checkName(name string) error {
+	if err := topic.CheckID(name); err != nil {
+		return err
+	}
+	return access.CheckID(name)
+}
+
+// addrUse says what an address is for, which decides whether port 0 is
+// allowed.
+type addrUse bool
+
+const (
+	// listenAddr is an address the gateway listens on: port 0 asks the
+	// kernel for a free port (tests do; the broker's own check allows it
+	// too).
+	listenAddr addrUse = true
+	// dialAddr is an address the gateway connects to: it needs a port.
+	dialAddr addrUse = false
+)
+
+// checkAddr is the one check of a host:port address for every address key
+// the gateway config checks itself (the broker and the uplink check their
+// own): the port is a decimal number from 1 to 65535, or 0 for a listener.
+func checkAddr(addr string, use addrUse) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. \"127.0.0.1:8080\"): %v", addr, err)
+	}
+	if port == "" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	n, err := strconv.ParseUint(port, 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > 65535:
+		return fmt.Errorf("%q: port %s is out of range (1 to 65535)", addr, port)
+	case err != nil:
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", addr, port)
+	case n == 0 && use == dialAddr:
+		return fmt.Errorf("%q: port 0 is no port to connect to (want 1 to 65535)", addr)
 	}
 	return nil
 }
 
-func checkAddr(a string) error {
-	_, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return fmt.Errorf("%q is not host:port: %v", a, err)
+func joinNames[S ~string](names []S) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = string(n)
 	}
-	if port == "" {
-		return fmt.Errorf("%q has no port", a)
-	}
-	return nil
+	return strings.Join(s, ", ")
 }
+
+// cardFormats names package wiegand's card formats of n bits.
+func cardFormats(n int) []string {
+	var out []string
+	for _, f := range wiegand.Formats() {
+		if f.Length == n && f.Kind == wiegand.KindCard {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// problems collects what is wrong with a config, in the order found.
+type problems struct{ errs []error }
+
+// add records a problem with key.
+func (p *problems) add(key, format string, args ...any) {
+	p.errs = append(p.errs, &keyError{Key: key, Err: fmt.Errorf(format, args...)})
+}
+
+// check records err, when not nil, as a problem with key.
+func (p *problems) check(key string, err error) {
+	if err != nil {
+		p.errs = append(p.errs, &keyError{Key: key, Err: err})
+	}
+}
+
+// section records the errors of a table whose own check names its keys
+// in full (the broker's and the uplink's), one problem each.
+func (p *problems) section(table string, err error) {
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		p.errs = append(p.errs, &keyError{Table: table, Err: e})
+	}
+}
+
+// addUnlessDecoded adds the problems of validation, but not those about a
+// key whose value could not be decoded, or a key inside it: its decode
+// error says what is wrong, and its zero value would only add noise.
+func (p *problems) addUnlessDecoded(errs []error) {
+	var bad []string
+	for _, e := range p.errs {
+		if ke := e.(*keyError); ke.decode {
+			bad = append(bad, ke.Key)
+		}
+	}
+	for _, e := range errs {
+		key := e.(*keyError).Key
+		if slices.ContainsFunc(bad, func(b string) bool { return key == b || slices.Contains(keyPrefixes(key), b) }) {
+			continue
+		}
+		p.errs = append(p.errs, e)
+	}
+}
+
+// err returns every problem in file order, each naming file and, where
+// keys knows it, the line; or nil.
+func (p *problems) err(file string, keys keyIndex) error {
+	type placed struct {
+		err   *keyError
+		order int
+	}
+	all := make([]placed, len(p.errs))
+	for i, e := range p.errs {
+		ke := *e.(*keyError)
+		ke.File = file
+		key := cmp.Or(ke.Key, ke.Table)
+		line, order := keys.where(key)
+		if ke.Key != "" && ke.Line == 0 {
+			ke.Line = line
+		}
+		all[i] = placed{&ke, order}
+	}
+	slices.SortStableFunc(all, func(a, b placed) int { return cmp.Compare(a.order, b.order) })
+	errs := make([]error, len(all))
+	for i, pl := range all {
+		errs[i] = pl.err
+	}
+	return errors.Join(errs...)
+}
+
+// keyError is one problem with one key of the file:
+// "lintel.toml:12: readers.front.mode: ...".
+type keyError struct {
+	File string
+	// Line is the key's line in the file, 0 when unknown.
+	Line int
+	// Key is the key the problem is about, as TOML writes it
+	// (readers."door@1".mode, api.tokens[0].name).
+	Key string
+	// Table is set instead of Key when Err names its key itself (the
+	// broker's and the uplink's checks do): "broker", "uplink".
+	Table string
+	Err   error
+	// decode marks a value that could not be decoded.
+	decode bool
+}
+
+func (e *keyError) Error() string {
+	where := e.File
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key == "" {
+		return where + ": " + oneLine(e.Err.Error())
+	}
+	return where + ": " + e.Key + ": " + oneLine(e.Err.Error())
+}
+
+// oneLine keeps a problem on one line, so that each line of an error says
+// which file it is about, whatever bytes a message quotes.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+func (e *keyError) Unwrap() error { return e.Err }

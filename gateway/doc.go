@@ -3,6 +3,17 @@
 // the cloud uplink and the API, runs them under one lifetime and fans the
 // event journal out to them.
 //
+// # Configuration
+//
+// [ParseConfig] decodes lintel.toml key by key (configdecode.go says why
+// not in one Decode call) and [Config.Validate] checks it table by table,
+// without changing it; together they report every problem in the file at
+// once, in file order, each with its key and line. A rule about a value
+// another package uses is that package's exported check, called here: pin
+// names are pins.CheckName's, reader, door and gateway names topic.CheckID's
+// (and access's), the broker's, the uplink's and the API server's settings
+// their own Validate's.
+//
 // # Lifecycle
 //
 // [Run] drives every strike relay to its locked state before anything else,

@@ -184,15 +184,12 @@ func (g *Gateway) open() error {
 	if g.opts.Sim {
 		sim = g.hw.sim
 	}
-	g.api, err = api.New(api.Config{
-		Addr:        cfg.API.Listen,
-		TLSCertFile: cfg.API.TLSCert,
-		TLSKeyFile:  cfg.API.TLSKey,
-		Tokens:      apiTokens(cfg, adminPlain),
-		Metrics:     g.metrics.reg,
-		Logger:      g.log.With("component", "api"),
-		Version:     Version,
-	}, (*backend)(g), sim)
+	acfg := apiConfig(cfg)
+	acfg.Tokens = apiTokens(cfg, adminPlain)
+	acfg.Metrics = g.metrics.reg
+	acfg.Logger = g.log.With("component", "api")
+	acfg.Version = Version
+	g.api, err = api.New(acfg, (*backend)(g), sim)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

@@ -17,11 +17,12 @@ import (
 )
 
 // hardware is the gateway's readers and doors, on real GPIO lines or on the
-// simulator's. The rest of the gateway does not know which.
+// simulator's. The rest of the gateway does not know which, and neither
+// does the wiring below: both are opened through one pins.Provider.
 type hardware struct {
 	readers []*readerUnit
 	doors   []*doorUnit
-	// sim feeds the simulated pins; nil on real hardware.
+	// sim is the simulated site; nil on real hardware.
 	sim *simulator
 	// onDoorEvent receives door events once the gateway is wired; until
 	// then they are dropped (none can happen before the inputs are read).
@@ -35,11 +36,6 @@ type readerUnit struct {
 	name   string
 	reader *reader.Reader
 	door   *doorUnit
-	sim    *sim.ReaderSim
-	// quiet is how long the simulated lines stay idle after a frame, so
-	// that back-to-back simulated inputs reach the framer as separate
-	// frames, as two real swipes always do.
-	quiet time.Duration
 }
 
 // doorUnit is one door with its strike, inputs and reader indicators.
@@ -47,24 +43,38 @@ type doorUnit struct {
 	name   string
 	reader string // the reader that opens it, for event topics
 	door   *door.Door
-	sim    *sim.DoorSim
-	relay  *sim.Output // the simulated strike relay, nil on hardware
 	// relayActiveLow: the relay is energised by a low level.
 	relayActiveLow bool
 }
 
-// openHardware opens every door first and drives its strike locked, then
-// the readers. On error everything opened so far is secured and closed.
-func openHardware(cfg *Config, simulate bool, log *slog.Logger) (hw *hardware, err error) {
-	hw = &hardware{}
-	var host *pins.Host
+// openHardware opens the machine's GPIO or, with simulate, a simulated
+// site wired as cfg says, and wires the readers and doors on it. The only
+// difference between the two is the pins.Provider.
+func openHardware(cfg *Config, simulate bool, log *slog.Logger) (*hardware, error) {
+	hw := &hardware{}
+	var prov pins.Provider
 	if simulate {
-		hw.sim = &simulator{hw: hw}
+		s, err := newSimulator(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.file, err)
+		}
+		hw.sim, prov = s, s.board
 	} else {
-		if host, err = pins.Open(); err != nil {
+		host, err := pins.Open()
+		if err != nil {
 			return nil, fmt.Errorf("gpio: %w", err)
 		}
+		prov = host
 	}
+	if err := hw.wire(cfg, prov, log); err != nil {
+		return nil, err
+	}
+	return hw, nil
+}
+
+// wire opens every door first and drives its strike locked, then the
+// readers, all through prov. On error everything opened so far is secured.
+func (hw *hardware) wire(cfg *Config, prov pins.Provider, log *slog.Logger) (err error) {
 	defer func() {
 		if err != nil {
 			hw.secureAll()
@@ -75,32 +85,32 @@ func openHardware(cfg *Config, simulate bool, log *slog.Logger) (hw *hardware, e
 		readerOf[cfg.Readers[name].Door] = name
 	}
 	for _, name := range cfg.DoorNames() {
-		du, err := openDoor(cfg, name, readerOf[name], host, hw, log)
+		du, err := openDoor(cfg, name, readerOf[name], prov, hw, log)
 		if err != nil {
-			return nil, fmt.Errorf("%s: doors.%s: %w", cfg.file, name, err)
+			return fmt.Errorf("%s: doors.%s: %w", cfg.file, name, err)
 		}
 		hw.doors = append(hw.doors, du)
 	}
 	for _, name := range cfg.ReaderNames() {
-		ru, err := openReader(cfg, name, host, hw, log)
+		ru, err := openReader(cfg, name, prov, hw, log)
 		if err != nil {
-			return nil, fmt.Errorf("%s: readers.%s: %w", cfg.file, name, err)
+			return fmt.Errorf("%s: readers.%s: %w", cfg.file, name, err)
 		}
 		hw.readers = append(hw.readers, ru)
 	}
-	return hw, nil
+	return nil
 }
 
-func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardware, log *slog.Logger) (*doorUnit, error) {
+func openDoor(cfg *Config, name, readerName string, prov pins.Provider, hw *hardware, log *slog.Logger) (*doorUnit, error) {
 	dc := cfg.Doors[name]
 	rc := cfg.Readers[readerName]
-	du := &doorUnit{name: name, reader: readerName, relayActiveLow: dc.StrikeActive == "low"}
+	du := &doorUnit{name: name, reader: readerName, relayActiveLow: dc.StrikeActive == Low}
 	dcfg := door.Config{
 		Name:           name,
-		RelayActiveLow: dc.StrikeActive == "low",
-		FailSafe:       dc.Fail == "safe",
+		RelayActiveLow: dc.StrikeActive == Low,
+		FailSafe:       dc.Fail == FailSafe,
 		UnlockTime:     dc.Unlock,
-		ContactOpenLow: dc.ContactOpen == "low",
+		ContactOpenLow: dc.ContactOpen == Low,
 		HeldOpen:       dc.HeldOpen,
 		HeldPreAlarm:   dc.HeldOpen - dc.PreAlarm,
 		OnEvent: func(ev door.Event) {
@@ -111,81 +121,56 @@ func openDoor(cfg *Config, name, readerName string, host *pins.Host, hw *hardwar
 		Logger: log.With("door", name),
 	}
 	// The level that holds the door locked, requested before anything else.
-	lockedHigh := dcfg.LockedRelayLevel()
-	if host == nil {
-		relay := sim.NewOutput(name + " strike")
-		if err := relay.Out(lockedHigh); err != nil {
-			return nil, err
+	var err error
+	if dcfg.Relay, err = prov.Output(dc.Strike, dcfg.LockedRelayLevel()); err != nil {
+		return nil, fmt.Errorf("strike: %w", err)
+	}
+	closeOnErr := []interface{ Close() error }{dcfg.Relay}
+	fail := func(key string, err error) (*doorUnit, error) {
+		for _, c := range closeOnErr {
+			c.Close()
 		}
-		du.relay = relay
-		dcfg.Relay = relay
-		du.sim = sim.NewDoor()
-		if dc.Contact != "" {
-			dcfg.Contact = du.sim.Contact
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	for _, in := range []struct {
+		key, pin string
+		dst      *pins.Input
+	}{{"contact", dc.Contact, &dcfg.Contact}, {"rex", dc.REX, &dcfg.REX}} {
+		if in.pin == "" {
+			continue
 		}
-		if dc.REX != "" {
-			dcfg.REX = du.sim.REX
+		if *in.dst, err = prov.Input(in.pin, pins.PullUp); err != nil {
+			return fail(in.key, err)
 		}
-		if rc.GreenLED != "" {
-			dcfg.Green = sim.NewOutput(readerName + " green")
+		closeOnErr = append(closeOnErr, *in.dst)
+	}
+	// Indicator lines are requested at their "off" level.
+	for _, o := range []struct {
+		key, pin string
+		dst      *pins.Output
+	}{{"green_led", rc.GreenLED, &dcfg.Green}, {"red_led", rc.RedLED, &dcfg.Red}, {"beeper", rc.Beeper, &dcfg.Beeper}} {
+		if o.pin == "" {
+			continue
 		}
-		if rc.RedLED != "" {
-			dcfg.Red = sim.NewOutput(readerName + " red")
+		if *o.dst, err = prov.Output(o.pin, dcfg.IndicatorOffLevel()); err != nil {
+			return fail("readers."+readerName+"."+o.key, err)
 		}
-		if rc.Beeper != "" {
-			dcfg.Beeper = sim.NewOutput(readerName + " beeper")
-		}
-	} else {
-		var err error
-		if dcfg.Relay, err = host.Output(dc.Strike, lockedHigh); err != nil {
-			return nil, fmt.Errorf("strike: %w", err)
-		}
-		closeOnErr := []interface{ Close() error }{dcfg.Relay}
-		fail := func(key string, err error) (*doorUnit, error) {
-			for _, c := range closeOnErr {
-				c.Close()
-			}
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		if dc.Contact != "" {
-			if dcfg.Contact, err = host.Input(dc.Contact, pins.PullUp); err != nil {
-				return fail("contact", err)
-			}
-			closeOnErr = append(closeOnErr, dcfg.Contact)
-		}
-		if dc.REX != "" {
-			if dcfg.REX, err = host.Input(dc.REX, pins.PullUp); err != nil {
-				return fail("rex", err)
-			}
-			closeOnErr = append(closeOnErr, dcfg.REX)
-		}
-		// Indicator lines are requested at their "off" level.
-		for _, o := range []struct {
-			key, pin string
-			dst      *pins.Output
-		}{{"green_led", rc.GreenLED, &dcfg.Green}, {"red_led", rc.RedLED, &dcfg.Red}, {"beeper", rc.Beeper, &dcfg.Beeper}} {
-			if o.pin == "" {
-				continue
-			}
-			out, err := host.Output(o.pin, dcfg.IndicatorOffLevel())
-			if err != nil {
-				return fail("readers."+readerName+"."+o.key, err)
-			}
-			*o.dst = out
-			closeOnErr = append(closeOnErr, out)
-		}
+		closeOnErr = append(closeOnErr, *o.dst)
 	}
 	d, err := door.New(dcfg)
 	if err != nil {
+		for _, c := range closeOnErr {
+			c.Close()
+		}
 		return nil, err
 	}
 	du.door = d
 	return du, nil
 }
 
-func openReader(cfg *Config, name string, host *pins.Host, hw *hardware, log *slog.Logger) (*readerUnit, error) {
+func openReader(cfg *Config, name string, prov pins.Provider, hw *hardware, log *slog.Logger) (*readerUnit, error) {
 	rc := cfg.Readers[name]
-	ru := &readerUnit{name: name, quiet: rc.GapMax + cfg.Sim.Interval}
+	ru := &readerUnit{name: name}
 	for _, d := range hw.doors {
 		if d.name == rc.Door {
 			ru.door = d
@@ -198,26 +183,9 @@ func openReader(cfg *Config, name string, host *pins.Host, hw *hardware, log *sl
 		}
 		formats = append(formats, f)
 	}
-	var src pins.EdgeSource
-	if host == nil {
-		keyFormat := ""
-		if rc.KeypadBuffered {
-			keyFormat = "PIN26"
-		}
-		s, err := sim.NewReader(sim.ReaderConfig{
-			Timing:    sim.Timing{PulseWidth: cfg.Sim.PulseWidth, Interval: cfg.Sim.Interval},
-			KeyFormat: keyFormat,
-		})
-		if err != nil {
-			return nil, err
-		}
-		ru.sim = s
-		src = s.Lines()
-	} else {
-		var err error
-		if src, err = host.Reader(rc.D0, rc.D1); err != nil {
-			return nil, fmt.Errorf("d0/d1: %w", err)
-		}
+	src, err := prov.Reader(rc.D0, rc.D1)
+	if err != nil {
+		return nil, fmt.Errorf("d0/d1: %w", err)
 	}
 	r, err := reader.New(reader.Config{
 		Name:    name,
@@ -287,26 +255,82 @@ func (r *readerUnit) indicate(a access.Action) {
 	// A grant's pattern is played by the door's Grant itself.
 }
 
-// simulator implements the API's simulator routes over the simulated pins.
-type simulator struct{ hw *hardware }
+// simulator is the simulated site of `lintel run --sim`: a sim.Board with
+// a simulated reader and door wired to the lines the config names, before
+// the gateway opens them, as devices are wired on a real site. It
+// implements the API's simulator routes.
+type simulator struct {
+	cfg     *Config
+	board   *sim.Board
+	readers map[string]simReader
+	doors   map[string]*sim.DoorSim
+}
+
+type simReader struct {
+	sim *sim.ReaderSim
+	// quiet is how long the simulated lines stay idle after a frame, so
+	// that back-to-back simulated inputs reach the framer as separate
+	// frames, as two real swipes always do.
+	quiet time.Duration
+}
 
 var _ api.Sim = (*simulator)(nil)
+
+// newSimulator wires a simulated reader and door to the lines of each of
+// cfg's readers and doors.
+func newSimulator(cfg *Config) (*simulator, error) {
+	s := &simulator{cfg: cfg, board: sim.NewBoard(),
+		readers: map[string]simReader{}, doors: map[string]*sim.DoorSim{}}
+	for _, name := range cfg.ReaderNames() {
+		rc := cfg.Readers[name]
+		keyFormat := ""
+		if rc.KeypadBuffered {
+			keyFormat = "PIN26"
+		}
+		rs, err := s.board.WireReader(rc.D0, rc.D1, sim.ReaderConfig{
+			Timing:    sim.Timing{PulseWidth: cfg.Sim.PulseWidth, Interval: cfg.Sim.Interval},
+			KeyFormat: keyFormat,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("readers.%s: %w", name, err)
+		}
+		s.readers[name] = simReader{sim: rs, quiet: rc.GapMax + cfg.Sim.Interval}
+	}
+	for _, name := range cfg.DoorNames() {
+		dc := cfg.Doors[name]
+		ds, err := s.board.WireDoor(dc.Contact, dc.REX)
+		if err != nil {
+			return nil, fmt.Errorf("doors.%s: %w", name, err)
+		}
+		s.doors[name] = ds
+	}
+	return s, nil
+}
+
+// relay returns a door's simulated strike relay.
+func (s *simulator) relay(door string) (*sim.Output, bool) {
+	dc, ok := s.cfg.Doors[door]
+	if !ok {
+		return nil, false
+	}
+	return s.board.OutputLine(dc.Strike)
+}
 
 // simTimeout bounds one simulated input; a keypad sequence of 17 keys at
 // the default pace takes about 3 s.
 const simTimeout = 30 * time.Second
 
-func (s *simulator) readerSim(name string) (*readerUnit, error) {
-	r, ok := s.hw.reader(name)
-	if !ok || r.sim == nil {
-		return nil, access.ErrUnknownReader(name)
+func (s *simulator) readerSim(name string) (simReader, error) {
+	r, ok := s.readers[name]
+	if !ok {
+		return simReader{}, access.ErrUnknownReader(name)
 	}
 	return r, nil
 }
 
 // send runs one simulated transmission and then keeps the lines quiet for
 // the end-of-frame gap, so the next input is a new frame.
-func (s *simulator) send(r *readerUnit, fn func(ctx context.Context, rs *sim.ReaderSim) error) error {
+func (s *simulator) send(r simReader, fn func(ctx context.Context, rs *sim.ReaderSim) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), simTimeout)
 	defer cancel()
 	if err := fn(ctx, r.sim); err != nil {
@@ -352,10 +376,10 @@ func (s *simulator) Keys(reader, keys string) error {
 }
 
 func (s *simulator) DoorContact(name string, open bool) error {
-	d, ok := s.hw.door(name)
-	if !ok || d.sim == nil {
+	d, ok := s.doors[name]
+	if !ok {
 		return fmt.Errorf("door %q: %w", name, access.ErrNotFound)
 	}
-	d.sim.SetOpen(open)
+	d.SetOpen(open)
 	return nil
 }

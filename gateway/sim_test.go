@@ -29,6 +29,16 @@ func waitLevel(t testing.TB, ch <-chan sim.Change, high bool) sim.Change {
 	}
 }
 
+// simRelay returns a door's simulated strike relay.
+func simRelay(t testing.TB, hw *hardware, door string) *sim.Output {
+	t.Helper()
+	r, ok := hw.sim.relay(door)
+	if !ok {
+		t.Fatalf("door %s has no simulated relay", door)
+	}
+	return r
+}
+
 // TestSimEndToEnd drives a simulated site through the whole path — Wiegand
 // pulses, framer, engine, strike relay, LEDs, door contact — and checks
 // every visible effect: the relay pulse, the grant and deny patterns, the
@@ -43,11 +53,12 @@ func TestSimEndToEnd(t *testing.T) {
 	})
 	enrol(t, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
 	garage, _ := g.hw.door("garage")
-	relay := garage.relay.Watch()
+	garageRelay := simRelay(t, g.hw, "garage")
+	relay := garageRelay.Watch()
 	start := g.store.JournalStats().Last
 
 	// Fail-secure, active-high: locked is low, unlocked is high.
-	if garage.relay.High() {
+	if garageRelay.High() {
 		t.Fatal("garage strike is energised at start; a fail-secure strike must start locked")
 	}
 	if err := g.hw.sim.Card("garage", "H10301", 5, 555); err != nil {
@@ -143,7 +154,7 @@ func TestDoorsLockedOnEveryExit(t *testing.T) {
 				if err := d.door.Unlock(time.Minute); err != nil {
 					t.Fatal(err)
 				}
-				if !d.relay.High() {
+				if !simRelay(t, g.hw, d.name).High() {
 					t.Fatalf("door %s did not unlock", d.name)
 				}
 			}
@@ -156,7 +167,7 @@ func TestDoorsLockedOnEveryExit(t *testing.T) {
 				t.Errorf("Run = %v, want an error containing %q", err, tt.wantErr)
 			}
 			for _, d := range g.hw.doors {
-				if d.relay.High() {
+				if simRelay(t, g.hw, d.name).High() {
 					t.Errorf("door %s is still energised (unlocked) after the run ended", d.name)
 				}
 			}
@@ -171,8 +182,8 @@ func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	g := startSim(&testing.T{}, nil)
 	enrol(&testing.T{}, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
 	garage, _ := g.hw.door("garage")
-	rdr, _ := g.hw.reader("garage")
-	relay := garage.relay.Watch()
+	rdr := g.hw.sim.readers["garage"]
+	relay := simRelay(b, g.hw, "garage").Watch()
 	pulse := g.cfg.Sim.PulseWidth
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -263,16 +274,17 @@ func TestMetrics(t *testing.T) {
 // every polarity and failure mode, and that the level stays there.
 func TestStrikesLockedAtOpen(t *testing.T) {
 	tests := []struct {
-		active, fail string
-		lockedHigh   bool
+		active     Level
+		fail       FailMode
+		lockedHigh bool
 	}{
-		{"high", "secure", false}, // strike energised by high to unlock
-		{"low", "secure", true},   // strike energised by low to unlock
-		{"high", "safe", true},    // maglock energised by high to hold
-		{"low", "safe", false},    // maglock energised by low to hold
+		{High, FailSecure, false}, // strike energised by high to unlock
+		{Low, FailSecure, true},   // strike energised by low to unlock
+		{High, FailSafe, true},    // maglock energised by high to hold
+		{Low, FailSafe, false},    // maglock energised by low to hold
 	}
 	for _, tt := range tests {
-		t.Run(tt.active+"/"+tt.fail, func(t *testing.T) {
+		t.Run(tt.active.String()+"/"+tt.fail.String(), func(t *testing.T) {
 			cfg := SimDefaults()
 			for name, d := range cfg.Doors {
 				d.StrikeActive, d.Fail = tt.active, tt.fail
@@ -286,7 +298,7 @@ func TestStrikesLockedAtOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, d := range hw.doors {
-				h := d.relay.History()
+				h := simRelay(t, hw, d.name).History()
 				if len(h) == 0 || h[0].High != tt.lockedHigh {
 					t.Errorf("door %s: first level %+v, want high=%v (locked)", d.name, h, tt.lockedHigh)
 				}

@@ -257,13 +257,16 @@ func TestConfigCommands(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.toml")
 	b := strings.Replace(string(example), `model = "RPK40"`, `model = "RP40"`, 1)
+	b = strings.Replace(b, `unlock = "5s"`, `unlock = 5`, 1)
 	if err := os.WriteFile(bad, []byte(b), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(binary, "config", "check", bad).CombinedOutput()
-	want := `bad.toml: readers.front.mode: "card_and_pin" needs a keypad reader (RPK40), got RP40`
-	if err == nil || !strings.Contains(string(out), want) {
-		t.Errorf("config check of a bad file: err %v, output %q; want exit 1 and %q", err, out, want)
+	// Every problem, one a line, in file order, with its line number.
+	want := regexp.MustCompile(`^lintel: bad\.toml:[0-9]+: readers\.front\.mode: "card_and_pin" needs a keypad reader \(RPK40\), got RP40\n` +
+		`lintel: bad\.toml:[0-9]+: doors\.front\.unlock: 5 is a bare number; write a duration such as "5s"\n$`)
+	if err == nil || !want.Match(out) {
+		t.Errorf("config check of a bad file: err %v, output %q; want exit 1 and %s", err, out, want)
 	}
 	out, err = exec.Command(binary, "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "lintel ") {

@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +85,12 @@ func (c *configCmd) Run(k *kong.Context) error {
 		return err
 	default:
 		if _, err := gateway.LoadConfig(c.Check.File); err != nil {
-			return err
+			// One problem a line, each said by lintel like the last.
+			problems := strings.Split(err.Error(), "\n")
+			for _, p := range problems[:len(problems)-1] {
+				fmt.Fprintf(os.Stderr, "lintel: %s\n", p)
+			}
+			return errors.New(problems[len(problems)-1])
 		}
 		fmt.Printf("%s: ok\n", c.Check.File)
 		return nil

@@ -1,6 +1,9 @@
 // Package pins is Lintel's hardware edge: the narrow interfaces the reader
-// and door logic see (EdgeSource, Input, Output) and their implementation on
-// Linux GPIO character devices through periph.io's gpioioctl driver.
+// and door logic see (EdgeSource, Input, Output), the Provider that opens
+// them by line name, and its implementation on Linux GPIO character devices
+// through periph.io's gpioioctl driver (Host). The simulator's Board (package
+// sim) is the other Provider, so the gateway opens its lines the same way on
+// a box and in the simulator.
 //
 // # Wiegand data lines
 //
@@ -24,11 +27,16 @@
 //
 // Pins are named in config by their kernel line name, as the Raspberry Pi
 // kernel labels them ("GPIO17"), matched without regard to case, or by
-// "chip:offset" ("gpiochip0:17"). Resolve does the matching and is pure, so
-// it is tested without a chip.
+// "chip:offset" ("gpiochip0:17"). This package owns that syntax: CheckName
+// says whether a name is well formed without a chip (configuration calls
+// it at load, off the box too), and Resolve, which calls it first, does the
+// matching. Both are pure, so they are tested and fuzzed without a chip. A
+// line whose kernel name is not 1 to 31 letters, digits, '_', '-' or '.' is
+// named by chip:offset.
 //
 // # Concurrency
 //
-// An EdgeSource or an Input is read by one goroutine at a time. Output.Out
-// is safe for concurrent use.
+// A Provider's methods are safe for concurrent use. An EdgeSource or an
+// Input is read by one goroutine at a time. Output.Out is safe for
+// concurrent use.
 package pins

@@ -39,10 +39,14 @@ func (p Pull) periph() gpio.Pull {
 }
 
 // Host is this machine's GPIO chips, opened through periph.io's gpioioctl
-// driver (/dev/gpiochipN). Its methods are safe for concurrent use.
+// driver (/dev/gpiochipN). It is the Provider of a real gateway; its
+// methods are safe for concurrent use, and the kernel refuses a line that
+// is already requested.
 type Host struct {
 	chips []*gpioioctl.GPIOChip
 }
+
+var _ Provider = (*Host)(nil)
 
 // Open initialises periph.io's gpioioctl driver and lists the chips.
 func Open() (*Host, error) {

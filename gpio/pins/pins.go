@@ -37,3 +37,25 @@ type Output interface {
 	Out(high bool) error
 	Close() error
 }
+
+// Provider opens the lines a site's readers and doors are wired to. Host
+// opens them on this machine's GPIO chips; package sim's Board opens
+// simulated ones. Code that wires readers and doors takes a Provider, so
+// the wiring that runs on a box is the wiring the simulator tests.
+//
+// A Provider's methods are safe for concurrent use. Names are the ones
+// CheckName accepts. A line is opened once: opening a line that is already
+// open is an error, as the kernel refuses a busy line. What is opened keeps
+// its own contract (see EdgeSource, Input, Output) and is released by its
+// Close.
+type Provider interface {
+	// Output opens an output line and drives it high (true) or low at
+	// once.
+	Output(name string, high bool) (Output, error)
+	// Input opens an input line with the given bias and both edges
+	// detected.
+	Input(name string, pull Pull) (Input, error)
+	// Reader opens a reader's D0 and D1, two different lines, as one
+	// edge source.
+	Reader(d0, d1 string) (EdgeSource, error)
+}

@@ -18,25 +18,38 @@ var piChips = []ChipLines{
 	{Name: "gpiochip1", Lines: []string{"BT_ON", "WL_ON", "GPIO2"}},
 }
 
+// resolveCases are Resolve's table, also the seeds of FuzzResolve.
+var resolveCases = []struct {
+	name    string
+	want    Line
+	wantErr string
+	// badName marks a name CheckName refuses; the other errors come from
+	// looking the name up on the chips.
+	badName bool
+}{
+	{name: "GPIO17", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
+	{name: "gpio17", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
+	{name: "gpiochip1:1", want: Line{Chip: 1, Offset: 1, Name: "WL_ON"}},
+	{name: "gpiochip0:5", want: Line{Chip: 0, Offset: 5, Name: ""}},
+	{name: "gpiochip0:017", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
+	{name: "GPIO2", wantErr: "named on 2 chips"},
+	{name: "GPIO99", wantErr: `pin "GPIO99": no GPIO line has that name on gpiochip0, gpiochip1`},
+	{name: "", wantErr: "empty pin name", badName: true},
+	{name: " GPIO18 ", wantErr: `' ' is not allowed in a line name`, badName: true},
+	{name: "gpiochip9:1", wantErr: `no chip "gpiochip9"`},
+	{name: "gpiochip1:7", wantErr: "gpiochip1 has 3 lines"},
+	{name: "gpiochip0:x", wantErr: `offset "x" is not a line number`, badName: true},
+	{name: "gpiochip0:+1", wantErr: `offset "+1" is not a line number`, badName: true},
+	{name: "gpiochip0:99999", wantErr: `offset "99999" is not a line number from 0 to 65535`, badName: true},
+	{name: "chip0:1", wantErr: `"chip0" is not a chip`, badName: true},
+	{name: "17", wantErr: `a bare number names no line; write "GPIO17" (the kernel's name) or "gpiochip0:17"`, badName: true},
+	{name: "pin 5", wantErr: `' ' is not allowed in a line name`, badName: true},
+	{name: "GPIO17/", wantErr: `'/' is not allowed in a line name`, badName: true},
+	{name: strings.Repeat("G", MaxNameLen+1), wantErr: "longer than the kernel's 31 bytes", badName: true},
+}
+
 func TestResolve(t *testing.T) {
-	tests := []struct {
-		name    string
-		want    Line
-		wantErr string
-	}{
-		{name: "GPIO17", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
-		{name: "gpio17", want: Line{Chip: 0, Offset: 17, Name: "GPIO17"}},
-		{name: " GPIO18 ", want: Line{Chip: 0, Offset: 18, Name: "GPIO18"}},
-		{name: "gpiochip1:1", want: Line{Chip: 1, Offset: 1, Name: "WL_ON"}},
-		{name: "gpiochip0:5", want: Line{Chip: 0, Offset: 5, Name: ""}},
-		{name: "GPIO2", wantErr: "named on 2 chips"},
-		{name: "GPIO99", wantErr: `pin "GPIO99": no GPIO line has that name on gpiochip0, gpiochip1`},
-		{name: "", wantErr: "empty pin name"},
-		{name: "gpiochip9:1", wantErr: `no chip "gpiochip9"`},
-		{name: "gpiochip1:7", wantErr: "gpiochip1 has 3 lines"},
-		{name: "gpiochip0:x", wantErr: `offset "x" is not a line number`},
-	}
-	for _, tt := range tests {
+	for _, tt := range resolveCases {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Resolve(piChips, tt.name)
 			if tt.wantErr != "" {
@@ -53,6 +66,73 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckNameIsResolveSyntax checks, over Resolve's table, that CheckName
+// refuses exactly the names Resolve refuses for their spelling: a name
+// CheckName accepts fails in Resolve only for want of a matching chip or
+// line.
+func TestCheckNameIsResolveSyntax(t *testing.T) {
+	for _, tt := range resolveCases {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckName(tt.name)
+			if (err != nil) != tt.badName {
+				t.Errorf("CheckName(%q) = %v; Resolve says %q", tt.name, err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("CheckName(%q) = %q, want the error Resolve gives, containing %q", tt.name, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNameKey(t *testing.T) {
+	for _, tt := range []struct{ a, b string }{
+		{"GPIO17", "gpio17"},
+		{"gpiochip0:17", "gpiochip0:017"},
+	} {
+		if NameKey(tt.a) != NameKey(tt.b) {
+			t.Errorf("NameKey(%q) = %q, NameKey(%q) = %q; want the same line", tt.a, NameKey(tt.a), tt.b, NameKey(tt.b))
+		}
+	}
+	if NameKey("GPIO17") == NameKey("GPIO18") {
+		t.Errorf("NameKey(GPIO17) = NameKey(GPIO18)")
+	}
+}
+
+// FuzzResolve checks that Resolve never panics, that CheckName and Resolve
+// agree on every name (a name CheckName refuses never resolves; one it
+// accepts fails only in the lookup), and that a resolved line is one the
+// chips have, under the name's key.
+func FuzzResolve(f *testing.F) {
+	for _, tt := range resolveCases {
+		f.Add(tt.name)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		l, err := Resolve(piChips, name)
+		cerr := CheckName(name)
+		if cerr != nil {
+			if err == nil {
+				t.Fatalf("Resolve(%q) = %+v, but CheckName refuses it: %v", name, l, cerr)
+			}
+			if err.Error() != "pins: "+cerr.Error() {
+				t.Fatalf("Resolve(%q) = %q, CheckName = %q; want one error", name, err, cerr)
+			}
+			return
+		}
+		if err != nil {
+			return
+		}
+		if l.Chip < 0 || l.Chip >= len(piChips) || l.Offset < 0 || l.Offset >= len(piChips[l.Chip].Lines) {
+			t.Fatalf("Resolve(%q) = %+v, not a line of the chips", name, l)
+		}
+		if got := piChips[l.Chip].Lines[l.Offset]; got != l.Name {
+			t.Fatalf("Resolve(%q) = %+v, but the line is named %q", name, l, got)
+		}
+		if !strings.Contains(name, ":") && NameKey(name) != NameKey(l.Name) {
+			t.Fatalf("Resolve(%q) = %+v: NameKey %q, the line's %q", name, l, NameKey(name), NameKey(l.Name))
+		}
+	})
 }
 
 func TestResolvePair(t *testing.T) {

@@ -21,34 +21,114 @@ type Line struct {
 	Name   string
 }
 
-// Resolve finds the line a config names. name is either a line name
-// ("GPIO17", any case) or "chip:offset" ("gpiochip0:17"). A line name found
-// on more than one chip is ambiguous and must be given as chip:offset.
-func Resolve(chips []ChipLines, name string) (Line, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return Line{}, fmt.Errorf("pins: empty pin name")
+// MaxNameLen is the longest line name the kernel keeps (GPIO_MAX_NAME_SIZE,
+// 32 bytes with the terminating NUL).
+const MaxNameLen = 31
+
+// CheckName reports whether name is written the way Resolve reads a pin: a
+// kernel line name ("GPIO17", "ID_SDA"; 1 to MaxNameLen letters, digits,
+// '_', '-' and '.', not a bare number), or a chip and a line offset
+// ("gpiochip0:17"). It needs no chip, so configuration is checked with it
+// off the box; Resolve calls it first, so a name it refuses never resolves
+// and a name it accepts fails to resolve only because the chips lack it.
+// A line whose kernel name has other characters is named by chip:offset.
+func CheckName(name string) error {
+	_, err := parseName(name)
+	return err
+}
+
+// NameKey returns the form of a valid name that two spellings of one line
+// share: line names are matched without regard to case ("gpio17" is
+// "GPIO17") and offsets without leading zeros. Two names with different
+// keys may still resolve to one line (GPIO17 is gpiochip0:17 on a Pi);
+// only the chips can tell.
+func NameKey(name string) string {
+	n, err := parseName(name)
+	if err != nil {
+		return name
 	}
-	if chipName, off, ok := strings.Cut(name, ":"); ok {
-		n, err := strconv.Atoi(off)
-		if err != nil || n < 0 {
-			return Line{}, fmt.Errorf("pins: pin %q: offset %q is not a line number", name, off)
+	if n.chip != "" {
+		return n.chip + ":" + strconv.Itoa(n.offset)
+	}
+	return strings.ToUpper(n.line)
+}
+
+// pinName is a parsed pin name: a line name, or a chip and an offset.
+type pinName struct {
+	line   string
+	chip   string
+	offset int
+}
+
+// nameHint ends every name syntax error.
+const nameHint = `name a line as the kernel does ("GPIO17") or by chip and offset ("gpiochip0:17")`
+
+func parseName(name string) (pinName, error) {
+	if name == "" {
+		return pinName{}, fmt.Errorf("empty pin name; %s", nameHint)
+	}
+	if chip, off, ok := strings.Cut(name, ":"); ok {
+		num, isNum := strings.CutPrefix(chip, "gpiochip")
+		if !isNum || !allDigits(num) {
+			return pinName{}, fmt.Errorf("pin %q: %q is not a chip (want gpiochip0, gpiochip1, ...); %s", name, chip, nameHint)
 		}
+		n, err := strconv.ParseUint(off, 10, 16)
+		if err != nil || !allDigits(off) {
+			return pinName{}, fmt.Errorf("pin %q: offset %q is not a line number from 0 to 65535; %s", name, off, nameHint)
+		}
+		return pinName{chip: chip, offset: int(n)}, nil
+	}
+	if len(name) > MaxNameLen {
+		return pinName{}, fmt.Errorf("pin %.40q: longer than the kernel's %d bytes for a line name", name, MaxNameLen)
+	}
+	if allDigits(name) {
+		return pinName{}, fmt.Errorf("pin %q: a bare number names no line; write \"GPIO%s\" (the kernel's name) or \"gpiochip0:%s\"", name, name, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.':
+		default:
+			return pinName{}, fmt.Errorf("pin %q: %q is not allowed in a line name; %s", name, rune(c), nameHint)
+		}
+	}
+	return pinName{line: name}, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Resolve finds the line a config names. name is either a line name
+// ("GPIO17", any case) or "chip:offset" ("gpiochip0:17"), as CheckName
+// accepts them. A line name found on more than one chip is ambiguous and
+// must be given as chip:offset.
+func Resolve(chips []ChipLines, name string) (Line, error) {
+	n, err := parseName(name)
+	if err != nil {
+		return Line{}, fmt.Errorf("pins: %w", err)
+	}
+	if n.chip != "" {
 		for ci, c := range chips {
-			if c.Name != chipName {
+			if c.Name != n.chip {
 				continue
 			}
-			if n >= len(c.Lines) {
-				return Line{}, fmt.Errorf("pins: pin %q: %s has %d lines", name, chipName, len(c.Lines))
+			if n.offset >= len(c.Lines) {
+				return Line{}, fmt.Errorf("pins: pin %q: %s has %d lines", name, n.chip, len(c.Lines))
 			}
-			return Line{Chip: ci, Offset: n, Name: c.Lines[n]}, nil
+			return Line{Chip: ci, Offset: n.offset, Name: c.Lines[n.offset]}, nil
 		}
-		return Line{}, fmt.Errorf("pins: pin %q: no chip %q (have %s)", name, chipName, chipNames(chips))
+		return Line{}, fmt.Errorf("pins: pin %q: no chip %q (have %s)", name, n.chip, chipNames(chips))
 	}
 	var found []Line
 	for ci, c := range chips {
 		for off, ln := range c.Lines {
-			if ln != "" && strings.EqualFold(ln, name) {
+			if ln != "" && strings.EqualFold(ln, n.line) {
 				found = append(found, Line{Chip: ci, Offset: off, Name: ln})
 			}
 		}

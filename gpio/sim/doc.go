@@ -1,6 +1,14 @@
 // Package sim is Lintel's simulated hardware: data lines, inputs and outputs
-// that satisfy the pins interfaces, and simulators that drive them the way
-// real readers and doors do.
+// that satisfy the pins interfaces, simulators that drive them the way real
+// readers and doors do, and a Board that hands them out as a pins.Provider.
+//
+// A Board is the simulator's GPIO. Simulated readers and doors are wired to
+// its lines by name first (WireReader, WireDoor), as devices are wired on a
+// site; the gateway then opens the lines through the Board exactly as it
+// opens a real chip's through pins.Host, so the wiring code that runs on a
+// box is the code the simulator runs. The ReaderSims and DoorSims the Board
+// returned stay the simulator's controls (send a card, open a door), and
+// OutputLine shows what was driven on a line.
 //
 // A ReaderSim turns a card (format, facility, number), key presses ("1234#")
 // or raw bits into Wiegand pulses on its Lines with real timing: a pulse of
