@@ -101,15 +101,30 @@ type Status struct {
 	// server from its clock when zero.
 	Started       time.Time `json:"started"`
 	UptimeSeconds int64     `json:"uptime_seconds"`
-	// ClockTrusted is false until the clock has been synchronised (a Pi
-	// without an RTC boots in 1970).
-	ClockTrusted bool           `json:"clock_trusted"`
-	Doors        []DoorStatus   `json:"doors"`
-	Readers      []ReaderStatus `json:"readers"`
-	Uplink       UplinkStatus   `json:"uplink"`
-	Journal      JournalStatus  `json:"journal"`
-	Sync         SyncStatus     `json:"sync"`
-	Broker       BrokerStatus   `json:"broker"`
+	// ClockTrusted is false until the clock has been synchronised since
+	// boot, and while it reads earlier than the latest time known to be
+	// right (a Pi without an RTC boots at an old time or in 1970); what the
+	// time rules do meanwhile is UntrustedClock (docs/access.md).
+	ClockTrusted   bool   `json:"clock_trusted"`
+	UntrustedClock string `json:"untrusted_clock,omitempty"`
+	// Timezone is the IANA zone schedules are read in; LocalTime the
+	// gateway's time in it, RFC 3339 with the offset.
+	Timezone  string `json:"timezone"`
+	LocalTime string `json:"local_time"`
+	// PolicyWarnings lists parts of the stored policy that do not fit the
+	// configuration (a level naming a door since removed): left out.
+	PolicyWarnings []string `json:"policy_warnings,omitempty"`
+	// PINGuessing is how likely a day of PIN guessing at the keypads is to
+	// find some user's PIN (docs/access.md, "Keypad guessing").
+	PINGuessing access.GuessRisk `json:"pin_guessing"`
+	// PINGuessingWarn is set when that is 1% or more.
+	PINGuessingWarn bool           `json:"pin_guessing_warn"`
+	Doors           []DoorStatus   `json:"doors"`
+	Readers         []ReaderStatus `json:"readers"`
+	Uplink          UplinkStatus   `json:"uplink"`
+	Journal         JournalStatus  `json:"journal"`
+	Sync            SyncStatus     `json:"sync"`
+	Broker          BrokerStatus   `json:"broker"`
 }
 
 // DoorStatus is one door.
@@ -126,6 +141,20 @@ type DoorStatus struct {
 	// Indicator is the pattern on the reader's LEDs and beeper: "idle",
 	// "grant", "deny", "pin_wait" or "lockout".
 	Indicator string `json:"indicator,omitempty"`
+	// Mode is the door's effective mode (a reader mode, "unlocked",
+	// "locked" or "lockdown"); ModeSource says from where ("override",
+	// "schedule", "reader"), ModeReason says it in words. Override and
+	// Schedule name the object in force; AwaitingFirstIn the level whose
+	// holder must come first. NextChange is when the mode next changes by
+	// itself, to NextMode.
+	Mode            access.DoorMode `json:"mode"`
+	ModeSource      string          `json:"mode_source"`
+	ModeReason      string          `json:"mode_reason"`
+	Override        string          `json:"override,omitempty"`
+	Schedule        string          `json:"schedule,omitempty"`
+	AwaitingFirstIn string          `json:"awaiting_first_in,omitempty"`
+	NextChange      time.Time       `json:"next_change,omitzero"`
+	NextMode        access.DoorMode `json:"next_mode,omitempty"`
 }
 
 // ReaderStatus is one reader with the installer's frame inspector.

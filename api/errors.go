@@ -39,7 +39,8 @@ func (s *Server) backendError(c echo.Context, what string, err error) error {
 		return errorf(http.StatusConflict, CodePINInUse, "pin: another user holds that PIN; choose another or generate one")
 	case errors.Is(err, access.ErrCredentialInUse):
 		return errorf(http.StatusConflict, CodeCredentialInUse, "card: already enrolled for a user")
-	case errors.Is(err, access.ErrPINLength), errors.Is(err, access.ErrPINNotDigits), errors.Is(err, access.ErrPINSpaceExhausted):
+	case errors.Is(err, access.ErrPINLength), errors.Is(err, access.ErrPINNotDigits), errors.Is(err, access.ErrPINSpaceExhausted),
+		errors.Is(err, access.ErrPINTrivial):
 		return errorf(http.StatusUnprocessableEntity, CodeInvalidPIN, "pin: %v", err)
 	case errors.Is(err, ErrInvalid):
 		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%v", err)

@@ -192,7 +192,7 @@ func (s *Server) putPIN(c echo.Context) error {
 		}
 		return c.JSON(http.StatusCreated, PINDoc{PIN: pin})
 	case b.PIN != nil:
-		if err := access.ValidatePIN(*b.PIN); err != nil {
+		if err := access.CheckCustomPIN(*b.PIN); err != nil {
 			return errorf(http.StatusUnprocessableEntity, CodeInvalidPIN, "pin: %v", err)
 		}
 		if err := s.backend.SetPIN(id, *b.PIN); err != nil {

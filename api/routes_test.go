@@ -70,8 +70,8 @@ func routeCases() []routeCase {
 		{name: "status basic auth", req: request{method: "GET", path: "/api/v1/status", header: map[string]string{"Authorization": "Basic YTpi"}}, status: 401, code: api.CodeUnauthorized, contains: `want \"Bearer \u003ctoken\u003e\"`},
 
 		// PUT user
-		{name: "put user creates", req: request{method: "PUT", path: "/api/v1/users/u9", token: adminToken, body: `{"name":"Cy","enabled":true}`}, status: 201, contains: `"id":"u9","name":"Cy","enabled":true,"has_pin":false,"credentials":[]`},
-		{name: "put user replaces", req: request{method: "PUT", path: "/api/v1/users/u1", token: adminToken, body: `{"name":"Ada L","enabled":false}`}, status: 200, contains: `"name":"Ada L","enabled":false,"has_pin":true`},
+		{name: "put user creates", req: request{method: "PUT", path: "/api/v1/users/u9", token: adminToken, body: `{"name":"Cy","enabled":true}`}, status: 201, contains: `"id":"u9","name":"Cy","enabled":true,"levels":["all"],"has_pin":false,"credentials":[]`},
+		{name: "put user replaces", req: request{method: "PUT", path: "/api/v1/users/u1", token: adminToken, body: `{"name":"Ada L","enabled":false}`}, status: 200, contains: `"name":"Ada L","enabled":false,"levels":["all"],"has_pin":true`},
 		{name: "put user enabled by default", req: request{method: "PUT", path: "/api/v1/users/u9", token: adminToken, body: `{"name":"Cy"}`}, status: 201, contains: `"enabled":true`},
 		{name: "put user validity", req: request{method: "PUT", path: "/api/v1/users/u9", token: adminToken, body: `{"name":"Cy","valid_from":"2026-01-01T00:00:00Z","valid_to":"2027-01-01T00:00:00Z"}`}, status: 201, contains: `"valid_from":"2026-01-01T00:00:00Z"`},
 		{name: "put user technician", req: request{method: "PUT", path: "/api/v1/users/u9", token: techToken, body: `{"name":"Cy"}`}, status: 403, code: api.CodeForbidden},
@@ -258,7 +258,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := api.UserDoc{
-		User:        access.User{ID: "u7", Name: "Grace", Enabled: true},
+		User:        access.User{ID: "u7", Name: "Grace", Enabled: true, Levels: access.DefaultLevels()},
 		HasPIN:      true,
 		Credentials: []access.Credential{{ID: "c1", UserID: "u7", Type: "card", Card: access.CardKey{Format: "H10301", Facility: 3, Number: 33}}},
 	}

@@ -40,8 +40,9 @@ func eventNames(t testing.TB, msgs []uplinktest.Message) []string {
 // back.
 func TestCloudUplinkDeliversAcrossOutage(t *testing.T) {
 	cloud := mosquittotest.StartWith(t, mosquittotest.Config{Persist: true})
-	g := startSim(t, cloudConfig(cloud.URL()))
+	// Subscribed before the gateway starts: its first events go up at once.
 	sub := uplinktest.SubscribePersistent(t, cloud.URL(), "portal-events", "lintel/v1/lintel-sim/events/#")
+	g := startSim(t, cloudConfig(cloud.URL()))
 
 	if err := g.hw.sim.Card("garage", "H10301", 9, 1); err != nil {
 		t.Fatal(err)

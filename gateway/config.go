@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	_ "time/tzdata" // gateway.timezone works on a box without /usr/share/zoneinfo
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
@@ -41,6 +42,9 @@ type Config struct {
 	// An empty URL means no uplink: the gateway runs on its own.
 	Uplink  uplink.Config `toml:"uplink"`
 	Journal JournalConfig `toml:"journal"`
+	// Access is the gateway-wide access rules; the policy itself (levels,
+	// schedules, ...) is in the database, set through the API or sync.
+	Access AccessConfig `toml:"access"`
 	// Readers and Doors are keyed by name; the name appears in events,
 	// topics and the status page.
 	Readers map[string]ReaderConfig `toml:"readers"`
@@ -67,6 +71,63 @@ type GatewayConfig struct {
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT) in
 	// MiB. Zero: 48. Negative: no limit.
 	MemoryLimit int `toml:"memory_limit_mib"`
+	// Timezone is the IANA zone schedules are read in, e.g.
+	// "Europe/Berlin". Zero: UTC. The zone database is built into the
+	// binary.
+	Timezone string `toml:"timezone"`
+}
+
+// AccessConfig is the [access] table: the rules of the whole gateway that
+// are not objects of the policy (see docs/access.md).
+type AccessConfig struct {
+	// Duress is "off" or "last_digit_plus_one" (a user's PIN with its last
+	// digit plus one grants and raises a Duress Alarm). Zero: off.
+	Duress access.Duress `toml:"duress"`
+	// UntrustedClock is what the time rules do while the clock cannot be
+	// believed: "restrict", "deny" or "trust". Zero: restrict.
+	UntrustedClock access.UntrustedClock `toml:"untrusted_clock"`
+	// GuessAttempts wrong PINs across every reader within GuessWindow
+	// lock every keypad for GuessLockout; each lockout that follows
+	// another within a day doubles, up to MaxLockout. Zero: 20, 10m, 5m
+	// and 1h.
+	GuessAttempts int           `toml:"guess_attempts"`
+	GuessWindow   time.Duration `toml:"guess_window"`
+	GuessLockout  time.Duration `toml:"guess_lockout"`
+	MaxLockout    time.Duration `toml:"max_lockout"`
+}
+
+// guessBudget is the [access] table's guess budget as the engine takes it.
+func (a AccessConfig) guessBudget() access.GuessBudget {
+	return access.GuessBudget{Attempts: a.GuessAttempts, Window: a.GuessWindow, Duration: a.GuessLockout, MaxLockout: a.MaxLockout}
+}
+
+func (a AccessConfig) validate(p *problems) {
+	if !a.Duress.Known() {
+		p.add("access.duress", "%q is not one of %s", a.Duress, joinNames(access.Duresses))
+	}
+	if !a.UntrustedClock.Known() {
+		p.add("access.untrusted_clock", "%q is not one of %s", a.UntrustedClock, joinNames(access.UntrustedClocks))
+	}
+	if a.GuessAttempts < 0 {
+		p.add("access.guess_attempts", "%d must not be negative", a.GuessAttempts)
+	}
+	for key, d := range map[string]time.Duration{"guess_window": a.GuessWindow, "guess_lockout": a.GuessLockout, "max_lockout": a.MaxLockout} {
+		if d < 0 {
+			p.add("access."+key, "%s must not be negative", d)
+		}
+	}
+}
+
+// location loads the gateway's time zone; "" is UTC.
+func (g GatewayConfig) location() (*time.Location, error) {
+	if g.Timezone == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(g.Timezone)
+	if err != nil || g.Timezone == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone name (e.g. \"Europe/Berlin\", \"America/New_York\", \"UTC\")", g.Timezone)
+	}
+	return loc, nil
 }
 
 // APIConfig is the [api] table: the local REST API and status page.
@@ -282,7 +343,9 @@ func ParseConfig(name string, b []byte) (*Config, error) {
 
 // SimDefaults returns the built-in configuration of `lintel run --sim`: three
 // simulated readers and doors as DESIGN.md lists them, data under
-// ./lintel-data, the broker open to anonymous clients on loopback.
+// ./lintel-data, the broker open to anonymous clients on loopback, the time
+// zone UTC and the machine's clock believed (access.untrusted_clock =
+// "trust").
 func SimDefaults() *Config {
 	c := &Config{
 		Gateway: GatewayConfig{ID: "lintel-sim", DataDir: "lintel-data"},
@@ -297,7 +360,11 @@ func SimDefaults() *Config {
 			"side":   {Strike: "SIM15", Contact: "SIM16", REX: "SIM17"},
 			"garage": {Strike: "SIM25", Contact: "SIM26", REX: "SIM27"},
 		},
-		file: "--sim",
+		// A simulator runs on a workstation whose clock its OS keeps,
+		// synchronised or not as far as the kernel can tell (a container
+		// never is): schedules run by it.
+		Access: AccessConfig{UntrustedClock: access.ClockTrust},
+		file:   "--sim",
 	}
 	c.withDefaults()
 	return c
@@ -311,6 +378,8 @@ func (c *Config) withDefaults() {
 	c.Gateway.MemoryLimit = cmp.Or(c.Gateway.MemoryLimit, DefaultMemoryMiB)
 	c.API.Listen = cmp.Or(c.API.Listen, DefaultAPIListen)
 	c.Broker.Listen = cmp.Or(c.Broker.Listen, DefaultMQTT)
+	c.Access.Duress = cmp.Or(c.Access.Duress, access.DuressOff)
+	c.Access.UntrustedClock = cmp.Or(c.Access.UntrustedClock, access.ClockRestrict)
 	for name, r := range c.Readers {
 		r.Format37 = cmp.Or(r.Format37, "H10304")
 		r.GapMin = cmp.Or(r.GapMin, wiegand.DefaultMinGap)
@@ -375,6 +444,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate(p *problems) {
 	c.Gateway.validate(p)
+	c.Access.validate(p)
 	c.API.validate(p, c)
 	c.validateBroker(p)
 	c.validateUplink(p)
@@ -392,6 +462,9 @@ func (g GatewayConfig) validate(p *problems) {
 	case "debug", "info", "warn", "error":
 	default:
 		p.add("gateway.log_level", "%q is not one of debug, info, warn, error", g.LogLevel)
+	}
+	if _, err := g.location(); err != nil {
+		p.check("gateway.timezone", err)
 	}
 }
 

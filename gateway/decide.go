@@ -38,6 +38,8 @@ func (g *Gateway) decisionLoop(ctx context.Context) error {
 	defer beat.Stop()
 	deadline := time.NewTimer(time.Hour)
 	defer deadline.Stop()
+	modes := time.NewTimer(g.modeWake(time.Now()))
+	defer modes.Stop()
 	for {
 		if next, ok := g.engine.NextDeadline(); ok {
 			deadline.Reset(time.Until(next))
@@ -55,6 +57,21 @@ func (g *Gateway) decisionLoop(ctx context.Context) error {
 			}
 		case now := <-beat.C:
 			g.beat.Store(now.UnixNano())
+			g.refreshClock()
+		case <-modes.C:
+			now := time.Now()
+			g.updateModes(now)
+			modes.Reset(g.modeWake(now))
+		case <-g.modeKick:
+			now := time.Now()
+			g.updateModes(now)
+			if !modes.Stop() {
+				select {
+				case <-modes.C:
+				default:
+				}
+			}
+			modes.Reset(g.modeWake(now))
 		}
 		g.beat.Store(time.Now().UnixNano())
 	}
@@ -92,15 +109,18 @@ func (g *Gateway) decide(in input) {
 		return
 	}
 	g.apply(res, in.received)
+	g.keepDecisionState(res)
 }
 
 // apply drives the door and the reader for a result, then journals its
 // events. The door comes first: nothing else stands between a grant and the
 // strike.
 func (g *Gateway) apply(res access.Result, received time.Time) {
+	var fault error
+	d, hasDoor := g.hw.door(res.Door)
 	if res.Action == access.ActionGrant {
-		if d, ok := g.hw.door(res.Door); ok {
-			d.grant()
+		if hasDoor {
+			fault = d.grant()
 		}
 		if !received.IsZero() {
 			g.metrics.latency.Observe(time.Since(received).Seconds())
@@ -113,9 +133,20 @@ func (g *Gateway) apply(res access.Result, received time.Time) {
 		switch ev.Type {
 		case access.TypeGranted:
 			g.metrics.decisions.WithLabelValues("granted").Inc()
+			if fault != nil {
+				// The decision was a grant, and is logged as one (R11);
+				// the door did not open, and the log says so.
+				ev.Detail = "the strike could not be driven: see Door Output Fault"
+			}
 		case access.TypeDenied:
 			g.metrics.decisions.WithLabelValues("denied").Inc()
 		}
 		g.appendEvent(ev)
+	}
+	if fault != nil {
+		g.doorFault(d, "unlocking for a grant", fault)
+	}
+	if res.Action == access.ActionGrant && hasDoor {
+		g.publishDoor(d)
 	}
 }

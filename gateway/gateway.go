@@ -79,7 +79,15 @@ type Gateway struct {
 	metrics *metrics
 
 	started time.Time
-	clock   clockTrust
+	clock   *clockTrust
+	// clockWasUntrusted is set once Clock Untrusted is journaled, so that
+	// Clock Trusted is journaled when it ends; decision loop only.
+	clockWasUntrusted bool
+	// modeKick asks the decision loop to look at the doors' modes now.
+	modeKick chan struct{}
+	// guessesPerDay is how many PINs the lockouts let a guesser try in a
+	// day at this gateway's keypads.
+	guessesPerDay int
 	// beat is the decision loop's last heartbeat, in Unix nanoseconds.
 	beat atomic.Int64
 	// inputs carries reader frames to the decision loop.
@@ -108,7 +116,8 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		log = newLogger(os.Stderr, cfg.Gateway.LogLevel)
 	}
 	g := &Gateway{cfg: cfg, opts: opts, log: log, started: time.Now(),
-		inputs: make(chan input, 64), ready: make(chan struct{})}
+		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1)}
+	g.clock = newClockTrust(time.Time{}, g.saveClock)
 
 	// Safe state first: no other work happens before the strikes are
 	// driven locked.
@@ -151,21 +160,20 @@ func (g *Gateway) open() error {
 		MaxEvents:      cfg.Journal.MaxEvents,
 		MaxAge:         cfg.Journal.MaxAge,
 		ClockTrusted:   g.clock.Trusted,
+		Site:           cfg.site(),
+		Duress:         cfg.Access.Duress == access.DuressLastDigitPlusOne,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.store = st
 	g.hw.onDoorEvent = g.onDoorEvent
+	g.hw.onDoorChange = g.onDoorChange
 	g.hw.onReader = g.onReaderEvent
-	readers := make([]access.ReaderConfig, 0, len(cfg.Readers))
-	for _, name := range cfg.ReaderNames() {
-		readers = append(readers, cfg.AccessReader(name))
-	}
-	if g.engine, err = access.NewEngine(st, readers); err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
 	g.metrics = newMetrics(g)
+	if err := g.openAccess(); err != nil {
+		return err
+	}
 	g.sync = changeset.New(st, time.Now, g.log.With("component", "sync"))
 
 	var adminPlain string
@@ -234,6 +242,10 @@ func (g *Gateway) run(ctx context.Context) error {
 		})
 	}
 
+	// The doors' modes before anything decides: a restart in the middle
+	// of a scheduled unlock stands the door open again, a lockdown holds.
+	g.refreshClock()
+	g.updateModes(time.Now())
 	g.beat.Store(time.Now().UnixNano())
 	goSafe("decision loop", g.decisionLoop)
 	for _, r := range g.hw.readers {

@@ -92,13 +92,13 @@ func named(name string) func(access.Event) bool {
 
 func TestSimCardAndPINGrants(t *testing.T) {
 	g := startSim(t, nil)
-	enrol(t, g, "ann", access.CardKey{Format: "H10301", Facility: 1, Number: 100}, "1234")
+	enrol(t, g, "ann", access.CardKey{Format: "H10301", Facility: 1, Number: 100}, "4829")
 	start := g.store.JournalStats().Last
 	if err := g.hw.sim.Card("front", "H10301", 1, 100); err != nil {
 		t.Fatal(err)
 	}
 	waitEvent(t, g, start, named(access.NameAwaitingPIN))
-	if err := g.hw.sim.Keys("front", "1234#"); err != nil {
+	if err := g.hw.sim.Keys("front", "4829#"); err != nil {
 		t.Fatal(err)
 	}
 	ev := waitEvent(t, g, start, func(ev access.Event) bool { return ev.Type == access.TypeGranted || ev.Type == access.TypeDenied })

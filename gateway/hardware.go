@@ -27,7 +27,9 @@ type hardware struct {
 	// onDoorEvent receives door events once the gateway is wired; until
 	// then they are dropped (none can happen before the inputs are read).
 	onDoorEvent func(door.Event)
-	onReader    func(reader.Event)
+	// onDoorChange is told a door's name when its state changes.
+	onDoorChange func(string)
+	onReader     func(reader.Event)
 }
 
 // readerUnit is one reader: its frame source and the door whose LEDs and
@@ -116,6 +118,11 @@ func openDoor(cfg *Config, name, readerName string, prov pins.Provider, hw *hard
 		OnEvent: func(ev door.Event) {
 			if f := hw.onDoorEvent; f != nil {
 				f(ev)
+			}
+		},
+		OnChange: func() {
+			if f := hw.onDoorChange; f != nil {
+				f(name)
 			}
 		},
 		Logger: log.With("door", name),

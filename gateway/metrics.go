@@ -60,6 +60,23 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "lintel_sync_revision",
 			Help: "The user table's applied sync revision.",
 		}, func() float64 { return float64(g.store.Revision()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lintel_clock_trusted",
+			Help: "1 while the clock is trusted (synchronised, not behind the latest trusted time).",
+		}, func() float64 {
+			if g.clock.Trusted() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lintel_pin_density",
+			Help: "Users' PINs of the densest length divided by the PINs of that length: one guess's chance.",
+		}, func() float64 { return g.guessRisk().Density }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lintel_pin_guess_day_risk",
+			Help: "The chance that a day of PIN guessing, as the lockouts allow it, finds some user's PIN (warn at 0.01).",
+		}, func() float64 { return g.guessRisk().Day }),
 	)
 	return m
 }

@@ -19,16 +19,20 @@ func (g *Gateway) runDoor(ctx context.Context, d *doorUnit) error {
 	return d.door.Run(ctx)
 }
 
-// onDoorEvent journals a door event and republishes the door's retained
-// state. It runs on the door's goroutines.
+// onDoorEvent journals a door event. It runs on the door's goroutines; the
+// door's retained state is republished by onDoorChange.
 func (g *Gateway) onDoorEvent(ev door.Event) {
-	d, ok := g.hw.door(ev.Door)
 	reader := ""
-	if ok {
+	if d, ok := g.hw.door(ev.Door); ok {
 		reader = d.reader
 	}
 	g.appendEvent(access.Event{Time: ev.Time, Type: ev.Type, Name: ev.Name, Door: ev.Door, Reader: reader})
-	if ok {
+}
+
+// onDoorChange republishes a door's retained state whenever its lock,
+// contact or alarms change: a grant and its relock, an opening, an alarm.
+func (g *Gateway) onDoorChange(name string) {
+	if d, ok := g.hw.door(name); ok {
 		g.publishDoor(d)
 	}
 }
@@ -50,17 +54,26 @@ func (g *Gateway) testPulse(d *doorUnit) error {
 		return err
 	}
 	g.appendEvent(access.Event{Type: "door.test_pulse", Name: "Door Test Pulse", Door: d.name, Reader: d.reader})
-	g.publishDoor(d)
 	return nil
 }
 
-// doorState is the retained payload of lintel/v1/{gw}/doors/{door}.
+// doorState is the retained payload of lintel/v1/{gw}/doors/{door}: the
+// door's lock, contact and alarms, and its effective mode and why.
 type doorState struct {
-	Door   string    `json:"door"`
-	Locked bool      `json:"locked"`
-	Open   bool      `json:"open"`
-	Alarms []string  `json:"alarms"`
-	Time   time.Time `json:"time"`
+	Door   string   `json:"door"`
+	Locked bool     `json:"locked"`
+	Open   bool     `json:"open"`
+	Alarms []string `json:"alarms"`
+	// Mode, ModeSource and ModeReason are the door's effective mode (see
+	// api.DoorStatus); NextChange when it next changes by itself.
+	Mode       access.DoorMode `json:"mode"`
+	ModeSource string          `json:"mode_source"`
+	ModeReason string          `json:"mode_reason"`
+	Override   string          `json:"override,omitempty"`
+	Schedule   string          `json:"schedule,omitempty"`
+	NextChange time.Time       `json:"next_change,omitzero"`
+	NextMode   access.DoorMode `json:"next_mode,omitempty"`
+	Time       time.Time       `json:"time"`
 }
 
 func alarms(st door.Status) []string {
@@ -82,8 +95,19 @@ func alarms(st door.Status) []string {
 // publishDoor sends a door's state, retained, to the local broker and the
 // uplink.
 func (g *Gateway) publishDoor(d *doorUnit) {
+	now := time.Now()
 	st := d.door.Status()
-	payload := mustJSON(doorState{Door: d.name, Locked: st.Locked, Open: st.Open, Alarms: alarms(st), Time: time.Now()})
+	ds := doorState{Door: d.name, Locked: st.Locked, Open: st.Open, Alarms: alarms(st), Time: now}
+	if g.engine != nil {
+		if m, ok := g.engine.DoorStatus(now, d.name); ok {
+			ds.Mode, ds.ModeSource, ds.ModeReason, ds.Override, ds.Schedule = m.Mode, m.Source, m.Reason, m.Override, m.Schedule
+			ds.NextChange, ds.NextMode = m.Next, m.NextMode
+			if m.Mode == access.ModeLockdown {
+				ds.Alarms = append(ds.Alarms, "lockdown")
+			}
+		}
+	}
+	payload := mustJSON(ds)
 	name, err := topic.Door(g.cfg.Gateway.ID, d.name)
 	if err != nil {
 		g.log.Error("door topic", "door", d.name, "err", err)
@@ -171,16 +195,37 @@ func (g *Gateway) brokerFanOut(ctx context.Context) error {
 
 // status is the appliance's snapshot for the API.
 func (g *Gateway) status() api.Status {
+	now := time.Now()
+	loc := g.engine.Location()
+	risk := g.guessRisk()
 	st := api.Status{
-		GatewayID:    g.cfg.Gateway.ID,
-		Version:      Version,
-		Started:      g.started,
-		ClockTrusted: g.clock.Trusted(),
+		GatewayID:       g.cfg.Gateway.ID,
+		Version:         Version,
+		Started:         g.started,
+		ClockTrusted:    g.clock.Trusted(),
+		UntrustedClock:  string(g.cfg.Access.UntrustedClock),
+		Timezone:        loc.String(),
+		LocalTime:       now.In(loc).Format(time.RFC3339),
+		PolicyWarnings:  g.engine.Policy().Warnings(),
+		PINGuessing:     risk,
+		PINGuessingWarn: risk.Warn(),
 	}
+	modes := g.engine.DoorStatuses(now)
 	for _, d := range g.hw.doors {
 		ds := d.door.Status()
-		st.Doors = append(st.Doors, api.DoorStatus{Name: d.name, Locked: ds.Locked, Open: ds.Open, Alarms: alarms(ds),
-			RelayEnergised: ds.RelayHigh != d.relayActiveLow, Indicator: ds.Pattern})
+		out := api.DoorStatus{Name: d.name, Locked: ds.Locked, Open: ds.Open, Alarms: alarms(ds),
+			RelayEnergised: ds.RelayHigh != d.relayActiveLow, Indicator: ds.Pattern}
+		for _, m := range modes {
+			if m.Door == d.name {
+				out.Mode, out.ModeSource, out.ModeReason = m.Mode, m.Source, m.Reason
+				out.Override, out.Schedule, out.AwaitingFirstIn = m.Override, m.Schedule, m.AwaitingFirstIn
+				out.NextChange, out.NextMode = m.Next, m.NextMode
+				if m.Mode == access.ModeLockdown {
+					out.Alarms = append(out.Alarms, "lockdown")
+				}
+			}
+		}
+		st.Doors = append(st.Doors, out)
 	}
 	for _, r := range g.hw.readers {
 		rc := g.cfg.Readers[r.name]

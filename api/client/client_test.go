@@ -52,7 +52,7 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := api.UserDoc{User: access.User{ID: "u1", Name: "Ada L", Enabled: true}, HasPIN: true, Credentials: []access.Credential{cred}}
+	want := api.UserDoc{User: access.User{ID: "u1", Name: "Ada L", Enabled: true, Levels: access.DefaultLevels()}, HasPIN: true, Credentials: []access.Credential{cred}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("User (-want +got):\n%s", diff)
 	}

@@ -212,7 +212,7 @@ func TestSimGrantThroughCLIAndMQTT(t *testing.T) {
 	}
 
 	// An API error prints the way the API states it, with a non-zero exit.
-	out, err = g.lintelErr("pin", "set", "nobody", "--pin", "1234")
+	out, err = g.lintelErr("pin", "set", "nobody", "--pin", "482913")
 	if err == nil || !strings.Contains(out, "lintel: not_found:") {
 		t.Errorf("pin set for an unknown user: err %v, output %q; want exit 1 and 'lintel: not_found:'", err, out)
 	}

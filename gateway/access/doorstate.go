@@ -34,6 +34,23 @@ var UntrustedClocks = []UntrustedClock{ClockRestrict, ClockDeny, ClockTrust}
 // Known reports whether c is one of the choices.
 func (c UntrustedClock) Known() bool { return slices.Contains(UntrustedClocks, c) }
 
+// Duress is the choice of access.duress.
+type Duress string
+
+// The choices of access.duress.
+const (
+	DuressOff = Duress("off")
+	// DuressLastDigitPlusOne: a user's PIN with its last digit plus one
+	// (9 → 0) is their duress code ([DuressPIN]).
+	DuressLastDigitPlusOne = Duress("last_digit_plus_one")
+)
+
+// Duresses lists the choices in a stable order.
+var Duresses = []Duress{DuressOff, DuressLastDigitPlusOne}
+
+// Known reports whether d is one of the choices.
+func (d Duress) Known() bool { return slices.Contains(Duresses, d) }
+
 // ClockState is what the gateway knows about its clock.
 type ClockState struct {
 	// Trusted: the clock is synchronised and not behind LastTrusted.

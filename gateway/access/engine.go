@@ -756,16 +756,32 @@ type DoorStatus struct {
 func (e *Engine) DoorStatuses(now time.Time) []DoorStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	lt := e.policy.local(now)
-	clk := e.clockLocked()
 	out := make([]DoorStatus, len(e.site.Doors))
 	for i := range e.site.Doors {
-		fi := e.firstInDateLocked(i)
-		st := e.policy.doorState(i, now, lt, clk, fi)
-		out[i] = DoorStatus{DoorState: st}
-		if t, next, ok := e.policy.nextChange(i, now, st, clk, fi); ok {
-			out[i].Next, out[i].NextMode = t, next.Mode
+		out[i] = e.doorStatusLocked(i, now)
+	}
+	return out
+}
+
+// DoorStatus returns one door's effective mode at now and its next change.
+func (e *Engine) DoorStatus(now time.Time, door string) (DoorStatus, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, d := range e.site.Doors {
+		if d.Name == door {
+			return e.doorStatusLocked(i, now), true
 		}
+	}
+	return DoorStatus{}, false
+}
+
+func (e *Engine) doorStatusLocked(i int, now time.Time) DoorStatus {
+	clk := e.clockLocked()
+	fi := e.firstInDateLocked(i)
+	st := e.policy.doorState(i, now, e.policy.local(now), clk, fi)
+	out := DoorStatus{DoorState: st}
+	if t, next, ok := e.policy.nextChange(i, now, st, clk, fi); ok {
+		out.Next, out.NextMode = t, next.Mode
 	}
 	return out
 }

@@ -270,3 +270,23 @@ func TestPINsByLength(t *testing.T) {
 		t.Errorf("PINsByLength = %v, want two of 4 digits and one of 8", got)
 	}
 }
+
+func TestRuntimeRecords(t *testing.T) {
+	opts := storetest.Options(t)
+	s, err := store.Open(opts)
+	must(s, err)
+	if _, ok, err := s.Runtime("clock"); ok || err != nil {
+		t.Fatalf("Runtime of nothing = %v, %v", ok, err)
+	}
+	must(0, s.SetRuntime("clock", []byte("2026-12-03T10:00:00Z")))
+	must(0, s.SetRuntime("first-in.front", []byte(`{"date":"2026-12-03"}`)))
+	must(0, s.Close())
+	s = storetest.Open(t, opts)
+	v, ok, err := s.Runtime("clock")
+	if !ok || err != nil || string(v) != "2026-12-03T10:00:00Z" {
+		t.Errorf("after reopening: %q, %v, %v", v, ok, err)
+	}
+	if err := s.SetRuntime("bad name", nil); err == nil {
+		t.Errorf("SetRuntime with a bad name: no error")
+	}
+}

@@ -97,6 +97,12 @@ type Config struct {
 	// OnEvent receives door events; nil drops them. It must not call
 	// back into the door synchronously with blocking work.
 	OnEvent func(Event)
+	// OnChange is called whenever what Status reports about the lock,
+	// the contact or an alarm changes (a grant's unlock and its relock,
+	// a mode holding it open, an opening, a forced or held alarm, an
+	// output error), after the door's lock is released; nil means none.
+	// The gateway republishes the door's retained state from it.
+	OnChange func()
 	// Logger logs output failures; nil discards.
 	Logger *slog.Logger
 }
@@ -118,18 +124,18 @@ type Status struct {
 	UnlockedUntil time.Time `json:"unlocked_until,omitzero"`
 	// KeptUnlocked says a door mode (a schedule, an override) holds the
 	// strike released, until KeepUnlocked(false).
-	KeptUnlocked bool `json:"kept_unlocked"`
-	HasContact    bool      `json:"has_contact"`
-	Open          bool      `json:"open"`
-	Forced        bool      `json:"forced"`
-	Held          bool      `json:"held"`
-	HeldPreAlarm  bool      `json:"held_prealarm"`
-	Pattern       string    `json:"pattern"`
-	RelayHigh     bool      `json:"relay_high"`
-	Green         bool      `json:"green"`
-	Red           bool      `json:"red"`
-	Beeper        bool      `json:"beeper"`
-	LastError     string    `json:"last_error,omitempty"`
+	KeptUnlocked bool   `json:"kept_unlocked"`
+	HasContact   bool   `json:"has_contact"`
+	Open         bool   `json:"open"`
+	Forced       bool   `json:"forced"`
+	Held         bool   `json:"held"`
+	HeldPreAlarm bool   `json:"held_prealarm"`
+	Pattern      string `json:"pattern"`
+	RelayHigh    bool   `json:"relay_high"`
+	Green        bool   `json:"green"`
+	Red          bool   `json:"red"`
+	Beeper       bool   `json:"beeper"`
+	LastError    string `json:"last_error,omitempty"`
 }
 
 // Door is one door's I/O. Create it with New.
@@ -145,7 +151,7 @@ type Door struct {
 	unlockUntil time.Time
 	// kept holds the strike released for a door mode, apart from any
 	// timed unlock; only KeepUnlocked(false), Lock and Secure end it.
-	kept bool
+	kept        bool
 	unlockTimer clock.Timer
 	unlockGen   uint64
 	// rexUntil is the end of the current REX shunt window.
@@ -167,6 +173,8 @@ type Door struct {
 	relayHi  bool
 	lastErr  error
 	pending  []Event // events to deliver once mu is released
+	// lastSig is the state OnChange last reported (see sigLocked).
+	lastSig uint8
 	// openGen numbers openings so a held timer of an earlier opening is
 	// ignored.
 	openGen uint64
@@ -251,7 +259,7 @@ func (d *Door) Secure() error {
 	}
 	d.heldTimers = nil
 	d.openGen++
-	d.mu.Unlock()
+	d.flush()
 	if err != nil {
 		return fmt.Errorf("door %s: secure: %w", d.cfg.Name, err)
 	}
@@ -277,7 +285,7 @@ func (d *Door) Unlock(dur time.Duration) error {
 	dur = min(dur, MaxUnlock)
 	d.mu.Lock()
 	err := d.unlockLocked(dur)
-	d.mu.Unlock()
+	d.flush()
 	if err != nil {
 		return fmt.Errorf("door %s: unlock: %w", d.cfg.Name, err)
 	}
@@ -351,11 +359,10 @@ func (d *Door) Lock() error {
 // relock ends the unlock numbered gen, unless a later one replaced it.
 func (d *Door) relock(gen uint64) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if gen != d.unlockGen || !d.unlocked {
-		return
+	if gen == d.unlockGen && d.unlocked {
+		d.relockLocked()
 	}
-	d.relockLocked()
+	d.flush()
 }
 
 func (d *Door) relockLocked() {
@@ -427,7 +434,7 @@ func (d *Door) input(which int, active bool) {
 				d.startHeldLocked()
 			}
 		}
-		d.mu.Unlock()
+		d.flush()
 		return
 	}
 	in.raw = active
@@ -455,17 +462,35 @@ func (d *Door) settle(which int, gen uint64) {
 	d.flush()
 }
 
-// flush releases mu and delivers pending events.
+// flush releases mu, delivers pending events and, when the state Status
+// reports changed since the last call, calls OnChange. Every path that
+// changes the door's state ends in it.
 func (d *Door) flush() {
 	evs := d.pending
 	d.pending = nil
+	sig := d.sigLocked()
+	changed := sig != d.lastSig
+	d.lastSig = sig
 	d.mu.Unlock()
-	if d.cfg.OnEvent == nil {
-		return
+	if d.cfg.OnEvent != nil {
+		for _, ev := range evs {
+			d.cfg.OnEvent(ev)
+		}
 	}
-	for _, ev := range evs {
-		d.cfg.OnEvent(ev)
+	if changed && d.cfg.OnChange != nil {
+		d.cfg.OnChange()
 	}
+}
+
+// sigLocked packs the state OnChange reports changes of.
+func (d *Door) sigLocked() uint8 {
+	var s uint8
+	for i, b := range []bool{d.unlocked || d.kept, d.kept, d.open, d.forced, d.held, d.prealarm, d.lastErr != nil} {
+		if b {
+			s |= 1 << i
+		}
+	}
+	return s
 }
 
 func (d *Door) emitLocked(typ, name string) {

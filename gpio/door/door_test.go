@@ -3,6 +3,7 @@ package door
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -546,5 +547,48 @@ func TestSecureEndsKeptUnlock(t *testing.T) {
 	}
 	if s := r.door.Status(); !s.Locked || s.KeptUnlocked || !r.relay.high {
 		t.Fatalf("a fail-safe door after Secure: %+v, relay high %v (want energised, locked)", s, r.relay.high)
+	}
+}
+
+// TestOnChangeReportsEveryStateChange: a grant's unlock and its relock, an
+// opening and a closing, a held alarm and a mode holding the door open
+// each call OnChange once; an LED pattern does not.
+func TestOnChangeReportsEveryStateChange(t *testing.T) {
+	var changes []string
+	var r *rig
+	r = newRig(t, func(c *Config) {
+		c.OnChange = func() {
+			s := r.door.Status()
+			changes = append(changes, fmt.Sprintf("locked=%v open=%v held=%v kept=%v", s.Locked, s.Open, s.Held, s.KeptUnlocked))
+		}
+	})
+	changes = nil // the rig's first contact and REX reports
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(r.door.Grant())
+	r.clk.Advance(DefaultUnlockTime) // relocks
+	r.door.Indicate(PatternDeny, 0)
+	r.clk.Advance(time.Second)
+	r.contact(true) // forced
+	r.clk.Advance(DefaultHeldOpen)
+	r.contact(false)
+	must(r.door.KeepUnlocked(true))
+	must(r.door.KeepUnlocked(false))
+	want := []string{
+		"locked=false open=false held=false kept=false",
+		"locked=true open=false held=false kept=false",
+		"locked=true open=true held=false kept=false",
+		"locked=true open=true held=false kept=false", // the pre-alarm
+		"locked=true open=true held=true kept=false",
+		"locked=true open=false held=false kept=false",
+		"locked=false open=false held=false kept=true",
+		"locked=true open=false held=false kept=false",
+	}
+	if diff := cmp.Diff(want, changes); diff != "" {
+		t.Errorf("OnChange calls (-want +got):\n%s", diff)
 	}
 }
