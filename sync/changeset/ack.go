@@ -38,7 +38,19 @@ const (
 	CodeNotFound          Code = "not_found"           // the op names a user or credential the gateway does not hold
 	CodeCredentialInUse   Code = "credential_in_use"   // the card or credential id belongs to someone already
 	CodeInternal          Code = "internal"            // the store failed; nothing was applied, try again
+	CodeBusy              Code = "busy"                // the inbox is full; nothing was read, resend later
+	CodeUnsigned          Code = "unsigned"            // the gateway requires a signature and there is none
+	CodeBadSignature      Code = "bad_signature"       // the signature names an unknown key or does not verify
+	CodeRevisionJump      Code = "revision_jump"       // the revision is more than MaxRevisionJump past the gateway's
 )
+
+// Codes lists every code, in the order of docs/sync.md's table. Edges that
+// map codes onto their protocol (the HTTP API) are tested against it.
+var Codes = []Code{
+	CodeMalformed, CodeUnknownOp, CodeTooLarge, CodeInvalid, CodeNotFound,
+	CodeGap, CodePINInUse, CodePINSpaceExhausted, CodeCredentialInUse,
+	CodeRevisionJump, CodeUnsigned, CodeBadSignature, CodeBusy, CodeInternal,
+}
 
 // Error is why a changeset was refused: the first problem found.
 type Error struct {
