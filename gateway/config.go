@@ -32,6 +32,8 @@ type Config struct {
 	// An empty URL means no uplink: the gateway runs on its own.
 	Uplink  uplink.Config `toml:"uplink"`
 	Journal JournalConfig `toml:"journal"`
+	// Sync says whose changesets the gateway applies; see [SyncConfig].
+	Sync SyncConfig `toml:"sync"`
 	// Readers and Doors are keyed by name; the name appears in events,
 	// topics and the status page.
 	Readers map[string]ReaderConfig `toml:"readers"`
@@ -336,6 +338,9 @@ func (c *Config) Validate() error {
 		if err := c.Uplink.Validate(); err != nil {
 			return fmt.Errorf("%s: %w", c.file, err)
 		}
+	}
+	if err := c.Sync.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", c.file, err)
 	}
 	if c.Journal.MaxEvents < 0 || c.Journal.MaxAge < 0 || c.Journal.CommitInterval < 0 {
 		return errf("journal", "values must not be negative")

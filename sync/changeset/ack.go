@@ -1,7 +1,6 @@
 package changeset
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -115,33 +114,6 @@ type Ack struct {
 	PINs []GeneratedPIN `json:"pins,omitempty"`
 	// Error is set when Status is refused.
 	Error *Error `json:"error,omitempty"`
-}
-
-// HTTPStatus is the status code an HTTP handler answers with this ack: 200
-// for applied, duplicate and current; otherwise by the error's code.
-func (a Ack) HTTPStatus() int {
-	if a.Status != StatusRefused || a.Error == nil {
-		return http.StatusOK
-	}
-	return a.Error.Code.HTTPStatus()
-}
-
-// HTTPStatus maps a code to an HTTP status: 400 for what is not a
-// changeset, 409 for conflicts with the gateway's state, 413 for size, 422
-// for values that break a rule, 500 for a store failure.
-func (c Code) HTTPStatus() int {
-	switch c {
-	case CodeMalformed, CodeUnknownOp:
-		return http.StatusBadRequest
-	case CodeGap, CodePINInUse, CodeCredentialInUse, CodePINSpaceExhausted:
-		return http.StatusConflict
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeInvalid, CodeNotFound:
-		return http.StatusUnprocessableEntity
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 // errAt builds an Error for op i of a delta.

@@ -150,19 +150,6 @@ func (a *Applier) CurrentAck() []byte {
 	return MarshalAck(a.Current())
 }
 
-// HandleChanges applies payload and returns the ack as JSON. It is the
-// uplink's and the local broker's sync handler.
-func (a *Applier) HandleChanges(payload []byte) []byte {
-	return MarshalAck(a.Apply(payload))
-}
-
-// HandleChangesHTTP applies payload and returns the ack as JSON with the
-// HTTP status to answer with, for POST /api/v1/sync/changes.
-func (a *Applier) HandleChangesHTTP(payload []byte) ([]byte, int) {
-	ack := a.Apply(payload)
-	return MarshalAck(ack), ack.HTTPStatus()
-}
-
 // ErrResetAhead is Reset's error for a revision above the current one: a
 // reset only ever goes back.
 var ErrResetAhead = errors.New("a reset only moves the revision back")
