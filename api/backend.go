@@ -51,12 +51,21 @@ type Backend interface {
 	// done, and returns ctx.Err() in the second case.
 	WaitEvents(ctx context.Context, after uint64) error
 
-	// HandleChanges applies a changeset from the portal and returns the
-	// apply result and the HTTP status to answer with. It owns the
-	// payload's validation; the API passes the bytes through unread.
-	HandleChanges(payload []byte) (ack []byte, httpStatus int)
+	// HandleChanges applies a changeset posted by actor ("portal", or an
+	// admin token's name: who the gateway's audit names) and returns its
+	// ack, once it is made, with the ack's status and code; the API
+	// chooses the HTTP status from those ([SyncHTTPStatus]). It owns the
+	// payload's validation; the API passes the bytes through unread. When
+	// ctx ends first it returns ctx's error, and the changeset may still
+	// be applied.
+	HandleChanges(ctx context.Context, actor string, payload []byte) (SyncResult, error)
 	// CurrentAck is the apply result of the current revision.
 	CurrentAck() []byte
+	// ResetSync sets the sync revision to revision, keeping the table, and
+	// journals who did (actor, an admin token's name); it returns the
+	// current ack after the reset. A revision above the current one wraps
+	// [ErrInvalid].
+	ResetSync(ctx context.Context, actor string, revision uint64) (ack []byte, err error)
 
 	// PulseDoor opens a door's strike for its configured pulse, as a
 	// technician's test. Unknown doors wrap access.ErrNotFound.

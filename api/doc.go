@@ -24,7 +24,9 @@
 //	admin       everything
 //	technician  reads (status, users, events, metrics, openapi), the
 //	            simulator, and door test pulses
-//	portal      sync only (POST /api/v1/sync/changes, GET /api/v1/sync)
+//	portal      sync only (POST /api/v1/sync/changes, GET /api/v1/sync);
+//	            resetting the sync revision (POST /api/v1/sync/reset) is
+//	            admin only
 //
 // The document at GET /api/v1/openapi.json lists every route with its roles;
 // a test keeps it and the router in step.
@@ -38,6 +40,10 @@
 // trailing data and wrong types are 400, bodies over the limit 413, bodies
 // that are not JSON 415, well-formed but unacceptable values 422 (PIN rules:
 // invalid_pin), conflicts 409 (pin_in_use, credential_in_use).
+//
+// The sync routes answer with the backend's ack instead, whatever it says;
+// the API chooses the HTTP status from the ack's code ([SyncHTTPStatus],
+// the one table of code to status: 503 with Retry-After for busy).
 //
 // # Secrets
 //

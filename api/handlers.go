@@ -3,7 +3,6 @@ package api
 import (
 	_ "embed"
 	"fmt"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -312,25 +311,6 @@ func (s *Server) events(c echo.Context) error {
 		page.Next = evs[n-1].Seq
 	}
 	return c.JSON(http.StatusOK, page)
-}
-
-func (s *Server) syncChanges(c echo.Context) error {
-	r := c.Request()
-	if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
-			return errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "body: Content-Type %q is not application/json", ct)
-		}
-	}
-	payload, ae := readBody(r, s.cfg.SyncBodyLimit)
-	if ae != nil {
-		return ae
-	}
-	ack, code := s.backend.HandleChanges(payload)
-	return c.Blob(code, echo.MIMEApplicationJSON, ack)
-}
-
-func (s *Server) syncCurrent(c echo.Context) error {
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.backend.CurrentAck())
 }
 
 func (s *Server) pulseDoor(c echo.Context) error {

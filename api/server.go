@@ -127,6 +127,7 @@ func (s *Server) newEcho() *echo.Echo {
 	v1.GET("/events/stream", s.eventStream, read)
 	v1.POST("/sync/changes", s.syncChanges, sync)
 	v1.GET("/sync", s.syncCurrent, sync)
+	v1.POST("/sync/reset", s.syncReset, admin)
 	v1.POST("/doors/:door/pulse", s.pulseDoor, read)
 	if s.sim != nil {
 		v1.POST("/sim/readers/:reader/card", s.simCard, read)

@@ -9,6 +9,7 @@ import (
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
+	"github.com/lintel-access/lintel/sync/changeset"
 )
 
 // backend is the gateway as the API sees it. Writes go through the store's
@@ -83,11 +84,39 @@ func (b *backend) WaitEvents(ctx context.Context, after uint64) error {
 	return b.store.Wait(ctx, after)
 }
 
-func (b *backend) HandleChanges(payload []byte) ([]byte, int) {
-	return b.sync.HandleChangesHTTP(payload)
+// HandleChanges submits a changeset posted to the API to the sync inbox,
+// the one path of every changeset, and waits for its ack.
+func (b *backend) HandleChanges(ctx context.Context, actor string, payload []byte) (api.SyncResult, error) {
+	done := make(chan changeset.Ack, 1)
+	b.inbox.Submit(actor, payload, func(a changeset.Ack) { done <- a })
+	select {
+	case a := <-done:
+		res := api.SyncResult{Ack: changeset.MarshalAck(a), Status: string(a.Status)}
+		if a.Error != nil {
+			res.Code = string(a.Error.Code)
+		}
+		return res, nil
+	case <-ctx.Done():
+		return api.SyncResult{}, ctx.Err()
+	}
 }
 
 func (b *backend) CurrentAck() []byte { return b.sync.CurrentAck() }
+
+// ResetSync resets the sync revision for an operator and journals it.
+func (b *backend) ResetSync(_ context.Context, actor string, revision uint64) ([]byte, error) {
+	ack, err := b.gw().resetSync(actor, revision)
+	if errors.Is(err, changeset.ErrResetAhead) {
+		return nil, invalid{err}
+	}
+	return ack, err
+}
+
+// invalid is an error the API answers 422 with its own text.
+type invalid struct{ err error }
+
+func (e invalid) Error() string   { return e.err.Error() }
+func (e invalid) Unwrap() []error { return []error{api.ErrInvalid, e.err} }
 
 func (b *backend) PulseDoor(door string) error {
 	d, ok := b.hw.door(door)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,6 +139,17 @@ func TestCloudChangesetRevokesPIN(t *testing.T) {
 	ack := waitAck(2)
 	if ack.Counts.PINs != 0 {
 		t.Errorf("ack of revision 2 counts %d PINs, want 0", ack.Counts.PINs)
+	}
+	// Each changeset from the cloud is audited as the portal's.
+	var audit []string
+	for _, ev := range syncEvents(t, g, 0) {
+		audit = append(audit, ev.Detail)
+	}
+	if want := []string{
+		"revision 1 applied by portal: 1 users, 0 credentials, 1 PINs",
+		"revision 2 applied by portal: 1 users, 0 credentials, 0 PINs",
+	}; !slices.Equal(audit, want) {
+		t.Errorf("audit events: got %q, want %q", audit, want)
 	}
 	start = g.store.JournalStats().Last
 	if err := g.hw.sim.Keys("side", "24680#"); err != nil {

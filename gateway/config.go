@@ -45,6 +45,8 @@ type Config struct {
 	// Access is the gateway-wide access rules; the policy itself (levels,
 	// schedules, ...) is in the database, set through the API or sync.
 	Access AccessConfig `toml:"access"`
+	// Sync says whose changesets the gateway applies; see [SyncConfig].
+	Sync SyncConfig `toml:"sync"`
 	// Readers and Doors are keyed by name; the name appears in events,
 	// topics and the status page.
 	Readers map[string]ReaderConfig `toml:"readers"`
@@ -448,6 +450,7 @@ func (c *Config) validate(p *problems) {
 	c.API.validate(p, c)
 	c.validateBroker(p)
 	c.validateUplink(p)
+	c.Sync.validate(p)
 	c.Journal.validate(p)
 	var used pinClaims
 	c.validateReaders(p, &used)

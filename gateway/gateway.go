@@ -73,8 +73,9 @@ type Gateway struct {
 	store   *store.Store
 	engine  *access.Engine
 	sync    *changeset.Applier
-	broker  *broker.Broker // nil when disabled
-	uplink  *uplink.Uplink // nil when no uplink is configured
+	inbox   *changeset.Inbox // every changeset goes through it
+	broker  *broker.Broker   // nil when disabled
+	uplink  *uplink.Uplink   // nil when no uplink is configured
 	api     *api.Server
 	metrics *metrics
 
@@ -174,7 +175,18 @@ func (g *Gateway) open() error {
 	if err := g.openAccess(); err != nil {
 		return err
 	}
-	g.sync = changeset.New(st, time.Now, g.log.With("component", "sync"))
+	keys, err := cfg.Sync.Keyring()
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	syncLog := g.log.With("component", "sync")
+	if g.sync, err = changeset.NewApplier(st, changeset.Config{Now: time.Now, Log: syncLog,
+		GatewayID: cfg.Gateway.ID, Keys: keys}); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if g.inbox, err = changeset.NewInbox(g.sync, changeset.InboxConfig{OnApplied: g.onSyncApplied, Log: syncLog}); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
 
 	var adminPlain string
 	if !hasAdmin(cfg) {
@@ -207,7 +219,7 @@ func (g *Gateway) open() error {
 		}
 	}
 	if cfg.Uplink.URL != "" {
-		g.uplink, err = uplink.New(cfg.Uplink, cfg.Gateway.ID, uplinkJournal{st}, uplinkCursor{st}, g.sync,
+		g.uplink, err = uplink.New(cfg.Uplink, cfg.Gateway.ID, uplinkJournal{st}, uplinkCursor{st}, uplinkSync{g},
 			g.log.With("component", "uplink"))
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
@@ -254,6 +266,7 @@ func (g *Gateway) run(ctx context.Context) error {
 	for _, d := range g.hw.doors {
 		goSafe("door "+d.name, func(ctx context.Context) error { return g.runDoor(ctx, d) })
 	}
+	goSafe("sync inbox", g.inbox.Run)
 	if g.broker != nil {
 		if err := g.startBroker(); err != nil {
 			cancel()

@@ -144,21 +144,16 @@ func (g *Gateway) startBroker() error {
 		return err
 	}
 	changes, _ := topic.SyncChanges(g.cfg.Gateway.ID)
-	acks, _ := topic.SyncAcks(g.cfg.Gateway.ID)
 	err := g.broker.Subscribe(changes, func(_ string, payload []byte) {
-		// Apply off the broker's connection goroutine; the applier
-		// serialises changesets itself.
-		p := append([]byte(nil), payload...)
-		go func() {
-			ack := g.sync.HandleChanges(p)
-			if err := g.broker.Publish(acks, ack, false); err != nil {
-				g.log.Warn("publishing sync ack", "err", err)
-			}
-		}()
+		// The broker's callback does not say yet who published; when it
+		// does, pass the client's username here, so the audit names
+		// "local-broker:<username>".
+		g.onBrokerChanges("", payload)
 	})
 	if err != nil {
 		return err
 	}
+	acks, _ := topic.SyncAcks(g.cfg.Gateway.ID)
 	return g.broker.Publish(acks, g.sync.CurrentAck(), false)
 }
 

@@ -44,6 +44,10 @@ type Backend struct {
 	healthy  bool
 	uplink   api.UplinkStatus
 	revision uint64
+	// syncBusy makes HandleChanges refuse everything as busy; syncActors
+	// are the actors of the changesets applied and the resets.
+	syncBusy   bool
+	syncActors []string
 }
 
 type user struct {
@@ -373,21 +377,46 @@ func (b *Backend) WaitEvents(ctx context.Context, after uint64) error {
 
 // HandleChanges implements api.Backend with a stand-in for the changeset
 // apply: a JSON object with a "revision" greater than the current one is
-// applied; anything else is refused with 400 or 409.
-func (b *Backend) HandleChanges(payload []byte) ([]byte, int) {
+// applied; one at or below it is refused with code gap, anything else with
+// code malformed; while SetSyncBusy is on, everything is refused with code
+// busy. It records the actor of every changeset applied.
+func (b *Backend) HandleChanges(ctx context.Context, actor string, payload []byte) (api.SyncResult, error) {
+	if err := ctx.Err(); err != nil {
+		return api.SyncResult{}, err
+	}
 	var cs struct {
 		Revision uint64 `json:"revision"`
 	}
 	if err := json.Unmarshal(payload, &cs); err != nil {
-		return ack(0, false, "changeset: "+err.Error()), 400
+		return api.SyncResult{Ack: ack(0, false, "changeset: "+err.Error()), Status: "refused", Code: "malformed"}, nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.syncBusy {
+		return api.SyncResult{Ack: ack(b.revision, false, "busy"), Status: "refused", Code: "busy"}, nil
+	}
 	if cs.Revision <= b.revision {
-		return ack(b.revision, false, fmt.Sprintf("revision: %d is not after the current %d", cs.Revision, b.revision)), 409
+		return api.SyncResult{Ack: ack(b.revision, false, fmt.Sprintf("revision: %d is not after the current %d", cs.Revision, b.revision)),
+			Status: "refused", Code: "gap"}, nil
 	}
 	b.revision = cs.Revision
-	return ack(b.revision, true, ""), 200
+	b.syncActors = append(b.syncActors, actor)
+	return api.SyncResult{Ack: ack(b.revision, true, ""), Status: "applied"}, nil
+}
+
+// SetSyncBusy makes HandleChanges refuse every changeset as busy, or not.
+func (b *Backend) SetSyncBusy(busy bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.syncBusy = busy
+}
+
+// SyncActors returns the actors of the changesets applied, in order, and
+// of the resets.
+func (b *Backend) SyncActors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.syncActors)
 }
 
 // CurrentAck implements api.Backend.
@@ -395,6 +424,19 @@ func (b *Backend) CurrentAck() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return ack(b.revision, true, "")
+}
+
+// ResetSync implements api.Backend: the revision goes back to revision,
+// which may not be above it.
+func (b *Backend) ResetSync(ctx context.Context, actor string, revision uint64) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if revision > b.revision {
+		return nil, fmt.Errorf("%d is above the current revision %d (%w)", revision, b.revision, api.ErrInvalid)
+	}
+	b.revision = revision
+	b.syncActors = append(b.syncActors, "reset by "+actor)
+	return ack(b.revision, true, ""), nil
 }
 
 func ack(rev uint64, applied bool, msg string) []byte {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +109,7 @@ type Commands struct {
 	Card   CardCmd   `cmd:"" help:"Enrol cards."`
 	Events EventsCmd `cmd:"" help:"Read the activity log."`
 	Status StatusCmd `cmd:"" help:"Show the gateway's status."`
+	Sync   SyncCmd   `cmd:"" help:"Show the portal sync revision, or reset it."`
 	Sim    SimCmd    `cmd:"" help:"Drive the simulated readers and doors of 'lintel run --sim'."`
 }
 
@@ -482,6 +484,88 @@ func rejects(m map[string]uint64) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return orNone(strings.Join(parts, ", "))
+}
+
+// SyncCmd shows and recovers the portal sync.
+type SyncCmd struct {
+	Status SyncStatusCmd `cmd:"" help:"Show the sync revision the gateway holds, its counts and digest."`
+	Reset  SyncResetCmd  `cmd:"" help:"Set the sync revision back, keeping the table, so the portal can resend from there (admin token)."`
+}
+
+// syncAck is what the CLI reads of an ack (docs/sync.md, The ack).
+type syncAck struct {
+	Revision uint64 `json:"revision"`
+	Counts   struct {
+		Users       int `json:"users"`
+		Credentials int `json:"credentials"`
+		PINs        int `json:"pins"`
+	} `json:"counts"`
+	Digest string `json:"digest"`
+}
+
+func readAck(b []byte) (syncAck, error) {
+	var a syncAck
+	if err := json.Unmarshal(b, &a); err != nil {
+		return a, fmt.Errorf("sync: the gateway's ack is not JSON: %w", err)
+	}
+	return a, nil
+}
+
+func (a syncAck) String() string {
+	return fmt.Sprintf("sync revision %d: %d users, %d credentials, %d PINs; digest %s",
+		a.Revision, a.Counts.Users, a.Counts.Credentials, a.Counts.PINs, a.Digest)
+}
+
+// SyncStatusCmd is `lintel sync status`.
+type SyncStatusCmd struct{}
+
+// Run prints the current sync revision.
+func (c *SyncStatusCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	b, err := cl.SyncCurrent(g.ctx())
+	if err != nil {
+		return err
+	}
+	a, err := readAck(b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(g.out(), a)
+	return nil
+}
+
+// SyncResetCmd is `lintel sync reset [--revision N]`.
+type SyncResetCmd struct {
+	Revision uint64 `default:"0" placeholder:"N" help:"Revision to reset to, at most the current one. 0 lets any snapshot apply next; the portal's last good revision keeps every older changeset a duplicate, so none can be replayed."`
+}
+
+// Run resets the revision and says from where to where.
+func (c *SyncResetCmd) Run(g *Globals) error {
+	cl, err := g.Client()
+	if err != nil {
+		return err
+	}
+	before, err := cl.SyncCurrent(g.ctx())
+	if err != nil {
+		return err
+	}
+	from, err := readAck(before)
+	if err != nil {
+		return err
+	}
+	b, err := cl.ResetSync(g.ctx(), c.Revision)
+	if err != nil {
+		return err
+	}
+	a, err := readAck(b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.out(), "reset the sync revision from %d to %d; the table is kept, and the portal resends from there\n%s\n", from.Revision, a.Revision, a)
+	return nil
 }
 
 // SimCmd drives the simulator.

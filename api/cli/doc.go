@@ -1,6 +1,8 @@
 // Package cli is the client half of the lintel command: kong command
-// structs for managing users, PINs and cards, reading events and status and
-// driving the simulator, all over the REST API through package client.
+// structs for managing users, PINs and cards, reading events and status,
+// showing and resetting the portal sync revision (`lintel sync status`,
+// `lintel sync reset`) and driving the simulator, all over the REST API
+// through package client.
 //
 // cmd/lintel embeds [Globals] (the gateway's address and token) and
 // [Commands] in its own kong grammar and runs the chosen command with the

@@ -295,6 +295,23 @@ func (c *Client) SyncChanges(ctx context.Context, changeset []byte) ([]byte, int
 	return data, resp.StatusCode, nil
 }
 
+// SyncCurrent returns the ack of the revision the gateway holds, as JSON
+// (GET /api/v1/sync).
+func (c *Client) SyncCurrent(ctx context.Context) ([]byte, error) {
+	var ack json.RawMessage
+	_, err := c.do(ctx, "GET", "/api/v1/sync", nil, &ack)
+	return ack, err
+}
+
+// ResetSync sets the gateway's sync revision back to revision, keeping its
+// table, and returns the ack after the reset, as JSON (POST
+// /api/v1/sync/reset; admin only).
+func (c *Client) ResetSync(ctx context.Context, revision uint64) ([]byte, error) {
+	var ack json.RawMessage
+	_, err := c.do(ctx, "POST", "/api/v1/sync/reset", api.SyncResetBody{Revision: &revision}, &ack)
+	return ack, err
+}
+
 // SimCard presents a card at a simulated reader.
 func (c *Client) SimCard(ctx context.Context, reader string, card access.CardKey) error {
 	body := api.SimCardBody{Format: card.Format, Facility: &card.Facility, Number: &card.Number}

@@ -1,7 +1,6 @@
 package changeset
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -39,7 +38,19 @@ const (
 	CodeCredentialInUse   Code = "credential_in_use"   // the card or credential id belongs to someone already
 	CodeInUse             Code = "in_use"              // the schedule or level is still named by a level, a door policy or users
 	CodeInternal          Code = "internal"            // the store failed; nothing was applied, try again
+	CodeBusy              Code = "busy"                // the inbox is full; nothing was read, resend later
+	CodeUnsigned          Code = "unsigned"            // the gateway requires a signature and there is none
+	CodeBadSignature      Code = "bad_signature"       // the signature names an unknown key or does not verify
+	CodeRevisionJump      Code = "revision_jump"       // the revision is more than MaxRevisionJump past the gateway's
 )
+
+// Codes lists every code, in the order of docs/sync.md's table. Edges that
+// map codes onto their protocol (the HTTP API) are tested against it.
+var Codes = []Code{
+	CodeMalformed, CodeUnknownOp, CodeTooLarge, CodeInvalid, CodeNotFound,
+	CodeGap, CodePINInUse, CodePINSpaceExhausted, CodeCredentialInUse, CodeInUse,
+	CodeRevisionJump, CodeUnsigned, CodeBadSignature, CodeBusy, CodeInternal,
+}
 
 // Error is why a changeset was refused: the first problem found.
 type Error struct {
@@ -104,33 +115,6 @@ type Ack struct {
 	PINs []GeneratedPIN `json:"pins,omitempty"`
 	// Error is set when Status is refused.
 	Error *Error `json:"error,omitempty"`
-}
-
-// HTTPStatus is the status code an HTTP handler answers with this ack: 200
-// for applied, duplicate and current; otherwise by the error's code.
-func (a Ack) HTTPStatus() int {
-	if a.Status != StatusRefused || a.Error == nil {
-		return http.StatusOK
-	}
-	return a.Error.Code.HTTPStatus()
-}
-
-// HTTPStatus maps a code to an HTTP status: 400 for what is not a
-// changeset, 409 for conflicts with the gateway's state, 413 for size, 422
-// for values that break a rule, 500 for a store failure.
-func (c Code) HTTPStatus() int {
-	switch c {
-	case CodeMalformed, CodeUnknownOp:
-		return http.StatusBadRequest
-	case CodeGap, CodePINInUse, CodeCredentialInUse, CodePINSpaceExhausted, CodeInUse:
-		return http.StatusConflict
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeInvalid, CodeNotFound:
-		return http.StatusUnprocessableEntity
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 // errAt builds an Error for op i of a delta.

@@ -3,7 +3,6 @@ package changeset
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,9 +120,6 @@ func TestApplyGapNamesWhereToResume(t *testing.T) {
 	if !strings.Contains(ack.Error.Message, "resend from 1") {
 		t.Errorf("gap message %q does not say where to resume", ack.Error.Message)
 	}
-	if got := ack.HTTPStatus(); got != http.StatusConflict {
-		t.Errorf("gap: got HTTP %d, want 409", got)
-	}
 }
 
 func TestApplyOps(t *testing.T) {
@@ -189,36 +185,35 @@ func TestApplyRefusedChangesNothing(t *testing.T) {
 		name    string
 		payload string
 		want    Error
-		http    int
 	}{
-		{name: "malformed JSON", payload: `{"revision":2,"base":1,"ops":[`, want: Error{Code: CodeMalformed}, http: 400},
+		{name: "malformed JSON", payload: `{"revision":2,"base":1,"ops":[`, want: Error{Code: CodeMalformed}},
 		{name: "unknown op", payload: `{"revision":2,"base":1,"ops":[{"op":"user.upsert","user":"u3","enabled":true},{"op":"pin.reset","user":"u1"}]}`,
-			want: Error{Code: CodeUnknownOp, Op: intp(1), Path: "ops[1].op"}, http: 400},
-		{name: "oversized", payload: `{"revision":2,"snapshot":true,"users":[]}` + strings.Repeat(" ", MaxPayload), want: Error{Code: CodeTooLarge}, http: 413},
-		{name: "invalid PIN", payload: delta(u3, Op{Kind: OpPINSet, User: "u3", PIN: "12"}), want: Error{Code: CodeInvalid, Op: intp(1), Path: "ops[1].pin"}, http: 422},
-		{name: "unknown user", payload: delta(u3, Op{Kind: OpPINSet, User: "ghost", PIN: "771234"}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}, http: 422},
-		{name: "PIN held by another user", payload: delta(u3, Op{Kind: OpPINSet, User: "u3", PIN: "482913"}), want: Error{Code: CodePINInUse, Op: intp(1), Path: "ops[1].pin"}, http: 409},
+			want: Error{Code: CodeUnknownOp, Op: intp(1), Path: "ops[1].op"}},
+		{name: "oversized", payload: `{"revision":2,"snapshot":true,"users":[]}` + strings.Repeat(" ", MaxPayload), want: Error{Code: CodeTooLarge}},
+		{name: "invalid PIN", payload: delta(u3, Op{Kind: OpPINSet, User: "u3", PIN: "12"}), want: Error{Code: CodeInvalid, Op: intp(1), Path: "ops[1].pin"}},
+		{name: "unknown user", payload: delta(u3, Op{Kind: OpPINSet, User: "ghost", PIN: "771234"}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}},
+		{name: "PIN held by another user", payload: delta(u3, Op{Kind: OpPINSet, User: "u3", PIN: "482913"}), want: Error{Code: CodePINInUse, Op: intp(1), Path: "ops[1].pin"}},
 		{name: "PIN taken within the changeset", payload: delta(u3, Op{Kind: OpPINSet, User: "u3", PIN: "771234"}, Op{Kind: OpPINSet, User: "u2", PIN: "771234"}),
-			want: Error{Code: CodePINInUse, Op: intp(2), Path: "ops[2].pin"}, http: 409},
-		{name: "card held by another user", payload: delta(u3, Op{Kind: OpCredentialAdd, User: "u2", Credential: "c9", Card: card1}), want: Error{Code: CodeCredentialInUse, Op: intp(1), Path: "ops[1]"}, http: 409},
-		{name: "credential id in use", payload: delta(u3, Op{Kind: OpCredentialAdd, User: "u2", Credential: "c1", Card: access.CardKey{Format: "H10301", Facility: 1, Number: 9}}), want: Error{Code: CodeCredentialInUse, Op: intp(1), Path: "ops[1]"}, http: 409},
-		{name: "card for an unknown user", payload: delta(u3, Op{Kind: OpCredentialAdd, User: "ghost", Credential: "c9", Card: access.CardKey{Format: "H10301", Facility: 1, Number: 9}}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}, http: 422},
-		{name: "remove an unknown credential", payload: delta(u3, Op{Kind: OpCredentialRemove, Credential: "c9"}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}, http: 422},
-		{name: "delete an unknown user", payload: delta(u3, Op{Kind: OpUserDelete, User: "ghost"}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}, http: 422},
-		{name: "clear the PIN of a deleted user", payload: delta(u3, Op{Kind: OpUserDelete, User: "u1"}, Op{Kind: OpPINClear, User: "u1"}), want: Error{Code: CodeNotFound, Op: intp(2), Path: "ops[2]"}, http: 422},
-		{name: "generate for an unknown user", payload: delta(u3, Op{Kind: OpPINGenerate, User: "ghost", Length: 6}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}, http: 422},
+			want: Error{Code: CodePINInUse, Op: intp(2), Path: "ops[2].pin"}},
+		{name: "card held by another user", payload: delta(u3, Op{Kind: OpCredentialAdd, User: "u2", Credential: "c9", Card: card1}), want: Error{Code: CodeCredentialInUse, Op: intp(1), Path: "ops[1]"}},
+		{name: "credential id in use", payload: delta(u3, Op{Kind: OpCredentialAdd, User: "u2", Credential: "c1", Card: access.CardKey{Format: "H10301", Facility: 1, Number: 9}}), want: Error{Code: CodeCredentialInUse, Op: intp(1), Path: "ops[1]"}},
+		{name: "card for an unknown user", payload: delta(u3, Op{Kind: OpCredentialAdd, User: "ghost", Credential: "c9", Card: access.CardKey{Format: "H10301", Facility: 1, Number: 9}}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}},
+		{name: "remove an unknown credential", payload: delta(u3, Op{Kind: OpCredentialRemove, Credential: "c9"}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}},
+		{name: "delete an unknown user", payload: delta(u3, Op{Kind: OpUserDelete, User: "ghost"}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}},
+		{name: "clear the PIN of a deleted user", payload: delta(u3, Op{Kind: OpUserDelete, User: "u1"}, Op{Kind: OpPINClear, User: "u1"}), want: Error{Code: CodeNotFound, Op: intp(2), Path: "ops[2]"}},
+		{name: "generate for an unknown user", payload: delta(u3, Op{Kind: OpPINGenerate, User: "ghost", Length: 6}), want: Error{Code: CodeNotFound, Op: intp(1), Path: "ops[1]"}},
 		{name: "snapshot giving a PIN twice", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true,"pin":"771234"},{"id":"b","enabled":true,"pin":"771234"}]}`,
-			want: Error{Code: CodePINInUse, Path: "users[1].pin"}, http: 409},
+			want: Error{Code: CodePINInUse, Path: "users[1].pin"}},
 		{name: "snapshot giving a card twice", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true,"credentials":[{"id":"k1","card":{"format":"H10301","facility":1,"number":5}}]},{"id":"b","enabled":true,"credentials":[{"id":"k2","card":{"format":"H10301","facility":1,"number":5}}]}]}`,
-			want: Error{Code: CodeCredentialInUse, Path: "users[1].credentials"}, http: 409},
+			want: Error{Code: CodeCredentialInUse, Path: "users[1].credentials"}},
 		{name: "snapshot listing a user twice", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b","enabled":true},{"id":"a","enabled":true}]}`,
-			want: Error{Code: CodeInvalid, Path: "users[2].id"}, http: 422},
+			want: Error{Code: CodeInvalid, Path: "users[2].id"}},
 		{name: "snapshot with a bad user at the end", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b","enabled":true},{"id":"c","enabled":true,"pin":"12"}]}`,
-			want: Error{Code: CodeInvalid, Path: "users[2].pin"}, http: 422},
+			want: Error{Code: CodeInvalid, Path: "users[2].pin"}},
 		{name: "snapshot with a misspelt field at the end", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b","enabled":true,"pni":"771234"}]}`,
-			want: Error{Code: CodeMalformed, Path: "users[1]"}, http: 400},
+			want: Error{Code: CodeMalformed, Path: "users[1]"}},
 		{name: "snapshot that is not valid JSON at the end", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b",]}`,
-			want: Error{Code: CodeMalformed}, http: 400},
+			want: Error{Code: CodeMalformed}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,9 +229,6 @@ func TestApplyRefusedChangesNothing(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, *ack.Error, opts...); diff != "" {
 				t.Errorf("error %q (-want +got):\n%s", ack.Error, diff)
-			}
-			if got := ack.HTTPStatus(); got != tc.http {
-				t.Errorf("HTTP status: got %d, want %d", got, tc.http)
 			}
 			if ack.Revision != 1 || s.Revision() != 1 {
 				t.Errorf("revision: ack %d, store %d, want 1", ack.Revision, s.Revision())
@@ -282,7 +274,7 @@ func TestApplyGeneratedPINs(t *testing.T) {
 		{Kind: OpPINGenerate, User: "u2", Length: 6},
 		{Kind: OpPINGenerate, User: "u3", Length: 8},
 	}})
-	raw := a.HandleChanges(payload)
+	raw := handleChanges(a, payload)
 	ack := decodeAck(t, raw)
 	if ack.Status != StatusApplied {
 		t.Fatalf("apply: %s %+v", ack.Status, ack.Error)
@@ -303,14 +295,14 @@ func TestApplyGeneratedPINs(t *testing.T) {
 		}
 	}
 	// The PINs appear in that ack only.
-	for _, again := range [][]byte{a.HandleChanges(payload), a.CurrentAck()} {
+	for _, again := range [][]byte{handleChanges(a, payload), a.CurrentAck()} {
 		for _, g := range ack.PINs {
 			if strings.Contains(string(again), g.PIN) {
 				t.Errorf("a later ack contains the PIN generated for %s: %s", g.User, again)
 			}
 		}
 	}
-	if dup := decodeAck(t, a.HandleChanges(payload)); dup.Status != StatusDuplicate || dup.PINs != nil {
+	if dup := decodeAck(t, handleChanges(a, payload)); dup.Status != StatusDuplicate || dup.PINs != nil {
 		t.Errorf("resend: got %s with PINs %v, want a duplicate without", dup.Status, dup.PINs)
 	}
 }
@@ -424,7 +416,7 @@ func TestAckJSON(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := a.HandleChanges(tc.payload)
+			raw := handleChanges(a, tc.payload)
 			var ack Ack
 			if err := json.Unmarshal(raw, &ack); err != nil {
 				t.Fatal(err)
@@ -440,46 +432,6 @@ func TestAckJSON(t *testing.T) {
 	}
 	if got, want := string(a.CurrentAck()), `{"status":"current","revision":2,`; !strings.HasPrefix(got, want) {
 		t.Errorf("CurrentAck: got %s, want it to start with %s", got, want)
-	}
-}
-
-func TestHTTPStatus(t *testing.T) {
-	tests := []struct {
-		ack  Ack
-		want int
-	}{
-		{Ack{Status: StatusApplied}, 200},
-		{Ack{Status: StatusDuplicate}, 200},
-		{Ack{Status: StatusCurrent}, 200},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeMalformed}}, 400},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeUnknownOp}}, 400},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeGap}}, 409},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodePINInUse}}, 409},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeCredentialInUse}}, 409},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodePINSpaceExhausted}}, 409},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeTooLarge}}, 413},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeInvalid}}, 422},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeNotFound}}, 422},
-		{Ack{Status: StatusRefused, Error: &Error{Code: CodeInternal}}, 500},
-	}
-	for _, tc := range tests {
-		code := Code("")
-		if tc.ack.Error != nil {
-			code = tc.ack.Error.Code
-		}
-		t.Run(string(tc.ack.Status)+"/"+string(code), func(t *testing.T) {
-			if got := tc.ack.HTTPStatus(); got != tc.want {
-				t.Errorf("got %d, want %d", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestHandleChangesHTTP(t *testing.T) {
-	a, _, _ := newApplier(t)
-	body, status := a.HandleChangesHTTP([]byte(`{"revision":1,"base":0,"ops":[{"op":"pin.clear","user":"nobody"}]}`))
-	if ack := decodeAck(t, body); status != 422 || ack.Error == nil || ack.Error.Code != CodeNotFound {
-		t.Errorf("got %d %s, want 422 not_found", status, body)
 	}
 }
 
@@ -619,7 +571,7 @@ func TestApplyOnAClosedStore(t *testing.T) {
 		[]byte(`{"revision":2,"snapshot":true,"users":[]}`),
 	} {
 		ack := a.Apply(p)
-		if ack.Status != StatusRefused || ack.Error.Code != CodeInternal || ack.HTTPStatus() != http.StatusInternalServerError {
+		if ack.Status != StatusRefused || ack.Error.Code != CodeInternal {
 			t.Errorf("%s: got %s %+v, want refused internal", p, ack.Status, ack.Error)
 		}
 	}

@@ -19,9 +19,16 @@
 //
 //   - revision ≤ current: a duplicate, acknowledged and ignored, so the
 //     portal (or MQTT's at-least-once delivery) may resend freely;
+//   - revision more than [MaxRevisionJump] (2^32) past current: refused,
+//     so no single changeset can park the table at a revision (2^64-1) no
+//     later changeset can follow;
 //   - a delta with base ≠ current: a gap, refused with the current revision
 //     so the portal resends from there or sends a snapshot;
 //   - otherwise the changeset is applied, or refused whole.
+//
+// When the revision is wrong anyway (put there before these checks, or by
+// a portal that lost its numbering), [Applier.Reset] sets it back, keeping
+// the table; the gateway offers it to admins as `lintel sync reset`.
 //
 // A delta goes into one store transaction ([store.Store.Update]): the ops
 // run in order against the transaction's view, which sees its own writes,
@@ -51,6 +58,38 @@
 // encoding/json/v2, for its case-sensitive names, duplicate-name checks
 // and error positions.
 //
+// # Trust
+//
+// Whoever can deliver a changeset can change who opens the doors. An
+// Applier made with public keys ([Config.Keys], a [Keyring]) applies only
+// changesets the portal signed: the payload is a signed envelope, one line
+// naming the key and carrying an Ed25519 signature, then the changeset's
+// bytes exactly as signed ([Sign], [SignedMessage]). The signature covers a
+// context string, the gateway's id and the SHA-256 of those bytes, so a
+// changeset signed for one gateway is refused by the others, and nothing
+// is re-encoded, so the envelope travels unchanged over MQTT 3.1.1 and HTTP.
+// The signature is checked before anything is decoded; an unsigned or
+// badly signed payload is refused unread (unsigned, bad_signature).
+//
+// # The inbox
+//
+// The Applier serialises what it is given, but the order in which callers
+// reach its lock is no order at all: one goroutine per changeset reorders
+// a burst, and every changeset held by a waiting goroutine costs memory.
+// So every transport submits to one [Inbox] instead: a queue bounded by
+// count and bytes ([DefaultInboxChangesets], [DefaultInboxBytes]; a
+// changeset of any size is taken when the inbox is empty) with one worker,
+// [Inbox.Run], that applies changesets in the order they were submitted.
+// [Inbox.Submit] never blocks, so a transport may call it from the
+// goroutine that delivers its messages: what does not fit is refused at
+// once, unread, with code busy, and every submission gets exactly one
+// reply, also when the inbox stops. The inbox names the actor of each
+// applied changeset to [InboxConfig.OnApplied], where the gateway journals
+// its audit event; the ack itself is the same whoever sent it.
+//
+// HTTP status codes are not this package's: the API maps the codes, which
+// are the wire contract, onto HTTP.
+//
 // # Secrets
 //
 // A PIN arrives in plain text (pin.set, snapshot users) and is hashed by
@@ -63,9 +102,12 @@
 //
 // # Concurrency
 //
-// An Applier serialises Apply and Current with one mutex, so changesets
-// from MQTT (the uplink, the local broker) and HTTP take effect one at a
-// time, and an ack always describes a table with no changeset half applied.
+// An Applier serialises Apply, Reset and Current with one mutex, so an ack
+// always describes a table with no changeset half applied; the Inbox in
+// front of it makes the order of changesets the order they arrived in,
+// whichever transport (the uplink, the local broker, HTTP) brought them.
+// An ack refused unread (busy) is made without waiting for an apply in
+// progress, from the store's state at that moment.
 // The store publishes each change to the in-memory index the doors read in
 // one step, so a decision in progress never sees half a changeset either.
 package changeset

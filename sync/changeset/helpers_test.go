@@ -127,3 +127,7 @@ func decodeAck(tb testing.TB, b []byte) Ack {
 	}
 	return a
 }
+
+// handleChanges applies payload and returns the ack as the transports send
+// it.
+func handleChanges(a *Applier, payload []byte) []byte { return MarshalAck(a.Apply(payload)) }

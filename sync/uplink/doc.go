@@ -68,13 +68,17 @@
 // whose name cannot be a topic level are published under "gateway" (and
 // logged) rather than dropped.
 //
-// Changesets are handed to the SyncHandler one at a time, in arrival order,
-// on a goroutine of their own, so a long apply (a 100,000-user snapshot)
-// never holds up PUBACKs. Up to 16 may wait; beyond that a changeset is
-// dropped and counted in [State.ChangesDropped]. That loses nothing the
-// portal cannot see: the next changeset no longer builds on the applied
-// revision, is refused as a gap with that revision, and the portal resends
-// (as it does when an awaited ack does not come).
+// Changesets are handed to the SyncHandler as they arrive, in arrival
+// order, and the uplink does not wait for them: the handler (the gateway's
+// sync inbox) queues them for its own worker, so a long apply (a
+// 100,000-user snapshot) never holds up PUBACKs, and refuses at once, with
+// an ack, what does not fit. Each ack is published on sync/acks from a
+// goroutine of the uplink's, in the order the acks were made; up to 256 may
+// wait for a slow connection, and beyond that an ack is dropped and counted
+// in [State.AcksDropped]. That loses nothing the portal cannot see: it
+// treats a missing ack as it treats a lost one, resends, and gets a
+// duplicate's ack with the revision (or the current ack on the next
+// connect).
 //
 // # Durability
 //

@@ -51,14 +51,19 @@ type Cursor interface {
 	Save(seq uint64) error
 }
 
-// SyncHandler applies changesets arriving on the sync topic and reports the
-// current ack. The uplink calls HandleChanges from one goroutine, one
-// changeset at a time, in arrival order; CurrentAck may be called from
-// another goroutine concurrently with HandleChanges.
+// SyncHandler takes the changesets arriving on the sync topic and reports
+// the current ack. It must be safe for concurrent use.
+//
+// The uplink calls SubmitChanges from paho's delivery goroutine, one
+// changeset at a time, in arrival order; it must not block, since that
+// goroutine also delivers the PUBACKs of events. The handler keeps the
+// order (the gateway's sync inbox applies changesets one at a time in the
+// order they were submitted) and calls reply exactly once with the ack,
+// later from a goroutine of its own or at once, before SubmitChanges
+// returns, when it refuses the changeset unread. reply never blocks; a nil
+// ack publishes nothing.
 type SyncHandler interface {
-	// HandleChanges applies payload; the ack is published on sync/acks.
-	// A nil ack publishes nothing.
-	HandleChanges(payload []byte) (ack []byte)
+	SubmitChanges(payload []byte, reply func(ack []byte))
 	// CurrentAck is published on every connect: the applied revision. Nil
 	// publishes nothing.
 	CurrentAck() []byte
@@ -83,13 +88,14 @@ type State struct {
 	// Published counts events the cloud broker acknowledged since start,
 	// resends included.
 	Published uint64 `json:"published"`
-	// ChangesDropped counts changesets dropped because the previous ones
-	// were still being applied (see the package documentation).
-	ChangesDropped uint64 `json:"changes_dropped"`
+	// AcksDropped counts sync acks dropped because acks were being made
+	// faster than the connection took them (see the package
+	// documentation).
+	AcksDropped uint64 `json:"acks_dropped"`
 }
 
-// changesQueue is how many changesets may wait for HandleChanges.
-const changesQueue = 16
+// acksQueue is how many sync acks may wait to be published.
+const acksQueue = 256
 
 // shutdownTimeout bounds the orderly goodbye on shutdown: publishing the
 // retained "offline" status and the MQTT DISCONNECT.
@@ -113,9 +119,9 @@ type Uplink struct {
 	handler  SyncHandler // nil: no sync over this uplink
 	log      *slog.Logger
 
-	// changes carries changesets from paho's router to the applier, in
-	// arrival order.
-	changes chan []byte
+	// acks carries sync acks from the handler's replies to the goroutine
+	// that publishes them, in the order they were made.
+	acks chan []byte
 	// retainedKick wakes the live session to publish dirty retained
 	// topics. Capacity 1: one pending wake-up covers any number of calls.
 	retainedKick chan struct{}
@@ -179,7 +185,7 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 		cursor:       c,
 		handler:      h,
 		log:          log,
-		changes:      make(chan []byte, changesQueue),
+		acks:         make(chan []byte, acksQueue),
 		retainedKick: make(chan struct{}, 1),
 		retained:     make(map[string][]byte),
 		dirty:        make(map[string]struct{}),
@@ -230,7 +236,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if u.handler != nil {
-		wg.Go(func() { u.applyChanges(ctx) })
+		wg.Go(func() { u.publishAcks(ctx) })
 	}
 
 	acked, ok := u.loadCursor(ctx)
@@ -322,31 +328,40 @@ func (u *Uplink) setLive(c *conn) {
 }
 
 // onChanges is paho's handler for the sync topic. It runs on paho's router
-// goroutine, which also delivers PUBACKs, so it must not block: it queues
-// the changeset for the applier, or drops it when the queue is full. A
-// dropped changeset is not lost to the portal: the next one is refused as
-// a gap with the current revision, and the portal resends.
+// goroutine, which also delivers PUBACKs, so it must not block: it hands
+// the changeset to the handler, which queues it (or refuses it at once as
+// busy), and the ack comes back through queueAck.
 func (u *Uplink) onChanges(_ mqtt.Client, m mqtt.Message) {
+	u.handler.SubmitChanges(m.Payload(), u.queueAck)
+}
+
+// queueAck queues a sync ack for publishAcks. It never blocks: an ack that
+// finds the queue full is dropped and counted, which loses nothing the
+// portal cannot recover, as a lost ack does (see the package
+// documentation).
+func (u *Uplink) queueAck(ack []byte) {
+	if ack == nil {
+		return
+	}
 	select {
-	case u.changes <- m.Payload():
+	case u.acks <- ack:
 	default:
 		u.mu.Lock()
-		u.state.ChangesDropped++
+		u.state.AcksDropped++
 		u.mu.Unlock()
-		u.log.Warn("changeset dropped: too many waiting to be applied", "queue", changesQueue, "bytes", len(m.Payload()))
+		u.log.Warn("sync ack dropped: too many waiting to be published", "queue", acksQueue)
 	}
 }
 
-// applyChanges hands queued changesets to the handler, one at a time, and
-// publishes each ack on the live connection. An ack that finds no
-// connection is not kept: CurrentAck on the next connect supersedes it.
-func (u *Uplink) applyChanges(ctx context.Context) {
+// publishAcks publishes queued acks on the live connection, in order. An
+// ack that finds no connection is not kept: CurrentAck on the next connect
+// supersedes it.
+func (u *Uplink) publishAcks(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case p := <-u.changes:
-			ack := u.handler.HandleChanges(p)
+		case ack := <-u.acks:
 			u.publishAck(ack, nil)
 		}
 	}

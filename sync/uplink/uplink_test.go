@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,8 +228,8 @@ func TestSyncChanges(t *testing.T) {
 	acks.WaitFor(t, patience, "the current ack after reconnecting", func(m []uplinktest.Message) bool {
 		return count(m, string(uplinktest.Ack(3))) > before
 	})
-	if st := u.State(); st.Reconnects == 0 || st.ChangesDropped != 0 {
-		t.Errorf("State() = %+v, want at least one reconnect and no dropped changesets", st)
+	if st := u.State(); st.Reconnects == 0 || st.AcksDropped != 0 {
+		t.Errorf("State() = %+v, want at least one reconnect and no dropped acks", st)
 	}
 }
 
@@ -414,26 +415,47 @@ func TestNoBroker(t *testing.T) {
 	u.stop(t)
 }
 
-// gatedHandler is a SyncHandler whose HandleChanges waits for gate to be
-// closed, as a long snapshot apply would.
+// gatedHandler is a SyncHandler that queues changesets and acknowledges
+// them only once gate is closed, as the gateway's inbox does during a long
+// snapshot apply.
 type gatedHandler struct {
 	uplinktest.Handler
-	gate chan struct{}
+
+	mu       sync.Mutex // guards released and pending
+	released bool
+	pending  []func()
 }
 
-func (h *gatedHandler) HandleChanges(p []byte) []byte {
-	<-h.gate
-	return h.Handler.HandleChanges(p)
+func (h *gatedHandler) SubmitChanges(p []byte, reply func([]byte)) {
+	ack := h.HandleChanges(p)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		reply(ack)
+		return
+	}
+	h.pending = append(h.pending, func() { reply(ack) })
 }
 
-// TestChangesBurstDuringApply: while one changeset is being applied, later
-// ones queue; past the queue they are dropped and counted, never reordered,
-// and events keep flowing all the while.
+// release acknowledges what waits, in order, and the rest at once.
+func (h *gatedHandler) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.released = true
+	for _, f := range h.pending {
+		f()
+	}
+}
+
+// TestChangesBurstDuringApply: while changesets wait to be applied, the
+// uplink hands over every later one at once, in order, and events keep
+// flowing; the acks are published, in order, once they are made.
 func TestChangesBurstDuringApply(t *testing.T) {
 	const burst = 40
 	srv := mosquittotest.Start(t)
 	events := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
-	h := &gatedHandler{gate: make(chan struct{})}
+	acks := uplinktest.Subscribe(t, srv.URL(), acksTopic)
+	h := &gatedHandler{}
 	j, c := uplinktest.NewMemJournal(), uplinktest.NewMemCursor(0)
 	u := start(t, testConfig(srv.URL()), j, c, h)
 	eventually(t, "connected", func() bool { return u.State().Connected })
@@ -444,24 +466,39 @@ func TestChangesBurstDuringApply(t *testing.T) {
 			t.Fatalf("portal publish: %v", tok.Error())
 		}
 	}
-	eventually(t, "changesets dropped", func() bool { return u.State().ChangesDropped > 0 })
+	eventually(t, "every changeset handed over", func() bool { return len(h.Changes()) == burst })
 	appendEvents(j, 100)
-	delivered(t, events, 100) // the apply in progress holds up no event
+	delivered(t, events, 100) // the changesets waiting hold up no event
 
-	close(h.gate)
-	eventually(t, "every changeset applied or dropped", func() bool {
-		return len(h.Changes())+int(u.State().ChangesDropped) == burst
+	h.release()
+	var want []string
+	for i := 1; i <= burst; i++ {
+		want = append(want, string(uplinktest.Ack(i)))
+	}
+	msgs := acks.WaitFor(t, patience, "an ack per changeset", func(m []uplinktest.Message) bool {
+		return count(m, string(uplinktest.Ack(burst))) > 0
 	})
+	var got []string
+	for _, m := range msgs {
+		if p := string(m.Payload); p != string(uplinktest.Ack(0)) {
+			got = append(got, p)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("acks (-want +got):\n%s", diff)
+	}
 	last := 0
 	for _, p := range h.Changes() {
 		var n int
 		if _, err := fmt.Sscanf(string(p), `{"revision":%d}`, &n); err != nil {
 			t.Fatalf("changeset %q: %v", p, err)
 		}
-		if n <= last {
-			t.Fatalf("changeset %d handled after %d", n, last)
+		if n != last+1 {
+			t.Fatalf("changeset %d handed over after %d", n, last)
 		}
 		last = n
 	}
-	t.Logf("%d changesets applied, %d dropped", len(h.Changes()), u.State().ChangesDropped)
+	if st := u.State(); st.AcksDropped != 0 {
+		t.Errorf("State() = %+v, want no ack dropped", st)
+	}
 }

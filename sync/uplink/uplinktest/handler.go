@@ -9,7 +9,7 @@ import (
 
 // Handler is an [uplink.SyncHandler] that records every changeset and
 // counts them as revisions: the n-th changeset is acknowledged with
-// {"revision":n}, and CurrentAck reports the last one.
+// {"revision":n}, at once, and CurrentAck reports the last one.
 type Handler struct {
 	// mu guards got.
 	mu  sync.Mutex
@@ -18,7 +18,13 @@ type Handler struct {
 
 var _ uplink.SyncHandler = (*Handler)(nil)
 
-// HandleChanges implements [uplink.SyncHandler].
+// SubmitChanges implements [uplink.SyncHandler]: it records payload and
+// replies before it returns.
+func (h *Handler) SubmitChanges(payload []byte, reply func([]byte)) {
+	reply(h.HandleChanges(payload))
+}
+
+// HandleChanges records payload and returns its ack.
 func (h *Handler) HandleChanges(payload []byte) []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
