@@ -423,6 +423,17 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 			addr, wsAddr := b.TCPAddr(), b.WebSocketAddr()
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
+			stopped := false
+			halt := func() {
+				if !stopped {
+					stopped = true
+					close(stop)
+					wg.Wait()
+				}
+			}
+			defer halt() // also on a failure below, so no churn outlives the test
+			defer b.Close()
+			connected := make(chan struct{}, 1) // a CONNACK arrived
 			for w := range 8 {
 				wg.Go(func() {
 					for i := 0; ; i++ {
@@ -432,9 +443,9 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 						default:
 						}
 						if w%2 == 0 {
-							churn(addr, w, i)
+							churn(addr, w, i, connected)
 						} else {
-							churnWS(wsAddr, w, i)
+							churnWS(wsAddr, w, i, connected)
 						}
 					}
 				})
@@ -450,14 +461,18 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 				}
 			})
 			// Let connections pile up in every state, then close under them.
-			for b.Stats().ClientsConnected < 4 {
-				time.Sleep(time.Millisecond)
+			deadline := time.After(waitFor)
+			for n := range 4 {
+				select {
+				case <-connected:
+				case <-deadline:
+					t.Fatalf("%d churning clients got a CONNACK in %v, want 4", n, waitFor)
+				}
 			}
 			if err := b.Close(); err != nil {
 				t.Fatal(err)
 			}
-			close(stop)
-			wg.Wait()
+			halt()
 			if n := b.Stats().ClientsConnected; n != 0 {
 				t.Fatalf("ClientsConnected after Close = %d, want 0", n)
 			}
@@ -466,7 +481,7 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 }
 
 // churnWS does what churn does, over WebSocket.
-func churnWS(addr string, w, i int) {
+func churnWS(addr string, w, i int, connected chan<- struct{}) {
 	d := websocket.Dialer{HandshakeTimeout: time.Second, Subprotocols: []string{"mqtt"}}
 	c, _, err := d.Dial("ws://"+addr+"/mqtt", nil)
 	if err != nil {
@@ -474,13 +489,13 @@ func churnWS(addr string, w, i int) {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
-	churnScript(byte('A'+w), i,
+	churnScript(byte('A'+w), i, connected,
 		func(b []byte) error { return c.WriteMessage(websocket.BinaryMessage, b) },
 		func() error { _, _, err := c.ReadMessage(); return err })
 }
 
 // churn opens one raw connection and runs churnScript on it.
-func churn(addr string, w, i int) {
+func churn(addr string, w, i int, connected chan<- struct{}) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return
@@ -488,7 +503,7 @@ func churn(addr string, w, i int) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
 	buf := make([]byte, 512)
-	churnScript(byte('a'+w), i,
+	churnScript(byte('a'+w), i, connected,
 		func(b []byte) error { _, err := c.Write(b); return err },
 		func() error { _, err := c.Read(buf); return err })
 }
@@ -496,8 +511,8 @@ func churn(addr string, w, i int) {
 // churnScript leaves one connection in one of several states, chosen by
 // i: closed at once, closed mid-CONNECT, or connected and subscribed then
 // dropped. idFirst starts the client id, keeping TCP and WebSocket
-// clients apart.
-func churnScript(idFirst byte, i int, send func([]byte) error, recv func() error) {
+// clients apart. Each CONNACK is offered on connected, without waiting.
+func churnScript(idFirst byte, i int, connected chan<- struct{}, send func([]byte) error, recv func() error) {
 	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, idFirst, byte('a' + i%26)}
 	switch i % 3 {
 	case 0:
@@ -508,6 +523,10 @@ func churnScript(idFirst byte, i int, send func([]byte) error, recv func() error
 	}
 	if send(connect) != nil || recv() != nil {
 		return
+	}
+	select {
+	case connected <- struct{}{}:
+	default:
 	}
 	send([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}) //nolint:errcheck // as above.
 	recv()                                                      //nolint:errcheck // as above.
