@@ -199,6 +199,48 @@ func TestSpoofedPublishOnGatewayTopicsIsDropped(t *testing.T) {
 	late.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline)
 }
 
+// TestEventsUnderAnotherGatewayIDAreRefused: the embedded broker serves one
+// gateway, so nothing under lintel/v1/ but that gateway's sync/changes is
+// a client's to publish on. A consumer subscribed to lintel/v1/+/events/+
+// would otherwise take a client's message on lintel/v1/gw2/... for gateway
+// gw2's word, whatever filters the client's account lists ("#" here).
+func TestEventsUnderAnotherGatewayIDAreRefused(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Clients = append(cfg.Clients, broker.Client{
+		Username: "watcher", PasswordHash: hash(t, "watcher-pass"),
+		Subscribe: []string{"lintel/v1/#"},
+	})
+	b, _ := start(t, cfg)
+	watcher := mustDial(t, clientOpts{url: tcpURL(b), id: "watcher", username: "watcher", password: "watcher-pass"})
+	watcher.mustSubscribe(t, "lintel/v1/#")
+	watcher.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline) // retained
+
+	const other = "gw2"
+	acks := must(t)(topic.SyncAcks(gw))
+	for i, name := range []string{
+		must(t)(topic.Events(other, "front")),
+		must(t)(topic.Status(other)),
+		must(t)(topic.Door(other, "front")),
+		must(t)(topic.SyncAcks(other)),
+		must(t)(topic.SyncChanges(other)),
+		"lintel/v1/" + other + "/elsewhere",
+		"lintel/v1",
+	} {
+		for _, qos := range []byte{0, 1} {
+			t.Run(fmt.Sprintf("%s qos %d", name, qos), func(t *testing.T) {
+				c := mustDial(t, clientOpts{url: tcpURL(b), id: fmt.Sprintf("spoof%d-%d", i, qos), username: "portal", password: "portal-pass"})
+				c.Publish(name, qos, false, "spoofed").WaitTimeout(waitFor) // QoS 1 ends in a disconnect for MQTT 3.1.1
+				// Deliveries to the watcher are ordered: had the spoofed
+				// message been let through, it would arrive first.
+				if err := b.Publish(acks, []byte("barrier"), false); err != nil {
+					t.Fatal(err)
+				}
+				watcher.expect(t, acks, "barrier")
+			})
+		}
+	}
+}
+
 func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
 	b, _ := start(t, testConfig(t))
 	changes := must(t)(topic.SyncChanges(gw))

@@ -121,8 +121,9 @@ type Client struct {
 	// Publish and Subscribe are the topic filters the client may publish
 	// to and subscribe to (MQTT wildcards allowed). A subscription must lie
 	// within one of the Subscribe filters. Empty lists allow nothing.
-	// Whatever they say, no client may publish on the gateway's own event,
-	// status, door or sync acknowledgement topics.
+	// Whatever they say, no client may publish under lintel/v1/ except on
+	// the gateway's own sync/changes: not on the gateway's event, status,
+	// door or sync acknowledgement topics, nor under another gateway's id.
 	Publish   []string `toml:"publish"`
 	Subscribe []string `toml:"subscribe"`
 }

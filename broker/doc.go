@@ -23,9 +23,12 @@
 // mosquitto_sub works). Each has an ACL: the topic filters it may publish
 // to and subscribe within; a subscription outside them is refused in the
 // SUBACK, and each delivery is checked again. Whatever an ACL says, no
-// client may publish on a '$' topic or in the gateway's own namespace
-// lintel/v1/{gw}/ (events, status, doors, sync acks) except on
-// lintel/v1/{gw}/sync/changes; only the gateway's inline client does. A
+// client may publish on a '$' topic or anywhere in Lintel's namespace
+// lintel/v1/ except on this gateway's lintel/v1/{gw}/sync/changes: the
+// gateway's own events, status, doors and sync acks are published by its
+// inline client alone, and the broker serves one gateway, so a topic under
+// another gateway's id is refused too (a consumer of lintel/v1/+/events/+
+// would take it for that gateway's event). A
 // forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
 // disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
 // one; either way no subscriber sees it. A will message on a forbidden topic

@@ -63,8 +63,7 @@ type authHook struct {
 	mqtt.HookBase
 
 	log      *slog.Logger
-	gwPrefix string // "lintel/v1/{gw}/": the gateway's own namespace
-	changes  string // the one topic in it clients may publish on
+	changes  string // the one topic under lintel/v1/ clients may publish on
 	status   string // the status topic, for counting its deliveries
 	accounts map[string]account
 	// dummyHash is compared against when the username is unknown, so a
@@ -99,7 +98,6 @@ func newAuthHook(cfg Config, log *slog.Logger) *authHook {
 	status, _ := topic.Status(cfg.GatewayID)
 	h := &authHook{
 		log:         log,
-		gwPrefix:    topic.Prefix + "/" + cfg.GatewayID + "/",
 		changes:     changes,
 		status:      status,
 		accounts:    make(map[string]account, len(cfg.Clients)),
@@ -332,17 +330,29 @@ func (h *authHook) aclOf(cl *mqtt.Client) (acl, bool) {
 	return acc.acl, ok
 }
 
-// mayPublish applies the rules every client publish obeys: nothing on '$'
-// topics, nothing in the gateway's own namespace but sync/changes, and
-// then only what the ACL allows.
+// mayPublish applies the rules every client publish obeys, whatever its
+// ACL says: nothing on '$' topics; nothing in Lintel's namespace lintel/v1/
+// but this gateway's sync/changes; then only what the ACL allows.
+//
+// The embedded broker serves one gateway. Every other topic under
+// lintel/v1/ is either that gateway's own (its events, status, doors and
+// acks) or another gateway's, and a consumer subscribed to
+// lintel/v1/+/events/+ would take a client's message there for that
+// gateway's word.
 func (h *authHook) mayPublish(a acl, name string) bool {
 	if strings.HasPrefix(name, "$") {
 		return false
 	}
-	if strings.HasPrefix(name, h.gwPrefix) && name != h.changes {
+	if inNamespace(name) && name != h.changes {
 		return false
 	}
 	return a.mayPublish(name)
+}
+
+// inNamespace reports whether name is in Lintel's topic namespace: the
+// prefix lintel/v1 itself or any topic under it.
+func inNamespace(name string) bool {
+	return name == topic.Prefix || strings.HasPrefix(name, topic.Prefix+"/")
 }
 
 // isLoopback reports whether a "host:port" remote address is a loopback

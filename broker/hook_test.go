@@ -97,7 +97,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestACLCheck(t *testing.T) {
-	h := testHook(t, Anonymous{Allow: true, Subscribe: []string{"#"}, Publish: []string{"lintel/v1/gw1/sync/changes"}})
+	h := testHook(t, Anonymous{Allow: true, Subscribe: []string{"#"}, Publish: []string{"lintel/v1/gw1/sync/changes", "lintel/v1/+/events/+"}})
 	portal := fakeClient("p", "127.0.0.1:1", "portal")
 	anon := fakeClient("a", "127.0.0.1:2", "")
 	stranger := fakeClient("s", "127.0.0.1:3", "deleted-account")
@@ -116,7 +116,15 @@ func TestACLCheck(t *testing.T) {
 		{"portal spoofs an ack", portal, "lintel/v1/gw1/sync/acks", true, false},
 		{"portal invents a gateway topic", portal, "lintel/v1/gw1/new", true, false},
 		{"portal publishes on $SYS", portal, "$SYS/broker/uptime", true, false},
-		{"portal may use another gateway's namespace", portal, "lintel/v1/gw2/events/front", true, true},
+		{"portal spoofs another gateway's event", portal, "lintel/v1/gw2/events/front", true, false},
+		{"portal spoofs another gateway's status", portal, "lintel/v1/gw2/status", true, false},
+		{"portal spoofs another gateway's door", portal, "lintel/v1/gw2/doors/front", true, false},
+		{"portal spoofs another gateway's ack", portal, "lintel/v1/gw2/sync/acks", true, false},
+		{"portal sends another gateway a changeset", portal, "lintel/v1/gw2/sync/changes", true, false},
+		{"portal invents a topic under another gateway", portal, "lintel/v1/gw2/new", true, false},
+		{"portal publishes on the prefix itself", portal, "lintel/v1", true, false},
+		{"portal publishes under another version", portal, "lintel/v2/gw1/events/front", true, true},
+		{"anonymous spoofs another gateway's event its ACL allows", anon, "lintel/v1/gw2/events/front", true, false},
 		{"portal subscribes to its gateway", portal, "lintel/v1/gw1/events/+", false, true},
 		{"portal subscribes to everything", portal, "#", false, false},
 		{"portal subscribes to $SYS even if listed", portal, "$SYS/#", false, false},
