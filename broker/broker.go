@@ -351,16 +351,40 @@ func (b *Broker) retain(name string, payload []byte) {
 	atomic.StoreInt64(&b.srv.Info.Retained, int64(b.srv.Topics.Retained.Len()))
 }
 
-// Subscribe calls handler with every message a client publishes on a topic
-// matching filter. The gateway's own publishes are not passed back, and
-// clients' messages are never retained, so nothing arrives from before the
-// call. Filters on '$' topics are refused.
+// Message is a client's publish as a SubscribeMessages handler gets it:
+// the topic, the payload and who published it. The access rules have
+// already passed it: a message on the gateway's sync/changes topic comes
+// from an account with Role RolePortal, and from no one else.
+type Message struct {
+	Topic    string
+	Payload  []byte // the handler's own copy
+	ClientID string // the publishing client's MQTT client id
+	Username string // the publishing account's username; "" for an anonymous client
+	Role     Role   // the publishing account's role; RoleClient for an anonymous client
+}
+
+// Subscribe calls handler with the topic and payload of every message a
+// client publishes on a topic matching filter. It is SubscribeMessages for
+// a handler that does not need to know who published.
+func (b *Broker) Subscribe(filter string, handler func(topic string, payload []byte)) error {
+	if handler == nil {
+		return errors.New("broker: subscribe: nil handler")
+	}
+	return b.SubscribeMessages(filter, func(m Message) { handler(m.Topic, m.Payload) })
+}
+
+// SubscribeMessages calls handler with every message a client publishes on
+// a topic matching filter, with the publishing client's id, username and
+// role, so a changeset can be journaled under the account that sent it.
+// The gateway's own publishes are not passed back, and clients' messages
+// are never retained, so nothing arrives from before the call. Filters on
+// '$' topics are refused.
 //
 // handler runs on the publishing client's connection goroutine, in the order
 // that client published; it holds up only that client while it runs. It
 // gets its own copy of the payload. It may call Publish (which returns
 // ErrClosed once Close has begun) but must not call Close or wait for it.
-func (b *Broker) Subscribe(filter string, handler func(topic string, payload []byte)) error {
+func (b *Broker) SubscribeMessages(filter string, handler func(Message)) error {
 	if !topic.ValidFilter(filter) || strings.HasPrefix(filter, "$") {
 		return fmt.Errorf("broker: subscribe: %q is not a valid topic filter outside '$' topics", filter)
 	}
@@ -376,10 +400,25 @@ func (b *Broker) Subscribe(filter string, handler func(topic string, payload []b
 	b.hook.scans.RLock()
 	defer b.hook.scans.RUnlock()
 	err := b.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		// mochi passes its inline client here, not the publisher; the
+		// packet's origin is the publisher's client id.
 		if pk.Origin == mqtt.InlineClientId {
 			return
 		}
-		handler(pk.TopicName, bytes.Clone(pk.Payload))
+		username, role, ok := b.hook.publisher(pk.Origin)
+		if !ok {
+			// Not reached while the hook's rules hold (see publisher);
+			// a message from no one known is not passed on.
+			b.log.Warn("broker: dropped a message from a client no longer known", "client", pk.Origin, "topic", pk.TopicName)
+			return
+		}
+		handler(Message{
+			Topic:    pk.TopicName,
+			Payload:  bytes.Clone(pk.Payload),
+			ClientID: pk.Origin,
+			Username: username,
+			Role:     role,
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("broker: subscribe %q: %w", filter, err)

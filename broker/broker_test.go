@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 
 	"github.com/lintel-access/lintel/broker"
@@ -241,15 +242,27 @@ func TestEventsUnderAnotherGatewayIDAreRefused(t *testing.T) {
 	}
 }
 
-func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
-	b, _ := start(t, testConfig(t))
+// TestOnlyPortalAccountsMayChangeTheTable: a changeset reaches the
+// gateway's handler only from a portal account, and the handler learns
+// which account sent it, so the change can be journaled under its name.
+// The display (a plain client) and an anonymous client are refused; the
+// configuration that would give them sync/changes is refused at load
+// (TestValidate) and by the hook (TestOnlyPortalAccountsMayPublishChanges).
+func TestOnlyPortalAccountsMayChangeTheTable(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"lintel/v1/+/sync/+"}, Subscribe: []string{"#"}}
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("Validate let anonymous clients publish changesets")
+	}
+	cfg.Anonymous.Publish = []string{"anon/#"}
+	b, _ := start(t, cfg)
 	changes := must(t)(topic.SyncChanges(gw))
 	acks := must(t)(topic.SyncAcks(gw))
-	got := make(chan string, 8)
-	err := b.Subscribe(changes, func(name string, payload []byte) {
-		got <- name + " " + string(payload)
+	got := make(chan broker.Message, 8)
+	err := b.SubscribeMessages(changes, func(m broker.Message) {
+		got <- m
 		// A handler may answer through the broker.
-		if err := b.Publish(acks, []byte("applied "+string(payload)), false); err != nil {
+		if err := b.Publish(acks, []byte("applied "+string(m.Payload)), false); err != nil {
 			t.Errorf("Publish from handler: %v", err)
 		}
 	})
@@ -257,17 +270,21 @@ func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// display may not publish there: its QoS 0 publish is dropped.
+	// display and anonymous clients may not publish there: their QoS 0
+	// publishes are dropped.
 	display := mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
 	display.Publish(changes, 0, false, "from display").WaitTimeout(waitFor)
+	anon := mustDial(t, clientOpts{url: tcpURL(b), id: "anon"})
+	anon.Publish(changes, 0, false, "from anonymous").WaitTimeout(waitFor)
 
-	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal", username: "portal", password: "portal-pass"})
+	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal-7", username: "portal", password: "portal-pass"})
 	portal.mustSubscribe(t, acks)
 	portal.publish(t, changes, 1, "rev 7")
 	select {
-	case s := <-got:
-		if want := changes + " rev 7"; s != want {
-			t.Fatalf("handler got %q, want %q (the display's publish must not arrive)", s, want)
+	case m := <-got:
+		want := broker.Message{Topic: changes, Payload: []byte("rev 7"), ClientID: "portal-7", Username: "portal", Role: broker.RolePortal}
+		if diff := cmp.Diff(m, want); diff != "" {
+			t.Fatalf("handler got another message than the portal's (-got +want):\n%s", diff)
 		}
 	case <-time.After(waitFor):
 		t.Fatal("handler got nothing")
@@ -275,11 +292,53 @@ func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
 	portal.expect(t, acks, "applied rev 7")
 }
 
+// TestSubscribeMessagesNamesEveryPublisher: the handler's Message names
+// the account of each publisher, anonymous clients included, and a will
+// as the client that left it.
+func TestSubscribeMessagesNamesEveryPublisher(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"display/#"}}
+	b, _ := start(t, cfg)
+	got := make(chan broker.Message, 8)
+	if err := b.SubscribeMessages("display/#", func(m broker.Message) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	next := func() broker.Message {
+		t.Helper()
+		select {
+		case m := <-got:
+			return m
+		case <-time.After(waitFor):
+			t.Fatal("handler got nothing")
+			return broker.Message{}
+		}
+	}
+	display := mustDial(t, clientOpts{url: tcpURL(b), id: "panel", username: "display", password: "display-pass"})
+	display.publish(t, "display/hello", 1, "hi")
+	if m, want := next(), (broker.Message{Topic: "display/hello", Payload: []byte("hi"), ClientID: "panel", Username: "display", Role: broker.RoleClient}); !cmp.Equal(m, want) {
+		t.Errorf("display's message = %+v, want %+v", m, want)
+	}
+	anon := mustDial(t, clientOpts{url: tcpURL(b), id: "anon", will: "display/gone"})
+	anon.publish(t, "display/anon", 1, "hello")
+	if m, want := next(), (broker.Message{Topic: "display/anon", Payload: []byte("hello"), ClientID: "anon", Role: broker.RoleClient}); !cmp.Equal(m, want) {
+		t.Errorf("anonymous message = %+v, want %+v", m, want)
+	}
+	// Dropping the connection without DISCONNECT publishes the will.
+	anon.dropConnection(t)
+	if m, want := next(), (broker.Message{Topic: "display/gone", Payload: []byte("gone"), ClientID: "anon", Role: broker.RoleClient}); !cmp.Equal(m, want) {
+		t.Errorf("anonymous will = %+v, want %+v", m, want)
+	}
+}
+
 func TestMosquittoClients(t *testing.T) {
 	subBin := needBinary(t, "mosquitto_sub")
 	pubBin := needBinary(t, "mosquitto_pub")
 	cfg := broker.SimConfig(gw)
 	cfg.Listen = "127.0.0.1:0"
+	cfg.Clients = []broker.Client{{
+		Username: "portal", Role: broker.RolePortal, PasswordHash: hash(t, "portal-pass"),
+		Publish: []string{must(t)(topic.SyncChanges(gw))},
+	}}
 	b, _ := start(t, cfg)
 	host, port, _ := net.SplitHostPort(b.TCPAddr())
 
@@ -316,18 +375,33 @@ wait:
 		t.Fatalf("mosquitto_sub printed %q, want %q", got, want)
 	}
 
-	// mosquitto_pub, anonymous from loopback, may push a changeset in sim.
-	got := make(chan string, 1)
-	if err := b.Subscribe(must(t)(topic.SyncChanges(gw)), func(_ string, p []byte) { got <- string(p) }); err != nil {
+	// mosquitto_pub, anonymous from loopback, may not push a changeset in
+	// sim; with a portal account's password it may.
+	got := make(chan broker.Message, 2)
+	if err := b.SubscribeMessages(must(t)(topic.SyncChanges(gw)), func(m broker.Message) { got <- m }); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.CommandContext(ctx, pubBin, "-h", host, "-p", port, "-q", "1", "-t", must(t)(topic.SyncChanges(gw)), "-m", "rev 1").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	pub := func(args ...string) error {
+		args = append([]string{"-h", host, "-p", port, "-q", "1", "-t", must(t)(topic.SyncChanges(gw))}, args...)
+		out, err := exec.CommandContext(ctx, pubBin, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("mosquitto_pub: %w: %s", err, out)
+		}
+		return nil
 	}
+	if err := pub("-m", "anonymous rev"); err == nil {
+		t.Fatal("anonymous mosquitto_pub published a changeset without an error")
+	}
+	if err := pub("-u", "portal", "-P", "portal-pass", "-m", "rev 1"); err != nil {
+		t.Fatal(err)
+	}
+	// mosquitto_pub -q 1 exits on its PUBACK (or the disconnect that
+	// refuses it), after the broker has called the handler; so the first
+	// message the handler got is the first one the broker let through.
 	select {
-	case p := <-got:
-		if p != "rev 1" {
-			t.Fatalf("handler got %q, want %q", p, "rev 1")
+	case m := <-got:
+		if m.Payload == nil || string(m.Payload) != "rev 1" || m.Username != "portal" || m.Role != broker.RolePortal {
+			t.Fatalf("handler got %q from %q (role %q), want %q from portal (role portal)", m.Payload, m.Username, m.Role, "rev 1")
 		}
 	case <-ctx.Done():
 		t.Fatal("the changeset from mosquitto_pub never reached the handler")

@@ -103,15 +103,42 @@ type Anonymous struct {
 	AllowRemote bool `toml:"allow_remote"`
 
 	// Publish and Subscribe are the topic filters anonymous clients may
-	// publish to and subscribe to. Empty lists allow nothing.
+	// publish to and subscribe to. Empty lists allow nothing. Anonymous
+	// clients never publish changesets: Validate refuses a publish filter
+	// that matches the gateway's sync/changes topic.
 	Publish   []string `toml:"publish"`
 	Subscribe []string `toml:"subscribe"`
 }
+
+// Role says what an account may do beyond what its topic filters say.
+type Role string
+
+// The roles of an account. The zero value, "", is RoleClient.
+const (
+	// RoleClient is a plain client: it may publish and subscribe where its
+	// filters allow, but never publish a changeset.
+	RoleClient Role = "client"
+
+	// RolePortal is a portal account: besides what a client may do, it may
+	// publish changesets on the gateway's sync/changes topic, when its
+	// publish filters list that topic. A changeset rewrites the user table,
+	// so this is the one role that can let someone in or lock them out.
+	RolePortal Role = "portal"
+)
+
+// orDefault is r with the zero value spelt out as RoleClient.
+func (r Role) orDefault() Role { return cmp.Or(r, RoleClient) }
 
 // Client is one account on the broker.
 type Client struct {
 	// Username is the MQTT username, unique in the list.
 	Username string `toml:"username"`
+
+	// Role is RoleClient (the default, also when empty) or RolePortal.
+	// Only a portal account may have a publish filter that matches the
+	// gateway's sync/changes topic; Validate refuses any other account
+	// (and the anonymous policy) whose filters would.
+	Role Role `toml:"role"`
 
 	// PasswordHash is the bcrypt hash of the password, as HashPassword
 	// (`lintel broker passwd`) prints it. The password itself is never
@@ -130,16 +157,15 @@ type Client struct {
 
 // SimConfig is the broker of `lintel run --sim`: the default loopback
 // listener, open to anonymous clients from loopback addresses, which may
-// subscribe to every topic (so a plain `mosquitto_sub -t '#'` works) and
-// publish changesets to the gateway.
+// subscribe to every topic (so a plain `mosquitto_sub -t '#'` works). They
+// may not publish changesets: only a portal account may (see Role), and the
+// simulator has none; its changesets go through the REST API.
 func SimConfig(gatewayID string) Config {
-	changes, _ := topic.SyncChanges(gatewayID) // Validate reports a bad id.
 	return Config{
 		GatewayID: gatewayID,
 		Anonymous: Anonymous{
 			Allow:     true,
 			Subscribe: []string{"#"},
-			Publish:   []string{changes},
 		},
 	}
 }
@@ -165,6 +191,20 @@ func (c Config) Validate() error {
 
 	if err := topic.CheckID(c.GatewayID); err != nil {
 		errs = append(errs, fmt.Errorf("gateway id %w", err))
+	}
+	// checkChanges refuses publish filters that would let a non-portal
+	// account, or anonymous clients, publish changesets. The hook refuses
+	// such publishes anyway; a filter that asks for them is a mistake
+	// worth saying at load.
+	checkChanges := func(string, string, []string) {}
+	if changes, err := topic.SyncChanges(c.GatewayID); err == nil {
+		checkChanges = func(key, who string, filters []string) {
+			for i, f := range filters {
+				if topic.ValidFilter(f) && topic.Match(f, changes) {
+					add(fmt.Sprintf("%s[%d]", key, i), "%q would let %s publish changesets on %s; only role = %q accounts may", f, who, changes, RolePortal)
+				}
+			}
+		}
 	}
 
 	d := c.withDefaults()
@@ -212,6 +252,7 @@ func (c Config) Validate() error {
 	}
 	checkFilters(add, "anonymous.publish", a.Publish)
 	checkFilters(add, "anonymous.subscribe", a.Subscribe)
+	checkChanges("anonymous.publish", "anonymous clients", a.Publish)
 
 	seen := map[string]int{}
 	for i, cl := range c.Clients {
@@ -237,6 +278,13 @@ func (c Config) Validate() error {
 		}
 		checkFilters(add, key+".publish", cl.Publish)
 		checkFilters(add, key+".subscribe", cl.Subscribe)
+		switch cl.Role {
+		case "", RoleClient:
+			checkChanges(key+".publish", strconv.Quote(cl.Username), cl.Publish)
+		case RolePortal:
+		default:
+			add(key+".role", "%q is not a role%s; use %q (the default) or %q", cl.Role, who, RoleClient, RolePortal)
+		}
 	}
 
 	checkRange := func(key string, v, max int) {

@@ -28,8 +28,20 @@
 // gateway's own events, status, doors and sync acks are published by its
 // inline client alone, and the broker serves one gateway, so a topic under
 // another gateway's id is refused too (a consumer of lintel/v1/+/events/+
-// would take it for that gateway's event). A
-// forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
+// would take it for that gateway's event).
+//
+// Who may change the table: a changeset on sync/changes rewrites the
+// users, cards and PINs, so only an account with Role RolePortal may
+// publish one. Validate refuses any other account, and the anonymous
+// policy, whose publish filters would match sync/changes (naming the key,
+// e.g. `broker.clients[2].publish[0]: "lintel/v1/#" would let "ann" publish
+// changesets on lintel/v1/gw/sync/changes; only role = "portal" accounts
+// may`), and the hook refuses their publishes there whatever got through.
+// SubscribeMessages hands the gateway each message with the publishing
+// client's id, username and role (a Message), so a change is journaled
+// under the account that made it.
+//
+// A forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
 // disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
 // one; either way no subscriber sees it. A will message on a forbidden topic
 // is refused at CONNECT, since the broker would publish it for the client.
@@ -37,7 +49,9 @@
 // client's publish or will is cleared, so clients cannot fill the broker's
 // memory with retained messages. '$' topics ($SYS) are closed to clients;
 // Stats is the broker's report. A client id in use by another account is
-// refused, so one account cannot take over another's session.
+// refused, so one account cannot take over another's session. An MQTT 5
+// will delay is not kept: a will is published as its client goes, while
+// its client id still names its account.
 // bcrypt comparisons run one at a time so a flood of connection attempts
 // costs one core, not the door decisions' CPU.
 //
@@ -60,7 +74,8 @@
 // no connection goroutine is left. Publish, Subscribe, Stats and the address
 // methods may be called from any goroutine. Publish goes through mochi's
 // inline client at QoS 1 and returns when the message is queued for every
-// subscriber. Subscribe handlers run on the publishing client's goroutine.
+// subscriber. Subscribe and SubscribeMessages handlers run on the
+// publishing client's goroutine.
 //
 // Lintel serves connections through its own listeners (listener.go) instead
 // of mochi's: mochi v2.7.9's Close races with connection set-up (upstream

@@ -15,9 +15,11 @@ import (
 	"github.com/lintel-access/lintel/broker/topic"
 )
 
-// acl is the topic filters one kind of client may publish and subscribe to.
+// acl is the topic filters one kind of client may publish and subscribe
+// to, and its role (never empty; RoleClient for anonymous clients).
 type acl struct {
 	publish, subscribe []string
+	role               Role
 }
 
 func (a acl) mayPublish(name string) bool {
@@ -102,14 +104,14 @@ func newAuthHook(cfg Config, log *slog.Logger) *authHook {
 		status:      status,
 		accounts:    make(map[string]account, len(cfg.Clients)),
 		anon:        cfg.Anonymous,
-		anonACL:     acl{publish: cfg.Anonymous.Publish, subscribe: cfg.Anonymous.Subscribe},
+		anonACL:     acl{publish: cfg.Anonymous.Publish, subscribe: cfg.Anonymous.Subscribe, role: RoleClient},
 		bcryptSlots: make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		offline:     offlineTracker{pending: make(map[string]uint16), wake: make(chan struct{}, 1)},
 	}
 	cost := 0
 	for _, c := range cfg.Clients {
-		h.accounts[c.Username] = account{hash: []byte(c.PasswordHash), acl: acl{publish: c.Publish, subscribe: c.Subscribe}}
+		h.accounts[c.Username] = account{hash: []byte(c.PasswordHash), acl: acl{publish: c.Publish, subscribe: c.Subscribe, role: c.Role.orDefault()}}
 		if n, err := bcrypt.Cost([]byte(c.PasswordHash)); err == nil && n > cost {
 			cost = n
 		}
@@ -190,6 +192,11 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 			return refuse("the client id is in use by another username")
 		}
 	}
+	// A will is published as the client goes, while it is still registered
+	// under its id, so a Subscribe handler can name who sent it (see
+	// publisher). An MQTT 5 will delay would publish it later, when the id
+	// may name no one or another client, so it is not kept.
+	cl.Properties.Will.WillDelayInterval = 0
 	return true
 }
 
@@ -332,7 +339,9 @@ func (h *authHook) aclOf(cl *mqtt.Client) (acl, bool) {
 
 // mayPublish applies the rules every client publish obeys, whatever its
 // ACL says: nothing on '$' topics; nothing in Lintel's namespace lintel/v1/
-// but this gateway's sync/changes; then only what the ACL allows.
+// but this gateway's sync/changes, and that only for a portal account; then
+// only what the ACL allows. Config.Validate refuses filters that would
+// grant sync/changes to anyone else; this holds whatever it let through.
 //
 // The embedded broker serves one gateway. Every other topic under
 // lintel/v1/ is either that gateway's own (its events, status, doors and
@@ -343,10 +352,28 @@ func (h *authHook) mayPublish(a acl, name string) bool {
 	if strings.HasPrefix(name, "$") {
 		return false
 	}
-	if inNamespace(name) && name != h.changes {
+	if inNamespace(name) && (name != h.changes || a.role != RolePortal) {
 		return false
 	}
 	return a.mayPublish(name)
+}
+
+// publisher names the client with id, as a Subscribe handler's Message
+// does, while mochi knows it: a client's publish and its will reach the
+// handlers while the client is still registered under its id (wills are
+// never delayed; see OnConnect). Another account cannot reuse the id of a
+// registered client (see OnConnectAuthenticate), so the id names one
+// account.
+func (h *authHook) publisher(id string) (username string, role Role, ok bool) {
+	if h.server == nil {
+		return "", "", false
+	}
+	cl, ok := h.server.Clients.Get(id)
+	if !ok || cl.Net.Inline {
+		return "", "", false
+	}
+	a, ok := h.aclOf(cl)
+	return string(cl.Properties.Username), a.role, ok
 }
 
 // inNamespace reports whether name is in Lintel's topic namespace: the

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"log/slog"
 	"testing"
 
@@ -20,6 +21,7 @@ func testHook(t *testing.T, anon Anonymous) *authHook {
 		Anonymous: anon,
 		Clients: []Client{{
 			Username:     "portal",
+			Role:         RolePortal,
 			PasswordHash: string(h),
 			Publish:      []string{"#"},
 			Subscribe:    []string{"lintel/v1/gw1/#", "$SYS/#"},
@@ -97,7 +99,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestACLCheck(t *testing.T) {
-	h := testHook(t, Anonymous{Allow: true, Subscribe: []string{"#"}, Publish: []string{"lintel/v1/gw1/sync/changes", "lintel/v1/+/events/+"}})
+	h := testHook(t, Anonymous{Allow: true, Subscribe: []string{"#"}, Publish: []string{"lintel/v1/+/events/+"}})
 	portal := fakeClient("p", "127.0.0.1:1", "portal")
 	anon := fakeClient("a", "127.0.0.1:2", "")
 	stranger := fakeClient("s", "127.0.0.1:3", "deleted-account")
@@ -133,7 +135,7 @@ func TestACLCheck(t *testing.T) {
 		{"portal shared subscription outside ACL", portal, "$share/g/#", false, false},
 		{"anonymous subscribes to everything", anon, "#", false, true},
 		{"anonymous reads an event", anon, "lintel/v1/gw1/events/front", false, true},
-		{"anonymous publishes changes", anon, "lintel/v1/gw1/sync/changes", true, true},
+		{"anonymous publishes changes", anon, "lintel/v1/gw1/sync/changes", true, false},
 		{"anonymous publishes elsewhere", anon, "x", true, false},
 		{"unknown username", stranger, "lintel/v1/gw1/events/front", false, false},
 	}
@@ -161,5 +163,64 @@ func TestOnPublishRechecksAliasedTopicAndDropsRetain(t *testing.T) {
 	will, err := h.OnWill(portal, mqtt.Will{TopicName: "site/x", Retain: true})
 	if err != nil || will.Retain {
 		t.Fatalf("OnWill = (retain %v, %v), want the will without its retain flag", will.Retain, err)
+	}
+}
+
+// TestOnlyPortalAccountsMayPublishChanges is the hook's half of "who may
+// change the table": whatever filters reach it (Validate refuses these
+// ones; the hook must not rely on that), only a portal account publishes
+// on sync/changes, as a publish or as a will, and only its own gateway's.
+func TestOnlyPortalAccountsMayPublishChanges(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	everything := []string{"#"}
+	cfg := Config{
+		GatewayID: "gw1",
+		Anonymous: Anonymous{Allow: true, Publish: everything},
+		Clients: []Client{
+			{Username: "portal", Role: RolePortal, PasswordHash: string(h), Publish: everything},
+			{Username: "ann", PasswordHash: string(h), Publish: everything},
+			{Username: "bob", Role: RoleClient, PasswordHash: string(h), Publish: everything},
+		},
+	}
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("Validate accepted publish filters that give ann, bob and anonymous clients sync/changes")
+	}
+	hook := newAuthHook(cfg, slog.New(slog.DiscardHandler))
+	const changes = "lintel/v1/gw1/sync/changes"
+	tests := []struct {
+		username string
+		want     bool
+	}{
+		{"portal", true},
+		{"ann", false},
+		{"bob", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(cmp.Or(tc.username, "anonymous"), func(t *testing.T) {
+			cl := fakeClient("c", "127.0.0.1:1", tc.username)
+			if got := hook.OnACLCheck(cl, changes, true); got != tc.want {
+				t.Errorf("OnACLCheck(%q, write) = %v, want %v", changes, got, tc.want)
+			}
+			pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: changes}
+			if _, err := hook.OnPublish(cl, pk); (err == nil) != tc.want {
+				t.Errorf("OnPublish(%q) = %v, want allowed: %v", changes, err, tc.want)
+			}
+			connect := connectPacket(tc.username, "pw")
+			connect.Connect.WillFlag = true
+			connect.Connect.WillTopic = changes
+			if got := hook.OnConnectAuthenticate(fakeClient("c", "127.0.0.1:1", ""), connect); got != tc.want {
+				t.Errorf("OnConnectAuthenticate with a will on %q = %v, want %v", changes, got, tc.want)
+			}
+			if hook.OnACLCheck(cl, "lintel/v1/gw2/sync/changes", true) {
+				t.Error("OnACLCheck allowed another gateway's sync/changes")
+			}
+			if !hook.OnACLCheck(cl, "site/lights", true) {
+				t.Error("OnACLCheck refused a topic outside lintel/v1/ that the filters allow")
+			}
+		})
 	}
 }
