@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,7 +107,10 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	// Start from mochi's defaults: a partial Capabilities literal leaves
 	// MaximumClients at 0, which refuses every client.
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClients = int64(cfg.MaxClients)
+	// The hook counts clients against MaxClients itself (see slotTable):
+	// mochi's own count cannot tell accounts from anonymous clients, and
+	// refuses before the client's credentials are known.
+	caps.MaximumClients = math.MaxInt64
 	// 0 turns off mochi's forced expiry (24 h by default) of retained and
 	// queued messages: the retained status and door states must last as
 	// long as the gateway runs. MQTT 5 clients' own expiries still apply.
@@ -135,7 +139,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		srv:    srv,
 		hook:   hook,
 		status: status,
-		tcp:    newStreamListener(listenerTCP, cfg.Listen, nil),
+		tcp:    newStreamListener(listenerTCP, cfg.Listen, nil, hook.slots.release),
 
 		retained: make(map[string]bool),
 	}
@@ -148,10 +152,10 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		b.tls = newStreamListener(listenerTLS, cfg.TLS.Listen, &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
-		})
+		}, hook.slots.release)
 	}
 	if cfg.WebSocket.Listen != "" {
-		b.ws = newWSListener(listenerWS, cfg.WebSocket.Listen, cfg.MaxPacketSize)
+		b.ws = newWSListener(listenerWS, cfg.WebSocket.Listen, cfg.MaxPacketSize, hook.slots.release)
 	}
 	return b, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	pahopackets "github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 
@@ -665,6 +666,68 @@ func TestMaxClients(t *testing.T) {
 	mustDial(t, clientOpts{url: tcpURL(b), id: "first", username: "display", password: "display-pass"})
 	if _, err := dial(t, clientOpts{url: tcpURL(b), id: "second", username: "display", password: "display-pass"}); err == nil {
 		t.Fatal("a second client connected with max_clients = 1")
+	}
+}
+
+// TestPortalAccountStaysUsableWhenAnonymousClientsFillMaxClients:
+// anonymous clients (a LAN full of displays, or one buggy one reconnecting
+// under new ids) may take at most max_clients - reserved_for_accounts
+// slots, so the portal can still connect; accounts may use every slot.
+// A refusal for want of a slot says "server unavailable", not "bad
+// username or password".
+func TestPortalAccountStaysUsableWhenAnonymousClientsFillMaxClients(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 6
+	cfg.ReservedForAccounts = 2
+	cfg.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+	b, _ := start(t, cfg)
+
+	for i := range 4 {
+		mustDial(t, clientOpts{url: tcpURL(b), id: fmt.Sprintf("anon%d", i)})
+	}
+	_, err := dial(t, clientOpts{url: tcpURL(b), id: "anon4"})
+	if !errors.Is(err, pahopackets.ErrorRefusedServerUnavailable) {
+		t.Fatalf("a fifth anonymous client of max_clients 6 less 2 reserved: connect error %v, want %v", err, pahopackets.ErrorRefusedServerUnavailable)
+	}
+	// An anonymous client may still take its own session over (its old
+	// connection is going), even with the anonymous slots full.
+	mustDial(t, clientOpts{url: tcpURL(b), id: "anon0"})
+
+	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal", username: "portal", password: "portal-pass"})
+	portal.publish(t, must(t)(topic.SyncChanges(gw)), 1, "rev 1")
+	mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
+	_, err = dial(t, clientOpts{url: tcpURL(b), id: "display-2", username: "display", password: "display-pass"})
+	if !errors.Is(err, pahopackets.ErrorRefusedServerUnavailable) {
+		t.Fatalf("a seventh client of max_clients 6: connect error %v, want %v", err, pahopackets.ErrorRefusedServerUnavailable)
+	}
+}
+
+// TestClientSlotsComeBackWhenClientsLeave: a slot is given back when its
+// client goes, however it goes (DISCONNECT, a dropped connection, over
+// TCP or WebSocket), so a broker does not fill up with clients long gone.
+func TestClientSlotsComeBackWhenClientsLeave(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 2
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"anon/#"}, Subscribe: []string{"#"}}
+	cfg.WebSocket = broker.WebSocketListener{Listen: "127.0.0.1:0"}
+	b, _ := start(t, cfg)
+	// max_clients 2 reserves 1 (half of it) for accounts: one anonymous
+	// client at a time, so each one below needs the slot of the one before.
+	ws := "ws://" + b.WebSocketAddr() + "/mqtt"
+	for i, way := range []string{"tcp drop", "tcp disconnect", "ws disconnect", "tcp drop", "ws disconnect", "tcp disconnect"} {
+		o := clientOpts{url: tcpURL(b), id: fmt.Sprintf("anon%d", i)}
+		switch way {
+		case "tcp drop":
+			o.will = "anon/gone"
+		case "ws disconnect":
+			o.url = ws
+		}
+		c := dialWithin(t, o)
+		if way == "tcp drop" {
+			c.dropConnection(t)
+		} else {
+			c.Disconnect(0)
+		}
 	}
 }
 

@@ -20,6 +20,11 @@ const (
 	DefaultMaxClients    = 64
 	DefaultQueueLimit    = 1024
 	DefaultMaxPacketSize = 1 << 20 // 1 MiB
+
+	// DefaultReservedForAccounts is how many of the MaxClients slots are
+	// kept for accounts when ReservedForAccounts is zero, or half of
+	// MaxClients (rounded down) when that is fewer.
+	DefaultReservedForAccounts = 8
 )
 
 // maxMQTTPacket is the largest packet MQTT can express.
@@ -58,9 +63,18 @@ type Config struct {
 	// Clients are the accounts that may connect, each with its topics.
 	Clients []Client `toml:"clients"`
 
-	// MaxClients is how many clients may be connected at once. Zero means
-	// DefaultMaxClients.
+	// MaxClients is how many clients may be connected at once, accounts
+	// and anonymous clients together. Zero means DefaultMaxClients.
 	MaxClients int `toml:"max_clients"`
+
+	// ReservedForAccounts is how many of the MaxClients slots anonymous
+	// clients may not take: they may hold at most MaxClients -
+	// ReservedForAccounts, so a portal account can still connect when
+	// anonymous clients have filled the rest. Accounts may use every slot.
+	// Zero means DefaultReservedForAccounts, or half of MaxClients (rounded
+	// down) when that is fewer. With anonymous access allowed it must leave
+	// them at least one slot.
+	ReservedForAccounts int `toml:"reserved_for_accounts"`
 
 	// QueueLimit is how many QoS 1 messages one subscriber may have
 	// unacknowledged, and how many may wait to be written to its socket.
@@ -174,6 +188,7 @@ func SimConfig(gatewayID string) Config {
 func (c Config) withDefaults() Config {
 	c.Listen = cmp.Or(c.Listen, DefaultListen)
 	c.MaxClients = cmp.Or(c.MaxClients, DefaultMaxClients)
+	c.ReservedForAccounts = cmp.Or(c.ReservedForAccounts, min(DefaultReservedForAccounts, c.MaxClients/2))
 	c.QueueLimit = cmp.Or(c.QueueLimit, DefaultQueueLimit)
 	c.MaxPacketSize = cmp.Or(c.MaxPacketSize, DefaultMaxPacketSize)
 	return c
@@ -293,6 +308,14 @@ func (c Config) Validate() error {
 		}
 	}
 	checkRange("max_clients", c.MaxClients, 1<<20)
+	checkRange("reserved_for_accounts", c.ReservedForAccounts, 1<<20)
+	switch {
+	case c.ReservedForAccounts < 0 || c.MaxClients < 0:
+	case d.ReservedForAccounts > d.MaxClients:
+		add("reserved_for_accounts", "%d is more than max_clients (%d)", d.ReservedForAccounts, d.MaxClients)
+	case a.Allow && d.ReservedForAccounts == d.MaxClients:
+		add("reserved_for_accounts", "%d leaves anonymous clients none of the %d max_clients slots; lower it, raise max_clients or set anonymous.allow = false", d.ReservedForAccounts, d.MaxClients)
+	}
 	checkRange("queue_limit", c.QueueLimit, 65535)
 	checkRange("max_packet_size", c.MaxPacketSize, maxMQTTPacket)
 

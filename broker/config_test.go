@@ -67,6 +67,17 @@ var validateTests = []struct {
 		[]string{`broker.clients[0].role: "admin" is not a role (client "portal"); use "client" (the default) or "portal"`}},
 	{"role in the wrong case", func(c *broker.Config) { c.Clients[0].Role = "Portal" }, []string{`broker.clients[0].role: "Portal" is not a role`}},
 	{"negative max_clients", func(c *broker.Config) { c.MaxClients = -1 }, []string{"broker.max_clients: -1 is out of range"}},
+	{"one client slot, shared with anonymous clients", func(c *broker.Config) { c.MaxClients = 1 }, nil},
+	{"every slot reserved, no anonymous clients", func(c *broker.Config) {
+		c.Anonymous = broker.Anonymous{}
+		c.MaxClients, c.ReservedForAccounts = 4, 4
+	}, nil},
+	{"every slot reserved, anonymous clients allowed", func(c *broker.Config) { c.MaxClients, c.ReservedForAccounts = 4, 4 },
+		[]string{"broker.reserved_for_accounts: 4 leaves anonymous clients none of the 4 max_clients slots"}},
+	{"more reserved than max_clients", func(c *broker.Config) { c.ReservedForAccounts = 65 },
+		[]string{"broker.reserved_for_accounts: 65 is more than max_clients (64)"}},
+	{"negative reserved_for_accounts", func(c *broker.Config) { c.ReservedForAccounts = -1 },
+		[]string{"broker.reserved_for_accounts: -1 is out of range"}},
 	{"queue_limit too big", func(c *broker.Config) { c.QueueLimit = 70000 }, []string{"broker.queue_limit"}},
 	{"max_packet_size too big", func(c *broker.Config) { c.MaxPacketSize = 1 << 30 }, []string{"broker.max_packet_size"}},
 	{"several mistakes at once", func(c *broker.Config) {
@@ -130,6 +141,7 @@ func TestConfigFromTOML(t *testing.T) {
 	const doc = `
 listen = "127.0.0.1:1884"
 max_clients = 10
+reserved_for_accounts = 3
 queue_limit = 100
 max_packet_size = 65536
 
@@ -166,13 +178,14 @@ subscribe = ["lintel/v1/gw1/events/+"]
 		t.Fatalf("keys without a field: %v", u)
 	}
 	want := broker.Config{
-		Listen:        "127.0.0.1:1884",
-		MaxClients:    10,
-		QueueLimit:    100,
-		MaxPacketSize: 65536,
-		TLS:           broker.TLSListener{Listen: "0.0.0.0:8883", CertFile: "/etc/lintel/broker.crt", KeyFile: "/etc/lintel/broker.key"},
-		WebSocket:     broker.WebSocketListener{Listen: "127.0.0.1:8083"},
-		Anonymous:     broker.Anonymous{Allow: true, Subscribe: []string{"lintel/v1/+/events/+"}},
+		Listen:              "127.0.0.1:1884",
+		MaxClients:          10,
+		ReservedForAccounts: 3,
+		QueueLimit:          100,
+		MaxPacketSize:       65536,
+		TLS:                 broker.TLSListener{Listen: "0.0.0.0:8883", CertFile: "/etc/lintel/broker.crt", KeyFile: "/etc/lintel/broker.key"},
+		WebSocket:           broker.WebSocketListener{Listen: "127.0.0.1:8083"},
+		Anonymous:           broker.Anonymous{Allow: true, Subscribe: []string{"lintel/v1/+/events/+"}},
 		Clients: []broker.Client{{
 			Username:     "portal",
 			Role:         broker.RolePortal,

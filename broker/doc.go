@@ -57,7 +57,14 @@
 //
 // # Limits (see Config)
 //
-// At most MaxClients connections (64). Each subscriber may have QueueLimit
+// At most MaxClients clients connected (64), accounts and anonymous
+// clients together; anonymous clients may hold at most MaxClients -
+// ReservedForAccounts of them (8 reserved by default), so a portal account
+// can connect whatever anonymous clients do. A client refused for want of
+// a slot is told the server is unavailable (MQTT 5: busy). Slots are
+// counted by the auth hook, not by mochi: a slot is taken once a client's
+// credentials are checked and given back when its connection is done.
+// Each subscriber may have QueueLimit
 // (1024) QoS 1 messages unacknowledged and as many waiting for its socket;
 // past that it loses messages, counted in Stats.MessagesDropped, until it
 // catches up. Packets over MaxPacketSize (1 MiB) close the connection.

@@ -155,6 +155,9 @@ func dial(t testing.TB, o clientOpts) (*client, error) {
 		// Keep the connection, so dropConnection can cut it without a
 		// DISCONNECT, which is what makes the broker publish the will.
 		opts.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+			if u.Scheme != "tcp" {
+				return nil, fmt.Errorf("a client with a will needs a tcp:// url, got %s", u)
+			}
 			conn, err := net.DialTimeout("tcp", u.Host, waitFor)
 			c.mu.Lock()
 			c.conn = conn
@@ -172,6 +175,25 @@ func dial(t testing.TB, o clientOpts) (*client, error) {
 	}
 	t.Cleanup(func() { c.Disconnect(0) })
 	return c, nil
+}
+
+// dialWithin connects, trying again until the broker admits the client or
+// waitFor has passed. It is for a client that needs the slot of one that
+// just left: the broker gives a slot back as it finishes with a
+// connection, which a client cannot observe, so each attempt is a CONNECT
+// and its CONNACK, never a sleep.
+func dialWithin(t testing.TB, o clientOpts) *client {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for attempt := 1; ; attempt++ {
+		c, err := dial(t, o)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connect %q: still refused after %d attempts in %v: %v", o.id, attempt, waitFor, err)
+		}
+	}
 }
 
 // dropConnection cuts a client's connection the way a crash would: no

@@ -75,6 +75,7 @@ type authHook struct {
 	anon      Anonymous
 	anonACL   acl
 	server    *mqtt.Server // for session take-over checks; set before Serve
+	slots     *slotTable
 
 	// bcryptSlots bounds bcrypt comparisons to one at a time, so a flood
 	// of connection attempts costs one core, not all of them. stop ends
@@ -96,6 +97,7 @@ type authHook struct {
 var _ mqtt.Hook = (*authHook)(nil)
 
 func newAuthHook(cfg Config, log *slog.Logger) *authHook {
+	cfg = cfg.withDefaults()
 	changes, _ := topic.SyncChanges(cfg.GatewayID) // the config is valid
 	status, _ := topic.Status(cfg.GatewayID)
 	h := &authHook{
@@ -108,6 +110,7 @@ func newAuthHook(cfg Config, log *slog.Logger) *authHook {
 		bcryptSlots: make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		offline:     offlineTracker{pending: make(map[string]uint16), wake: make(chan struct{}, 1)},
+		slots:       newSlotTable(cfg.MaxClients, cfg.ReservedForAccounts),
 	}
 	cost := 0
 	for _, c := range cfg.Clients {
@@ -126,6 +129,7 @@ func (h *authHook) ID() string { return "lintel-auth" }
 
 func (h *authHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
+		mqtt.OnConnect,
 		mqtt.OnConnectAuthenticate,
 		mqtt.OnACLCheck,
 		mqtt.OnPublish,
@@ -140,29 +144,62 @@ func (h *authHook) Provides(b byte) bool {
 	}, []byte{b})
 }
 
-// OnConnectAuthenticate accepts a client with a known username and the
-// right password, or without a username when anonymous access allows it
-// from the client's address. It also refuses a will message on a topic the
-// client may not publish to (a will is published on the client's behalf
-// when it drops) and a client id already connected under another username.
-func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+// OnConnect decides whether a client may connect, and answers a refusal
+// with a CONNACK that says why. It accepts a client with a known username
+// and the right password, or without a username when anonymous access
+// allows it from the client's address. It refuses a will message on a
+// topic the client may not publish to (a will is published on the client's
+// behalf when it drops), a client id already registered under another
+// username, and a client for which no slot is free (see slotTable). The
+// decision is made here, not in OnConnectAuthenticate, because mochi
+// answers every refusal there as a bad username or password, which would
+// send a client of a full broker to check its password.
+func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	code := h.admit(cl, pk)
+	if code == packets.CodeSuccess {
+		return nil
+	}
+	if h.server != nil {
+		// mochi sends nothing when OnConnect fails; the connection
+		// closes after this CONNACK.
+		h.server.SendConnack(cl, code, false, nil) //nolint:errcheck // the client is being refused either way.
+	}
+	return code
+}
+
+// OnConnectAuthenticate accepts exactly the clients OnConnect admitted:
+// those holding a slot.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	return h.slots.holds(cl.Net.Conn)
+}
+
+// admit is OnConnect's decision: CodeSuccess with a slot taken for the
+// client's connection, or the CONNACK code of the refusal.
+func (h *authHook) admit(cl *mqtt.Client, pk packets.Packet) packets.Code {
 	username := string(pk.Connect.Username)
-	refuse := func(reason string) bool {
+	v5 := cl.Properties.ProtocolVersion >= 5
+	refuse := func(v5code, v3code packets.Code, reason string) packets.Code {
 		// Never the password: the client id, the username and where from.
 		h.log.Info("broker: refused client", "client", cl.ID, "username", username, "remote", cl.Net.Remote, "reason", reason)
-		return false
+		if v5 {
+			return v5code
+		}
+		return v3code // MQTT 3.1.1 has fewer codes (mochi maps these to them)
+	}
+	notAuthorized := func(reason string) packets.Code {
+		return refuse(packets.ErrNotAuthorized, packets.ErrBadUsernameOrPassword, reason)
 	}
 	if cl.ID == mqtt.InlineClientId {
-		return refuse("the client id is reserved for the gateway")
+		return refuse(packets.ErrClientIdentifierNotValid, packets.ErrClientIdentifierNotValid, "the client id is reserved for the gateway")
 	}
 
 	var a acl
 	if username == "" {
 		switch {
 		case !h.anon.Allow:
-			return refuse("anonymous clients are not allowed")
+			return notAuthorized("anonymous clients are not allowed")
 		case !h.anon.AllowRemote && !isLoopback(cl.Net.Remote):
-			return refuse("anonymous clients are allowed from loopback addresses only")
+			return notAuthorized("anonymous clients are allowed from loopback addresses only")
 		}
 		a = h.anonACL
 	} else {
@@ -174,30 +211,103 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		select {
 		case h.bcryptSlots <- struct{}{}:
 		case <-h.stop:
-			return refuse("the broker is stopping")
+			return refuse(packets.ErrServerUnavailable, packets.ErrServerUnavailable, "the broker is stopping")
 		}
 		err := bcrypt.CompareHashAndPassword(hash, pk.Connect.Password)
 		<-h.bcryptSlots
 		if !known || err != nil {
-			return refuse("bad username or password")
+			return refuse(packets.ErrBadUsernameOrPassword, packets.ErrBadUsernameOrPassword, "bad username or password")
 		}
 		a = acc.acl
 	}
 
 	if pk.Connect.WillFlag && !h.mayPublish(a, pk.Connect.WillTopic) {
-		return refuse("will topic " + pk.Connect.WillTopic + " is not allowed for this client")
+		return notAuthorized("will topic " + pk.Connect.WillTopic + " is not allowed for this client")
 	}
+	replacing := false
 	if h.server != nil {
-		if other, ok := h.server.Clients.Get(cl.ID); ok && string(other.Properties.Username) != username {
-			return refuse("the client id is in use by another username")
+		if other, ok := h.server.Clients.Get(cl.ID); ok {
+			if string(other.Properties.Username) != username {
+				return notAuthorized("the client id is in use by another username")
+			}
+			// The same account taking its session over, as MQTT allows:
+			// mochi disconnects the old connection, which gives its slot
+			// back, so the new one may have it now.
+			replacing = !other.Closed()
 		}
+	}
+	if !h.slots.take(cl.Net.Conn, username == "", replacing) {
+		if username == "" {
+			return refuse(packets.ErrServerBusy, packets.ErrServerUnavailable, "every slot for anonymous clients is taken (max_clients less reserved_for_accounts)")
+		}
+		return refuse(packets.ErrServerBusy, packets.ErrServerUnavailable, "max_clients clients are connected")
 	}
 	// A will is published as the client goes, while it is still registered
 	// under its id, so a Subscribe handler can name who sent it (see
 	// publisher). An MQTT 5 will delay would publish it later, when the id
 	// may name no one or another client, so it is not kept.
 	cl.Properties.Will.WillDelayInterval = 0
+	return packets.CodeSuccess
+}
+
+// slotTable counts connected clients against Config.MaxClients, keeping
+// Config.ReservedForAccounts of the slots for accounts: anonymous clients
+// may hold at most max minus reserved, so a portal account can connect
+// however many anonymous clients a LAN or a buggy display opens. A slot is
+// taken when a client is admitted, after its password has been checked, so
+// attempts that fail or wait for bcrypt hold none; it is given back when
+// the connection's goroutine is done with mochi (connSet.leave). A client
+// taking over its own account's live session is admitted past the limit
+// for the moment the old connection takes to go.
+type slotTable struct {
+	max, anonMax int
+
+	mu   sync.Mutex        // guards held and anon
+	held map[net.Conn]bool // connection -> whether its client is anonymous
+	anon int               // anonymous entries in held
+}
+
+func newSlotTable(max, reserved int) *slotTable {
+	return &slotTable{max: max, anonMax: max - reserved, held: make(map[net.Conn]bool)}
+}
+
+// take gives c a slot if one is free for its kind of client, or whatever
+// the count when replacing.
+func (s *slotTable) take(c net.Conn, anonymous, replacing bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.held[c]; ok {
+		return true
+	}
+	if !replacing && (len(s.held) >= s.max || anonymous && s.anon >= s.anonMax) {
+		return false
+	}
+	s.held[c] = anonymous
+	if anonymous {
+		s.anon++
+	}
 	return true
+}
+
+func (s *slotTable) holds(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.held[c]
+	return ok
+}
+
+// release gives back c's slot, if it has one.
+func (s *slotTable) release(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	anonymous, ok := s.held[c]
+	if !ok {
+		return
+	}
+	delete(s.held, c)
+	if anonymous {
+		s.anon--
+	}
 }
 
 // OnACLCheck decides a publish (write) or a subscription and each delivery

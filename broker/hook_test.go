@@ -2,7 +2,10 @@ package broker
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"testing"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -34,14 +37,18 @@ func testHook(t *testing.T, anon Anonymous) *authHook {
 }
 
 // fakeClient is a mochi client as the hook sees it, with a made-up remote
-// address; no connection is needed to decide on it.
+// address and a connection of its own that is never read or written.
 func fakeClient(id, remote, username string) *mqtt.Client {
 	return &mqtt.Client{
 		ID:         id,
-		Net:        mqtt.ClientConnection{Remote: remote},
+		Net:        mqtt.ClientConnection{Conn: &fakeConn{}, Remote: remote},
 		Properties: mqtt.ClientProperties{Username: []byte(username)},
 	}
 }
+
+// fakeConn stands for a client's connection: the hook only tells
+// connections apart, by identity.
+type fakeConn struct{ net.Conn }
 
 func connectPacket(username, password string) packets.Packet {
 	return packets.Packet{Connect: packets.ConnectParams{
@@ -91,8 +98,12 @@ func TestAuthenticate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := testHook(t, tc.anon)
-			if got := h.OnConnectAuthenticate(fakeClient(tc.id, tc.remote, ""), tc.pk); got != tc.want {
-				t.Fatalf("OnConnectAuthenticate = %v, want %v", got, tc.want)
+			cl := fakeClient(tc.id, tc.remote, "")
+			if err := h.OnConnect(cl, tc.pk); (err == nil) != tc.want {
+				t.Fatalf("OnConnect = %v, want admitted: %v", err, tc.want)
+			}
+			if got := h.OnConnectAuthenticate(cl, tc.pk); got != tc.want {
+				t.Fatalf("OnConnectAuthenticate = %v after OnConnect, want %v", got, tc.want)
 			}
 		})
 	}
@@ -212,8 +223,8 @@ func TestOnlyPortalAccountsMayPublishChanges(t *testing.T) {
 			connect := connectPacket(tc.username, "pw")
 			connect.Connect.WillFlag = true
 			connect.Connect.WillTopic = changes
-			if got := hook.OnConnectAuthenticate(fakeClient("c", "127.0.0.1:1", ""), connect); got != tc.want {
-				t.Errorf("OnConnectAuthenticate with a will on %q = %v, want %v", changes, got, tc.want)
+			if err := hook.OnConnect(fakeClient("c", "127.0.0.1:1", ""), connect); (err == nil) != tc.want {
+				t.Errorf("OnConnect with a will on %q = %v, want admitted: %v", changes, err, tc.want)
 			}
 			if hook.OnACLCheck(cl, "lintel/v1/gw2/sync/changes", true) {
 				t.Error("OnACLCheck allowed another gateway's sync/changes")
@@ -222,5 +233,107 @@ func TestOnlyPortalAccountsMayPublishChanges(t *testing.T) {
 				t.Error("OnACLCheck refused a topic outside lintel/v1/ that the filters allow")
 			}
 		})
+	}
+}
+
+// TestRefusalsSayWhy: a refused CONNECT is answered with the code of its
+// reason, in the client's protocol version, so a client of a full broker
+// is not sent to check its password.
+func TestRefusalsSayWhy(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		GatewayID:           "gw1",
+		MaxClients:          2,
+		ReservedForAccounts: 1,
+		Anonymous:           Anonymous{Allow: true},
+		Clients:             []Client{{Username: "portal", Role: RolePortal, PasswordHash: string(h)}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		fill    []string // usernames connected first ("" anonymous)
+		remote  string
+		pk      packets.Packet
+		v3, v5  packets.Code
+		fillsOK bool
+	}{
+		{"bad password", nil, "127.0.0.1:1", connectPacket("portal", "nope"), packets.ErrBadUsernameOrPassword, packets.ErrBadUsernameOrPassword, true},
+		{"anonymous from the LAN", nil, "192.0.2.1:1", connectPacket("", ""), packets.ErrBadUsernameOrPassword, packets.ErrNotAuthorized, true},
+		{"anonymous slots full", []string{""}, "127.0.0.1:1", connectPacket("", ""), packets.ErrServerUnavailable, packets.ErrServerBusy, true},
+		{"every slot full", []string{"", "portal"}, "127.0.0.1:1", connectPacket("portal", "pw"), packets.ErrServerUnavailable, packets.ErrServerBusy, true},
+		{"reserved slot free", []string{""}, "127.0.0.1:1", connectPacket("portal", "pw"), packets.CodeSuccess, packets.CodeSuccess, true},
+	}
+	for _, tc := range tests {
+		for _, version := range []byte{4, 5} {
+			t.Run(fmt.Sprintf("%s, MQTT %d", tc.name, version), func(t *testing.T) {
+				hook := newAuthHook(cfg, slog.New(slog.DiscardHandler))
+				for i, u := range tc.fill {
+					if err := hook.OnConnect(fakeClient(fmt.Sprint("f", i), "127.0.0.1:1", u), connectPacket(u, "pw")); err != nil {
+						t.Fatalf("connecting %q first: %v", u, err)
+					}
+				}
+				cl := fakeClient("c", tc.remote, "")
+				cl.Properties.ProtocolVersion = version
+				want := tc.v3
+				if version == 5 {
+					want = tc.v5
+				}
+				err := hook.OnConnect(cl, tc.pk)
+				if want == packets.CodeSuccess {
+					if err != nil {
+						t.Fatalf("OnConnect = %v, want the client admitted", err)
+					}
+					return
+				}
+				var got packets.Code
+				if !errors.As(err, &got) || got != want {
+					t.Fatalf("OnConnect = %v, want %v (%#x)", err, want, want.Code)
+				}
+				if hook.OnConnectAuthenticate(cl, tc.pk) {
+					t.Fatal("OnConnectAuthenticate accepted a client OnConnect refused")
+				}
+			})
+		}
+	}
+}
+
+// TestSlotTable checks the counting behind max_clients and
+// reserved_for_accounts: anonymous clients stop at max - reserved, accounts
+// at max, a take-over passes either limit, and a slot given back is free
+// again (twice is once).
+func TestSlotTable(t *testing.T) {
+	s := newSlotTable(3, 1)
+	a1, a2, a3, p1, p2, p3 := &fakeConn{}, &fakeConn{}, &fakeConn{}, &fakeConn{}, &fakeConn{}, &fakeConn{}
+	steps := []struct {
+		name string
+		do   func() bool
+		want bool
+	}{
+		{"anonymous 1", func() bool { return s.take(a1, true, false) }, true},
+		{"anonymous 2", func() bool { return s.take(a2, true, false) }, true},
+		{"anonymous 3, past max - reserved", func() bool { return s.take(a3, true, false) }, false},
+		{"anonymous 3 taking over its session", func() bool { return s.take(a3, true, true) }, true},
+		{"anonymous 3 gone", func() bool { s.release(a3); s.release(a3); return s.holds(a3) }, false},
+		{"account 1, the reserved slot", func() bool { return s.take(p1, false, false) }, true},
+		{"account 2, past max", func() bool { return s.take(p2, false, false) }, false},
+		{"anonymous 1 gone", func() bool { s.release(a1); return s.holds(a1) }, false},
+		{"account 2, into the freed slot", func() bool { return s.take(p2, false, false) }, true},
+		{"account 3, past max", func() bool { return s.take(p3, false, false) }, false},
+		{"account 1 gone", func() bool { s.release(p1); return s.holds(p1) }, false},
+		{"anonymous 1 back, into the slot account 1 left", func() bool { return s.take(a1, true, false) }, true},
+		{"account 3, past max", func() bool { return s.take(p3, false, false) }, false},
+		{"a connection never admitted gives nothing back", func() bool { s.release(a3); return s.take(p3, false, false) }, false},
+		{"anonymous 2 gone", func() bool { s.release(a2); return s.holds(a2) }, false},
+		{"account 3, into the freed slot", func() bool { return s.take(p3, false, false) }, true},
+	}
+	for _, st := range steps {
+		if got := st.do(); got != st.want {
+			t.Fatalf("%s: got %v, want %v", st.name, got, st.want)
+		}
 	}
 }
