@@ -49,13 +49,41 @@ const (
 	listenerWS  = "ws"
 )
 
-// Stats are the broker's counters for the status page. Counts are since
-// Start.
+// Stats are the broker's counters, for the status page and metrics. Counts
+// are since Start; ClientsConnected is a gauge. docs/mqtt.md lists them
+// (TestDocsNameTheBrokerCounters holds the two together).
 type Stats struct {
 	ClientsConnected int64 // clients connected now
 	MessagesIn       int64 // PUBLISH packets received, from clients and the gateway
 	MessagesOut      int64 // PUBLISH packets written to clients
-	MessagesDropped  int64 // messages a slow subscriber lost (see Config.QueueLimit)
+
+	// MessagesDropped counts the messages subscribers lost for being slow:
+	// a QoS 1 message for a subscriber with Config.QueueLimit messages
+	// unacknowledged (or queued for it while it is away), and a message for
+	// one with QueueLimit messages already waiting for its socket. Refused
+	// publishes are not counted here.
+	MessagesDropped int64
+
+	// PublishesRefused counts client publishes the access rules refused:
+	// outside the client's ACL, on the gateway's own topics, under another
+	// gateway's id, or on sync/changes from a client without RolePortal.
+	// None reached a subscriber. A refused will is a refused client.
+	PublishesRefused int64
+
+	// SubscriptionsRefused counts topic filters refused in a SUBACK:
+	// outside the client's ACL, on '$' topics, or invalid.
+	SubscriptionsRefused int64
+
+	// ClientsRefused counts CONNECTs refused for their credentials or the
+	// access policy: a bad username or password, an anonymous client
+	// where none are allowed, a will on a topic the client may not publish
+	// on, a client id of another account, or a broker stopping.
+	ClientsRefused int64
+
+	// ClientsRefusedFull counts CONNECTs refused for want of a slot:
+	// MaxClients clients connected, or, for an anonymous client, all the
+	// slots ReservedForAccounts leaves anonymous clients.
+	ClientsRefusedFull int64
 }
 
 // Broker is the embedded MQTT broker. Create it with New, then Start it;
@@ -437,7 +465,15 @@ func (b *Broker) Stats() Stats {
 		ClientsConnected: info.ClientsConnected,
 		MessagesIn:       info.MessagesReceived,
 		MessagesOut:      info.MessagesSent,
-		MessagesDropped:  info.MessagesDropped + info.InflightDropped,
+		// mochi counts a message that found a subscriber's socket queue
+		// full in MessagesDropped, and one that found its QoS 1 window
+		// (or its packet ids) exhausted in InflightDropped; either way
+		// the subscriber lost it.
+		MessagesDropped:      info.MessagesDropped + info.InflightDropped,
+		PublishesRefused:     b.hook.publishesRefused.Load(),
+		SubscriptionsRefused: b.hook.subscriptionsRefused.Load(),
+		ClientsRefused:       b.hook.clientsRefused.Load(),
+		ClientsRefusedFull:   b.hook.clientsRefusedFull.Load(),
 	}
 }
 

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -472,6 +475,111 @@ func TestStats(t *testing.T) {
 	}
 	if got.MessagesDropped != 0 {
 		t.Errorf("MessagesDropped = %d, want 0", got.MessagesDropped)
+	}
+}
+
+// TestBrokerCountersCountWhatTheDocsSay: each counter docs/mqtt.md names
+// counts what it says it does, and nothing else; in particular a refused
+// publish is not a message dropped for a slow subscriber (that one is
+// TestSlowSubscriberLosesMessagesPastQueueLimit).
+func TestBrokerCountersCountWhatTheDocsSay(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 5
+	cfg.ReservedForAccounts = 3
+	cfg.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+	b, _ := start(t, cfg)
+	before := b.Stats()
+	v311 := func(o clientOpts) clientOpts { o.url, o.version = tcpURL(b), 4; return o } // no retry as MQTT 3.1
+
+	display := mustDial(t, v311(clientOpts{id: "display", username: "display", password: "display-pass"}))
+	// Three refused publishes: sync/changes from a plain client, another
+	// gateway's event, outside the ACL. The allowed QoS 1 publish after
+	// them is acknowledged once the broker has handled them.
+	display.Publish(must(t)(topic.SyncChanges(gw)), 0, false, "changeset").WaitTimeout(waitFor)
+	display.Publish(must(t)(topic.Events("gw2", "front")), 0, false, "event").WaitTimeout(waitFor)
+	display.Publish("elsewhere", 0, false, "x").WaitTimeout(waitFor)
+	display.publish(t, "display/ok", 1, "ok")
+	// Two refused subscriptions, one granted.
+	for _, f := range []string{"#", "$SYS/#"} {
+		if code := display.subscribe(t, f); code != 0x80 {
+			t.Fatalf("subscribe %q: SUBACK %#x, want 0x80", f, code)
+		}
+	}
+	display.mustSubscribe(t, must(t)(topic.EventsFilter(gw)))
+
+	// Two refused clients: a bad password, a will on a topic anonymous
+	// clients may not publish on.
+	if _, err := dial(t, v311(clientOpts{id: "guess", username: "portal", password: "guess"})); err == nil {
+		t.Fatal("a bad password connected")
+	}
+	if _, err := dial(t, v311(clientOpts{id: "willful", will: "x"})); err == nil {
+		t.Fatal("an anonymous will on a topic outside its ACL was accepted")
+	}
+	// One refused for want of a slot: 5 less 3 reserved is 2 anonymous.
+	mustDial(t, v311(clientOpts{id: "anon1"}))
+	mustDial(t, v311(clientOpts{id: "anon2"}))
+	if _, err := dial(t, v311(clientOpts{id: "anon3"})); err == nil {
+		t.Fatal("a third anonymous client connected")
+	}
+
+	got := b.Stats()
+	delta := broker.Stats{
+		ClientsConnected:     got.ClientsConnected,
+		MessagesDropped:      got.MessagesDropped - before.MessagesDropped,
+		PublishesRefused:     got.PublishesRefused - before.PublishesRefused,
+		SubscriptionsRefused: got.SubscriptionsRefused - before.SubscriptionsRefused,
+		ClientsRefused:       got.ClientsRefused - before.ClientsRefused,
+		ClientsRefusedFull:   got.ClientsRefusedFull - before.ClientsRefusedFull,
+	}
+	want := broker.Stats{
+		ClientsConnected:     3,
+		PublishesRefused:     3,
+		SubscriptionsRefused: 2,
+		ClientsRefused:       2,
+		ClientsRefusedFull:   1,
+	}
+	if diff := cmp.Diff(delta, want); diff != "" {
+		t.Fatalf("counters grew other than the docs say (-got +want):\n%s", diff)
+	}
+}
+
+// TestDocsNameTheBrokerCounters holds docs/mqtt.md and this package's doc
+// to Stats: every counter the documents name (as Stats.Name, or in the
+// counter table of docs/mqtt.md) is a field of Stats, and the table lists
+// every field.
+func TestDocsNameTheBrokerCounters(t *testing.T) {
+	fields := map[string]bool{}
+	st := reflect.TypeOf(broker.Stats{})
+	for i := range st.NumField() {
+		fields[st.Field(i).Name] = true
+	}
+	named := regexp.MustCompile(`Stats\.([A-Z]\w*)`)
+	row := regexp.MustCompile("(?m)^\\| `([A-Z]\\w*)` \\|")
+	for _, doc := range []string{"doc.go", "../docs/mqtt.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range named.FindAllStringSubmatch(string(text), -1) {
+			if !fields[m[1]] {
+				t.Errorf("%s names Stats.%s, which is not a counter of broker.Stats", doc, m[1])
+			}
+		}
+		if doc != "../docs/mqtt.md" {
+			continue
+		}
+		listed := map[string]bool{}
+		for _, m := range row.FindAllStringSubmatch(string(text), -1) {
+			listed[m[1]] = true
+			if !fields[m[1]] {
+				t.Errorf("%s lists counter %s, which broker.Stats does not have", doc, m[1])
+			}
+		}
+		for f := range fields {
+			if !listed[f] {
+				t.Errorf("%s does not list broker.Stats.%s in its counter table", doc, f)
+			}
+		}
 	}
 }
 

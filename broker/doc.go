@@ -43,31 +43,34 @@
 //
 // A forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
 // disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
-// one; either way no subscriber sees it. A will message on a forbidden topic
-// is refused at CONNECT, since the broker would publish it for the client.
-// Only the gateway's own messages are retained: the retain flag of a
-// client's publish or will is cleared, so clients cannot fill the broker's
-// memory with retained messages. '$' topics ($SYS) are closed to clients;
-// Stats is the broker's report. A client id in use by another account is
-// refused, so one account cannot take over another's session. An MQTT 5
-// will delay is not kept: a will is published as its client goes, while
-// its client id still names its account.
-// bcrypt comparisons run one at a time so a flood of connection attempts
-// costs one core, not the door decisions' CPU.
+// one; either way no subscriber sees it, and it is counted in
+// Stats.PublishesRefused. A will message on a forbidden topic is refused at
+// CONNECT, since the broker would publish it for the client (counted in
+// Stats.ClientsRefused, with bad passwords and the other refusals of
+// policy). Only the gateway's own messages are retained: the retain flag of
+// a client's publish or will is cleared, so clients cannot fill the
+// broker's memory with retained messages. '$' topics ($SYS) are closed to
+// clients; Stats is the broker's report. A client id in use by another
+// account is refused, so one account cannot take over another's session.
+// An MQTT 5 will delay is not kept: a will is published as its client
+// goes, while its client id still names its account. bcrypt comparisons
+// run one at a time so a flood of connection attempts costs one core, not
+// the door decisions' CPU.
 //
 // # Limits (see Config)
 //
 // At most MaxClients clients connected (64), accounts and anonymous
 // clients together; anonymous clients may hold at most MaxClients -
 // ReservedForAccounts of them (8 reserved by default), so a portal account
-// can connect whatever anonymous clients do. A client refused for want of
-// a slot is told the server is unavailable (MQTT 5: busy). Slots are
-// counted by the auth hook, not by mochi: a slot is taken once a client's
-// credentials are checked and given back when its connection is done.
-// Each subscriber may have QueueLimit
+// can connect whatever anonymous clients do. Slots are counted by the auth
+// hook, not by mochi: a slot is taken once a client's credentials are
+// checked and given back when its connection is done. A client refused for
+// want of a slot is told the server is unavailable (MQTT 5: busy), and
+// counted in Stats.ClientsRefusedFull. Each subscriber may have QueueLimit
 // (1024) QoS 1 messages unacknowledged and as many waiting for its socket;
-// past that it loses messages, counted in Stats.MessagesDropped, until it
-// catches up. Packets over MaxPacketSize (1 MiB) close the connection.
+// past that it loses messages, counted in Stats.MessagesDropped (and
+// nothing else is), until it catches up. Packets over MaxPacketSize (1 MiB)
+// close the connection.
 // Retained messages never expire (mochi's default would drop them after
 // 24 h, and a door state must last until it changes); the session of a
 // client gone away is kept for an hour. A client has 10 s from connecting

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -85,6 +86,12 @@ type authHook struct {
 
 	offline offlineTracker
 
+	// The counters of Stats that mochi does not keep.
+	publishesRefused     atomic.Int64 // client publishes refused by mayPublish
+	subscriptionsRefused atomic.Int64 // subscription filters refused in a SUBACK
+	clientsRefused       atomic.Int64 // CONNECTs refused for credentials or policy
+	clientsRefusedFull   atomic.Int64 // CONNECTs refused for want of a slot
+
 	// scans is held for reading while a client's SUBSCRIBE is processed
 	// (from OnSubscribe to OnPacketProcessed) and for writing while the
 	// gateway retains a message on a topic for the first time. mochi
@@ -135,6 +142,7 @@ func (h *authHook) Provides(b byte) bool {
 		mqtt.OnPublish,
 		mqtt.OnWill,
 		mqtt.OnSubscribe,
+		mqtt.OnSubscribed,
 		mqtt.OnPacketProcessed,
 		mqtt.OnPacketSent,
 		mqtt.OnPublishDropped,
@@ -178,13 +186,17 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool
 func (h *authHook) admit(cl *mqtt.Client, pk packets.Packet) packets.Code {
 	username := string(pk.Connect.Username)
 	v5 := cl.Properties.ProtocolVersion >= 5
-	refuse := func(v5code, v3code packets.Code, reason string) packets.Code {
+	refuseCounted := func(count *atomic.Int64, v5code, v3code packets.Code, reason string) packets.Code {
+		count.Add(1)
 		// Never the password: the client id, the username and where from.
 		h.log.Info("broker: refused client", "client", cl.ID, "username", username, "remote", cl.Net.Remote, "reason", reason)
 		if v5 {
 			return v5code
 		}
 		return v3code // MQTT 3.1.1 has fewer codes (mochi maps these to them)
+	}
+	refuse := func(v5code, v3code packets.Code, reason string) packets.Code {
+		return refuseCounted(&h.clientsRefused, v5code, v3code, reason)
 	}
 	notAuthorized := func(reason string) packets.Code {
 		return refuse(packets.ErrNotAuthorized, packets.ErrBadUsernameOrPassword, reason)
@@ -238,9 +250,9 @@ func (h *authHook) admit(cl *mqtt.Client, pk packets.Packet) packets.Code {
 	}
 	if !h.slots.take(cl.Net.Conn, username == "", replacing) {
 		if username == "" {
-			return refuse(packets.ErrServerBusy, packets.ErrServerUnavailable, "every slot for anonymous clients is taken (max_clients less reserved_for_accounts)")
+			return refuseCounted(&h.clientsRefusedFull, packets.ErrServerBusy, packets.ErrServerUnavailable, "every slot for anonymous clients is taken (max_clients less reserved_for_accounts)")
 		}
-		return refuse(packets.ErrServerBusy, packets.ErrServerUnavailable, "max_clients clients are connected")
+		return refuseCounted(&h.clientsRefusedFull, packets.ErrServerBusy, packets.ErrServerUnavailable, "max_clients clients are connected")
 	}
 	// A will is published as the client goes, while it is still registered
 	// under its id, so a Subscribe handler can name who sent it (see
@@ -313,15 +325,20 @@ func (s *slotTable) release(c net.Conn) {
 // OnACLCheck decides a publish (write) or a subscription and each delivery
 // (read) against the client's ACL. mochi never asks about the gateway's own
 // inline client.
+//
+// A refused publish is counted in Stats.PublishesRefused; mochi asks about
+// each client publish once, here. Read checks are not counted here: they
+// are subscriptions (counted in OnSubscribed) and deliveries.
 func (h *authHook) OnACLCheck(cl *mqtt.Client, name string, write bool) bool {
 	a, ok := h.aclOf(cl)
-	if !ok {
-		return false
-	}
 	if write {
-		return h.mayPublish(a, name)
+		ok = ok && h.mayPublish(a, name)
+		if !ok {
+			h.publishesRefused.Add(1)
+		}
+		return ok
 	}
-	return a.maySubscribe(name)
+	return ok && a.maySubscribe(name)
 }
 
 // OnPublish checks a client's publish again once mochi has resolved an MQTT
@@ -336,6 +353,7 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	}
 	a, ok := h.aclOf(cl)
 	if !ok || !h.mayPublish(a, pk.TopicName) {
+		h.publishesRefused.Add(1)
 		h.log.Warn("broker: dropped a publish the client may not make", "client", cl.ID, "topic", pk.TopicName)
 		return pk, packets.ErrRejectPacket
 	}
@@ -359,6 +377,20 @@ func (h *authHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 		h.scans.RLock()
 	}
 	return pk
+}
+
+// OnSubscribed counts the filters of a client's SUBSCRIBE that its SUBACK
+// refuses (outside its ACL, or invalid) in Stats.SubscriptionsRefused.
+// mochi calls it before it writes the SUBACK.
+func (h *authHook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, codes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	for _, c := range codes {
+		if c >= packets.ErrUnspecifiedError.Code {
+			h.subscriptionsRefused.Add(1)
+		}
+	}
 }
 
 func (h *authHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
