@@ -494,7 +494,7 @@ func (h *authHook) mayPublish(a acl, name string) bool {
 	if strings.HasPrefix(name, "$") {
 		return false
 	}
-	if inNamespace(name) && (name != h.changes || a.role != RolePortal) {
+	if topic.InNamespace(name) && (name != h.changes || a.role != RolePortal) {
 		return false
 	}
 	return a.mayPublish(name)
@@ -516,12 +516,6 @@ func (h *authHook) publisher(id string) (username string, role Role, ok bool) {
 	}
 	a, ok := h.aclOf(cl)
 	return string(cl.Properties.Username), a.role, ok
-}
-
-// inNamespace reports whether name is in Lintel's topic namespace: the
-// prefix lintel/v1 itself or any topic under it.
-func inNamespace(name string) bool {
-	return name == topic.Prefix || strings.HasPrefix(name, topic.Prefix+"/")
 }
 
 // isLoopback reports whether a "host:port" remote address is a loopback
