@@ -503,9 +503,8 @@ func (h *authHook) mayPublish(a acl, name string) bool {
 // publisher names the client with id, as a Subscribe handler's Message
 // does, while mochi knows it: a client's publish and its will reach the
 // handlers while the client is still registered under its id (wills are
-// never delayed; see OnConnect). Another account cannot reuse the id of a
-// registered client (see OnConnectAuthenticate), so the id names one
-// account.
+// never delayed; see admit). Another account cannot reuse the id of a
+// registered client (admit refuses it), so the id names one account.
 func (h *authHook) publisher(id string) (username string, role Role, ok bool) {
 	if h.server == nil {
 		return "", "", false
