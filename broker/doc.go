@@ -37,9 +37,9 @@
 // e.g. `broker.clients[2].publish[0]: "lintel/v1/#" would let "ann" publish
 // changesets on lintel/v1/gw/sync/changes; only role = "portal" accounts
 // may`), and the hook refuses their publishes there whatever got through.
-// SubscribeMessages hands the gateway each message with the publishing
-// client's id, username and role (a Message), so a change is journaled
-// under the account that made it.
+// SubscribeMessages hands its handler each message with the publishing
+// client's id, username and role (a Message), so the gateway can journal a
+// change under the account that made it.
 //
 // A forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
 // disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
