@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,13 +49,41 @@ const (
 	listenerWS  = "ws"
 )
 
-// Stats are the broker's counters for the status page. Counts are since
-// Start.
+// Stats are the broker's counters, for the status page and metrics. Counts
+// are since Start; ClientsConnected is a gauge. docs/mqtt.md lists them
+// (TestDocsNameTheBrokerCounters holds the two together).
 type Stats struct {
 	ClientsConnected int64 // clients connected now
 	MessagesIn       int64 // PUBLISH packets received, from clients and the gateway
 	MessagesOut      int64 // PUBLISH packets written to clients
-	MessagesDropped  int64 // messages a slow subscriber lost (see Config.QueueLimit)
+
+	// MessagesDropped counts the messages subscribers lost for being slow:
+	// a QoS 1 message for a subscriber with Config.QueueLimit messages
+	// unacknowledged (or queued for it while it is away), and a message for
+	// one with QueueLimit messages already waiting for its socket. Refused
+	// publishes are not counted here.
+	MessagesDropped int64
+
+	// PublishesRefused counts client publishes the access rules refused:
+	// outside the client's ACL, on the gateway's own topics, under another
+	// gateway's id, or on sync/changes from a client without RolePortal.
+	// None reached a subscriber. A refused will is a refused client.
+	PublishesRefused int64
+
+	// SubscriptionsRefused counts topic filters refused in a SUBACK:
+	// outside the client's ACL, on '$' topics, or invalid.
+	SubscriptionsRefused int64
+
+	// ClientsRefused counts CONNECTs refused for their credentials or the
+	// access policy: a bad username or password, an anonymous client
+	// where none are allowed, a will on a topic the client may not publish
+	// on, a client id of another account, or a broker stopping.
+	ClientsRefused int64
+
+	// ClientsRefusedFull counts CONNECTs refused for want of a slot:
+	// MaxClients clients connected, or, for an anonymous client, all the
+	// slots ReservedForAccounts leaves anonymous clients.
+	ClientsRefusedFull int64
 }
 
 // Broker is the embedded MQTT broker. Create it with New, then Start it;
@@ -106,7 +135,10 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	// Start from mochi's defaults: a partial Capabilities literal leaves
 	// MaximumClients at 0, which refuses every client.
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumClients = int64(cfg.MaxClients)
+	// The hook counts clients against MaxClients itself (see slotTable):
+	// mochi's own count cannot tell accounts from anonymous clients, and
+	// refuses before the client's credentials are known.
+	caps.MaximumClients = math.MaxInt64
 	// 0 turns off mochi's forced expiry (24 h by default) of retained and
 	// queued messages: the retained status and door states must last as
 	// long as the gateway runs. MQTT 5 clients' own expiries still apply.
@@ -135,7 +167,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		srv:    srv,
 		hook:   hook,
 		status: status,
-		tcp:    newStreamListener(listenerTCP, cfg.Listen, nil),
+		tcp:    newStreamListener(listenerTCP, cfg.Listen, nil, hook.slots.release),
 
 		retained: make(map[string]bool),
 	}
@@ -148,10 +180,10 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		b.tls = newStreamListener(listenerTLS, cfg.TLS.Listen, &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
-		})
+		}, hook.slots.release)
 	}
 	if cfg.WebSocket.Listen != "" {
-		b.ws = newWSListener(listenerWS, cfg.WebSocket.Listen, cfg.MaxPacketSize)
+		b.ws = newWSListener(listenerWS, cfg.WebSocket.Listen, cfg.MaxPacketSize, hook.slots.release)
 	}
 	return b, nil
 }
@@ -351,16 +383,40 @@ func (b *Broker) retain(name string, payload []byte) {
 	atomic.StoreInt64(&b.srv.Info.Retained, int64(b.srv.Topics.Retained.Len()))
 }
 
-// Subscribe calls handler with every message a client publishes on a topic
-// matching filter. The gateway's own publishes are not passed back, and
-// clients' messages are never retained, so nothing arrives from before the
-// call. Filters on '$' topics are refused.
+// Message is a client's publish as a SubscribeMessages handler gets it:
+// the topic, the payload and who published it. The access rules have
+// already passed it: a message on the gateway's sync/changes topic comes
+// from an account with Role RolePortal, and from no one else.
+type Message struct {
+	Topic    string
+	Payload  []byte // the handler's own copy
+	ClientID string // the publishing client's MQTT client id
+	Username string // the publishing account's username; "" for an anonymous client
+	Role     Role   // the publishing account's role; RoleClient for an anonymous client
+}
+
+// Subscribe calls handler with the topic and payload of every message a
+// client publishes on a topic matching filter. It is SubscribeMessages for
+// a handler that does not need to know who published.
+func (b *Broker) Subscribe(filter string, handler func(topic string, payload []byte)) error {
+	if handler == nil {
+		return errors.New("broker: subscribe: nil handler")
+	}
+	return b.SubscribeMessages(filter, func(m Message) { handler(m.Topic, m.Payload) })
+}
+
+// SubscribeMessages calls handler with every message a client publishes on
+// a topic matching filter, with the publishing client's id, username and
+// role, so a changeset can be journaled under the account that sent it.
+// The gateway's own publishes are not passed back, and clients' messages
+// are never retained, so nothing arrives from before the call. Filters on
+// '$' topics are refused.
 //
 // handler runs on the publishing client's connection goroutine, in the order
 // that client published; it holds up only that client while it runs. It
 // gets its own copy of the payload. It may call Publish (which returns
 // ErrClosed once Close has begun) but must not call Close or wait for it.
-func (b *Broker) Subscribe(filter string, handler func(topic string, payload []byte)) error {
+func (b *Broker) SubscribeMessages(filter string, handler func(Message)) error {
 	if !topic.ValidFilter(filter) || strings.HasPrefix(filter, "$") {
 		return fmt.Errorf("broker: subscribe: %q is not a valid topic filter outside '$' topics", filter)
 	}
@@ -376,10 +432,25 @@ func (b *Broker) Subscribe(filter string, handler func(topic string, payload []b
 	b.hook.scans.RLock()
 	defer b.hook.scans.RUnlock()
 	err := b.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		// mochi passes its inline client here, not the publisher; the
+		// packet's origin is the publisher's client id.
 		if pk.Origin == mqtt.InlineClientId {
 			return
 		}
-		handler(pk.TopicName, bytes.Clone(pk.Payload))
+		username, role, ok := b.hook.publisher(pk.Origin)
+		if !ok {
+			// Not reached while the hook's rules hold (see publisher);
+			// a message from no one known is not passed on.
+			b.log.Warn("broker: dropped a message from a client no longer known", "client", pk.Origin, "topic", pk.TopicName)
+			return
+		}
+		handler(Message{
+			Topic:    pk.TopicName,
+			Payload:  bytes.Clone(pk.Payload),
+			ClientID: pk.Origin,
+			Username: username,
+			Role:     role,
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("broker: subscribe %q: %w", filter, err)
@@ -394,7 +465,15 @@ func (b *Broker) Stats() Stats {
 		ClientsConnected: info.ClientsConnected,
 		MessagesIn:       info.MessagesReceived,
 		MessagesOut:      info.MessagesSent,
-		MessagesDropped:  info.MessagesDropped + info.InflightDropped,
+		// mochi counts a message that found a subscriber's socket queue
+		// full in MessagesDropped, and one that found its QoS 1 window
+		// (or its packet ids) exhausted in InflightDropped; either way
+		// the subscriber lost it.
+		MessagesDropped:      info.MessagesDropped + info.InflightDropped,
+		PublishesRefused:     b.hook.publishesRefused.Load(),
+		SubscriptionsRefused: b.hook.subscriptionsRefused.Load(),
+		ClientsRefused:       b.hook.clientsRefused.Load(),
+		ClientsRefusedFull:   b.hook.clientsRefusedFull.Load(),
 	}
 }
 

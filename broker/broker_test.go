@@ -8,13 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	pahopackets "github.com/eclipse/paho.mqtt.golang/packets"
+	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 
 	"github.com/lintel-access/lintel/broker"
@@ -199,15 +204,69 @@ func TestSpoofedPublishOnGatewayTopicsIsDropped(t *testing.T) {
 	late.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline)
 }
 
-func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
-	b, _ := start(t, testConfig(t))
+// TestEventsUnderAnotherGatewayIDAreRefused: the embedded broker serves one
+// gateway, so nothing under lintel/v1/ but that gateway's sync/changes is
+// a client's to publish on. A consumer subscribed to lintel/v1/+/events/+
+// would otherwise take a client's message on lintel/v1/gw2/... for gateway
+// gw2's word, whatever filters the client's account lists ("#" here).
+func TestEventsUnderAnotherGatewayIDAreRefused(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Clients = append(cfg.Clients, broker.Client{
+		Username: "watcher", PasswordHash: hash(t, "watcher-pass"),
+		Subscribe: []string{"lintel/v1/#"},
+	})
+	b, _ := start(t, cfg)
+	watcher := mustDial(t, clientOpts{url: tcpURL(b), id: "watcher", username: "watcher", password: "watcher-pass"})
+	watcher.mustSubscribe(t, "lintel/v1/#")
+	watcher.expect(t, must(t)(topic.Status(gw)), topic.StatusOnline) // retained
+
+	const other = "gw2"
+	acks := must(t)(topic.SyncAcks(gw))
+	for i, name := range []string{
+		must(t)(topic.Events(other, "front")),
+		must(t)(topic.Status(other)),
+		must(t)(topic.Door(other, "front")),
+		must(t)(topic.SyncAcks(other)),
+		must(t)(topic.SyncChanges(other)),
+		"lintel/v1/" + other + "/elsewhere",
+		"lintel/v1",
+	} {
+		for _, qos := range []byte{0, 1} {
+			t.Run(fmt.Sprintf("%s qos %d", name, qos), func(t *testing.T) {
+				c := mustDial(t, clientOpts{url: tcpURL(b), id: fmt.Sprintf("spoof%d-%d", i, qos), username: "portal", password: "portal-pass"})
+				c.Publish(name, qos, false, "spoofed").WaitTimeout(waitFor) // QoS 1 ends in a disconnect for MQTT 3.1.1
+				// Deliveries to the watcher are ordered: had the spoofed
+				// message been let through, it would arrive first.
+				if err := b.Publish(acks, []byte("barrier"), false); err != nil {
+					t.Fatal(err)
+				}
+				watcher.expect(t, acks, "barrier")
+			})
+		}
+	}
+}
+
+// TestOnlyPortalAccountsMayChangeTheTable: a changeset reaches the
+// gateway's handler only from a portal account, and the handler learns
+// which account sent it, so the change can be journaled under its name.
+// The display (a plain client) and an anonymous client are refused; the
+// configuration that would give them sync/changes is refused at load
+// (TestValidate) and by the hook (TestOnlyPortalAccountsMayPublishChanges).
+func TestOnlyPortalAccountsMayChangeTheTable(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"lintel/v1/+/sync/+"}, Subscribe: []string{"#"}}
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("Validate let anonymous clients publish changesets")
+	}
+	cfg.Anonymous.Publish = []string{"anon/#"}
+	b, _ := start(t, cfg)
 	changes := must(t)(topic.SyncChanges(gw))
 	acks := must(t)(topic.SyncAcks(gw))
-	got := make(chan string, 8)
-	err := b.Subscribe(changes, func(name string, payload []byte) {
-		got <- name + " " + string(payload)
+	got := make(chan broker.Message, 8)
+	err := b.SubscribeMessages(changes, func(m broker.Message) {
+		got <- m
 		// A handler may answer through the broker.
-		if err := b.Publish(acks, []byte("applied "+string(payload)), false); err != nil {
+		if err := b.Publish(acks, []byte("applied "+string(m.Payload)), false); err != nil {
 			t.Errorf("Publish from handler: %v", err)
 		}
 	})
@@ -215,17 +274,21 @@ func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// display may not publish there: its QoS 0 publish is dropped.
+	// display and anonymous clients may not publish there: their QoS 0
+	// publishes are dropped.
 	display := mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
 	display.Publish(changes, 0, false, "from display").WaitTimeout(waitFor)
+	anon := mustDial(t, clientOpts{url: tcpURL(b), id: "anon"})
+	anon.Publish(changes, 0, false, "from anonymous").WaitTimeout(waitFor)
 
-	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal", username: "portal", password: "portal-pass"})
+	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal-7", username: "portal", password: "portal-pass"})
 	portal.mustSubscribe(t, acks)
 	portal.publish(t, changes, 1, "rev 7")
 	select {
-	case s := <-got:
-		if want := changes + " rev 7"; s != want {
-			t.Fatalf("handler got %q, want %q (the display's publish must not arrive)", s, want)
+	case m := <-got:
+		want := broker.Message{Topic: changes, Payload: []byte("rev 7"), ClientID: "portal-7", Username: "portal", Role: broker.RolePortal}
+		if diff := cmp.Diff(m, want); diff != "" {
+			t.Fatalf("handler got another message than the portal's (-got +want):\n%s", diff)
 		}
 	case <-time.After(waitFor):
 		t.Fatal("handler got nothing")
@@ -233,11 +296,53 @@ func TestSyncChangesReachHandlerOnlyWhenACLAllows(t *testing.T) {
 	portal.expect(t, acks, "applied rev 7")
 }
 
+// TestSubscribeMessagesNamesEveryPublisher: the handler's Message names
+// the account of each publisher, anonymous clients included, and a will
+// as the client that left it.
+func TestSubscribeMessagesNamesEveryPublisher(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"display/#"}}
+	b, _ := start(t, cfg)
+	got := make(chan broker.Message, 8)
+	if err := b.SubscribeMessages("display/#", func(m broker.Message) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	next := func() broker.Message {
+		t.Helper()
+		select {
+		case m := <-got:
+			return m
+		case <-time.After(waitFor):
+			t.Fatal("handler got nothing")
+			return broker.Message{}
+		}
+	}
+	display := mustDial(t, clientOpts{url: tcpURL(b), id: "panel", username: "display", password: "display-pass"})
+	display.publish(t, "display/hello", 1, "hi")
+	if m, want := next(), (broker.Message{Topic: "display/hello", Payload: []byte("hi"), ClientID: "panel", Username: "display", Role: broker.RoleClient}); !cmp.Equal(m, want) {
+		t.Errorf("display's message = %+v, want %+v", m, want)
+	}
+	anon := mustDial(t, clientOpts{url: tcpURL(b), id: "anon", will: "display/gone"})
+	anon.publish(t, "display/anon", 1, "hello")
+	if m, want := next(), (broker.Message{Topic: "display/anon", Payload: []byte("hello"), ClientID: "anon", Role: broker.RoleClient}); !cmp.Equal(m, want) {
+		t.Errorf("anonymous message = %+v, want %+v", m, want)
+	}
+	// Dropping the connection without DISCONNECT publishes the will.
+	anon.dropConnection(t)
+	if m, want := next(), (broker.Message{Topic: "display/gone", Payload: []byte("gone"), ClientID: "anon", Role: broker.RoleClient}); !cmp.Equal(m, want) {
+		t.Errorf("anonymous will = %+v, want %+v", m, want)
+	}
+}
+
 func TestMosquittoClients(t *testing.T) {
 	subBin := needBinary(t, "mosquitto_sub")
 	pubBin := needBinary(t, "mosquitto_pub")
 	cfg := broker.SimConfig(gw)
 	cfg.Listen = "127.0.0.1:0"
+	cfg.Clients = []broker.Client{{
+		Username: "portal", Role: broker.RolePortal, PasswordHash: hash(t, "portal-pass"),
+		Publish: []string{must(t)(topic.SyncChanges(gw))},
+	}}
 	b, _ := start(t, cfg)
 	host, port, _ := net.SplitHostPort(b.TCPAddr())
 
@@ -274,18 +379,33 @@ wait:
 		t.Fatalf("mosquitto_sub printed %q, want %q", got, want)
 	}
 
-	// mosquitto_pub, anonymous from loopback, may push a changeset in sim.
-	got := make(chan string, 1)
-	if err := b.Subscribe(must(t)(topic.SyncChanges(gw)), func(_ string, p []byte) { got <- string(p) }); err != nil {
+	// mosquitto_pub, anonymous from loopback, may not push a changeset in
+	// sim; with a portal account's password it may.
+	got := make(chan broker.Message, 2)
+	if err := b.SubscribeMessages(must(t)(topic.SyncChanges(gw)), func(m broker.Message) { got <- m }); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.CommandContext(ctx, pubBin, "-h", host, "-p", port, "-q", "1", "-t", must(t)(topic.SyncChanges(gw)), "-m", "rev 1").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	pub := func(args ...string) error {
+		args = append([]string{"-h", host, "-p", port, "-q", "1", "-t", must(t)(topic.SyncChanges(gw))}, args...)
+		out, err := exec.CommandContext(ctx, pubBin, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("mosquitto_pub: %w: %s", err, out)
+		}
+		return nil
 	}
+	if err := pub("-m", "anonymous rev"); err == nil {
+		t.Fatal("anonymous mosquitto_pub published a changeset without an error")
+	}
+	if err := pub("-u", "portal", "-P", "portal-pass", "-m", "rev 1"); err != nil {
+		t.Fatal(err)
+	}
+	// mosquitto_pub -q 1 exits on its PUBACK (or the disconnect that
+	// refuses it), after the broker has called the handler; so the first
+	// message the handler got is the first one the broker let through.
 	select {
-	case p := <-got:
-		if p != "rev 1" {
-			t.Fatalf("handler got %q, want %q", p, "rev 1")
+	case m := <-got:
+		if m.Payload == nil || string(m.Payload) != "rev 1" || m.Username != "portal" || m.Role != broker.RolePortal {
+			t.Fatalf("handler got %q from %q (role %q), want %q from portal (role portal)", m.Payload, m.Username, m.Role, "rev 1")
 		}
 	case <-ctx.Done():
 		t.Fatal("the changeset from mosquitto_pub never reached the handler")
@@ -358,6 +478,111 @@ func TestStats(t *testing.T) {
 	}
 }
 
+// TestBrokerCountersCountWhatTheDocsSay: each counter docs/mqtt.md names
+// counts what it says it does, and nothing else; in particular a refused
+// publish is not a message dropped for a slow subscriber (that one is
+// TestSlowSubscriberLosesMessagesPastQueueLimit).
+func TestBrokerCountersCountWhatTheDocsSay(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 5
+	cfg.ReservedForAccounts = 3
+	cfg.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+	b, _ := start(t, cfg)
+	before := b.Stats()
+	v311 := func(o clientOpts) clientOpts { o.url, o.version = tcpURL(b), 4; return o } // no retry as MQTT 3.1
+
+	display := mustDial(t, v311(clientOpts{id: "display", username: "display", password: "display-pass"}))
+	// Three refused publishes: sync/changes from a plain client, another
+	// gateway's event, outside the ACL. The allowed QoS 1 publish after
+	// them is acknowledged once the broker has handled them.
+	display.Publish(must(t)(topic.SyncChanges(gw)), 0, false, "changeset").WaitTimeout(waitFor)
+	display.Publish(must(t)(topic.Events("gw2", "front")), 0, false, "event").WaitTimeout(waitFor)
+	display.Publish("elsewhere", 0, false, "x").WaitTimeout(waitFor)
+	display.publish(t, "display/ok", 1, "ok")
+	// Two refused subscriptions, one granted.
+	for _, f := range []string{"#", "$SYS/#"} {
+		if code := display.subscribe(t, f); code != 0x80 {
+			t.Fatalf("subscribe %q: SUBACK %#x, want 0x80", f, code)
+		}
+	}
+	display.mustSubscribe(t, must(t)(topic.EventsFilter(gw)))
+
+	// Two refused clients: a bad password, a will on a topic anonymous
+	// clients may not publish on.
+	if _, err := dial(t, v311(clientOpts{id: "guess", username: "portal", password: "guess"})); err == nil {
+		t.Fatal("a bad password connected")
+	}
+	if _, err := dial(t, v311(clientOpts{id: "willful", will: "x"})); err == nil {
+		t.Fatal("an anonymous will on a topic outside its ACL was accepted")
+	}
+	// One refused for want of a slot: 5 less 3 reserved is 2 anonymous.
+	mustDial(t, v311(clientOpts{id: "anon1"}))
+	mustDial(t, v311(clientOpts{id: "anon2"}))
+	if _, err := dial(t, v311(clientOpts{id: "anon3"})); err == nil {
+		t.Fatal("a third anonymous client connected")
+	}
+
+	got := b.Stats()
+	delta := broker.Stats{
+		ClientsConnected:     got.ClientsConnected,
+		MessagesDropped:      got.MessagesDropped - before.MessagesDropped,
+		PublishesRefused:     got.PublishesRefused - before.PublishesRefused,
+		SubscriptionsRefused: got.SubscriptionsRefused - before.SubscriptionsRefused,
+		ClientsRefused:       got.ClientsRefused - before.ClientsRefused,
+		ClientsRefusedFull:   got.ClientsRefusedFull - before.ClientsRefusedFull,
+	}
+	want := broker.Stats{
+		ClientsConnected:     3,
+		PublishesRefused:     3,
+		SubscriptionsRefused: 2,
+		ClientsRefused:       2,
+		ClientsRefusedFull:   1,
+	}
+	if diff := cmp.Diff(delta, want); diff != "" {
+		t.Fatalf("counters grew other than the docs say (-got +want):\n%s", diff)
+	}
+}
+
+// TestDocsNameTheBrokerCounters holds docs/mqtt.md and this package's doc
+// to Stats: every counter the documents name (as Stats.Name, or in the
+// counter table of docs/mqtt.md) is a field of Stats, and the table lists
+// every field.
+func TestDocsNameTheBrokerCounters(t *testing.T) {
+	fields := map[string]bool{}
+	st := reflect.TypeOf(broker.Stats{})
+	for i := range st.NumField() {
+		fields[st.Field(i).Name] = true
+	}
+	named := regexp.MustCompile(`Stats\.([A-Z]\w*)`)
+	row := regexp.MustCompile("(?m)^\\| `([A-Z]\\w*)` \\|")
+	for _, doc := range []string{"doc.go", "../docs/mqtt.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range named.FindAllStringSubmatch(string(text), -1) {
+			if !fields[m[1]] {
+				t.Errorf("%s names Stats.%s, which is not a counter of broker.Stats", doc, m[1])
+			}
+		}
+		if doc != "../docs/mqtt.md" {
+			continue
+		}
+		listed := map[string]bool{}
+		for _, m := range row.FindAllStringSubmatch(string(text), -1) {
+			listed[m[1]] = true
+			if !fields[m[1]] {
+				t.Errorf("%s lists counter %s, which broker.Stats does not have", doc, m[1])
+			}
+		}
+		for f := range fields {
+			if !listed[f] {
+				t.Errorf("%s does not list broker.Stats.%s in its counter table", doc, f)
+			}
+		}
+	}
+}
+
 func TestStartFailsOnBusyPort(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -423,6 +648,17 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 			addr, wsAddr := b.TCPAddr(), b.WebSocketAddr()
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
+			stopped := false
+			halt := func() {
+				if !stopped {
+					stopped = true
+					close(stop)
+					wg.Wait()
+				}
+			}
+			defer halt() // also on a failure below, so no churn outlives the test
+			defer b.Close()
+			connected := make(chan struct{}, 1) // a CONNACK arrived
 			for w := range 8 {
 				wg.Go(func() {
 					for i := 0; ; i++ {
@@ -432,9 +668,9 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 						default:
 						}
 						if w%2 == 0 {
-							churn(addr, w, i)
+							churn(addr, w, i, connected)
 						} else {
-							churnWS(wsAddr, w, i)
+							churnWS(wsAddr, w, i, connected)
 						}
 					}
 				})
@@ -450,14 +686,18 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 				}
 			})
 			// Let connections pile up in every state, then close under them.
-			for b.Stats().ClientsConnected < 4 {
-				time.Sleep(time.Millisecond)
+			deadline := time.After(waitFor)
+			for n := range 4 {
+				select {
+				case <-connected:
+				case <-deadline:
+					t.Fatalf("%d churning clients got a CONNACK in %v, want 4", n, waitFor)
+				}
 			}
 			if err := b.Close(); err != nil {
 				t.Fatal(err)
 			}
-			close(stop)
-			wg.Wait()
+			halt()
 			if n := b.Stats().ClientsConnected; n != 0 {
 				t.Fatalf("ClientsConnected after Close = %d, want 0", n)
 			}
@@ -466,7 +706,7 @@ func TestCloseDuringConnectionChurn(t *testing.T) {
 }
 
 // churnWS does what churn does, over WebSocket.
-func churnWS(addr string, w, i int) {
+func churnWS(addr string, w, i int, connected chan<- struct{}) {
 	d := websocket.Dialer{HandshakeTimeout: time.Second, Subprotocols: []string{"mqtt"}}
 	c, _, err := d.Dial("ws://"+addr+"/mqtt", nil)
 	if err != nil {
@@ -474,13 +714,13 @@ func churnWS(addr string, w, i int) {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
-	churnScript(byte('A'+w), i,
+	churnScript(byte('A'+w), i, connected,
 		func(b []byte) error { return c.WriteMessage(websocket.BinaryMessage, b) },
 		func() error { _, _, err := c.ReadMessage(); return err })
 }
 
 // churn opens one raw connection and runs churnScript on it.
-func churn(addr string, w, i int) {
+func churn(addr string, w, i int, connected chan<- struct{}) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return
@@ -488,7 +728,7 @@ func churn(addr string, w, i int) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // best effort in a stress loop.
 	buf := make([]byte, 512)
-	churnScript(byte('a'+w), i,
+	churnScript(byte('a'+w), i, connected,
 		func(b []byte) error { _, err := c.Write(b); return err },
 		func() error { _, err := c.Read(buf); return err })
 }
@@ -496,8 +736,8 @@ func churn(addr string, w, i int) {
 // churnScript leaves one connection in one of several states, chosen by
 // i: closed at once, closed mid-CONNECT, or connected and subscribed then
 // dropped. idFirst starts the client id, keeping TCP and WebSocket
-// clients apart.
-func churnScript(idFirst byte, i int, send func([]byte) error, recv func() error) {
+// clients apart. Each CONNACK is offered on connected, without waiting.
+func churnScript(idFirst byte, i int, connected chan<- struct{}, send func([]byte) error, recv func() error) {
 	connect := []byte{0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x02, idFirst, byte('a' + i%26)}
 	switch i % 3 {
 	case 0:
@@ -508,6 +748,10 @@ func churnScript(idFirst byte, i int, send func([]byte) error, recv func() error
 	}
 	if send(connect) != nil || recv() != nil {
 		return
+	}
+	select {
+	case connected <- struct{}{}:
+	default:
 	}
 	send([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, '#', 0x01}) //nolint:errcheck // as above.
 	recv()                                                      //nolint:errcheck // as above.
@@ -530,6 +774,68 @@ func TestMaxClients(t *testing.T) {
 	mustDial(t, clientOpts{url: tcpURL(b), id: "first", username: "display", password: "display-pass"})
 	if _, err := dial(t, clientOpts{url: tcpURL(b), id: "second", username: "display", password: "display-pass"}); err == nil {
 		t.Fatal("a second client connected with max_clients = 1")
+	}
+}
+
+// TestPortalAccountStaysUsableWhenAnonymousClientsFillMaxClients:
+// anonymous clients (a LAN full of displays, or one buggy one reconnecting
+// under new ids) may take at most max_clients - reserved_for_accounts
+// slots, so the portal can still connect; accounts may use every slot.
+// A refusal for want of a slot says "server unavailable", not "bad
+// username or password".
+func TestPortalAccountStaysUsableWhenAnonymousClientsFillMaxClients(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 6
+	cfg.ReservedForAccounts = 2
+	cfg.Anonymous = broker.Anonymous{Allow: true, Subscribe: []string{"#"}}
+	b, _ := start(t, cfg)
+
+	for i := range 4 {
+		mustDial(t, clientOpts{url: tcpURL(b), id: fmt.Sprintf("anon%d", i)})
+	}
+	_, err := dial(t, clientOpts{url: tcpURL(b), id: "anon4"})
+	if !errors.Is(err, pahopackets.ErrorRefusedServerUnavailable) {
+		t.Fatalf("a fifth anonymous client of max_clients 6 less 2 reserved: connect error %v, want %v", err, pahopackets.ErrorRefusedServerUnavailable)
+	}
+	// An anonymous client may still take its own session over (its old
+	// connection is going), even with the anonymous slots full.
+	mustDial(t, clientOpts{url: tcpURL(b), id: "anon0"})
+
+	portal := mustDial(t, clientOpts{url: tcpURL(b), id: "portal", username: "portal", password: "portal-pass"})
+	portal.publish(t, must(t)(topic.SyncChanges(gw)), 1, "rev 1")
+	mustDial(t, clientOpts{url: tcpURL(b), id: "display", username: "display", password: "display-pass"})
+	_, err = dial(t, clientOpts{url: tcpURL(b), id: "display-2", username: "display", password: "display-pass"})
+	if !errors.Is(err, pahopackets.ErrorRefusedServerUnavailable) {
+		t.Fatalf("a seventh client of max_clients 6: connect error %v, want %v", err, pahopackets.ErrorRefusedServerUnavailable)
+	}
+}
+
+// TestClientSlotsComeBackWhenClientsLeave: a slot is given back when its
+// client goes, however it goes (DISCONNECT, a dropped connection, over
+// TCP or WebSocket), so a broker does not fill up with clients long gone.
+func TestClientSlotsComeBackWhenClientsLeave(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxClients = 2
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"anon/#"}, Subscribe: []string{"#"}}
+	cfg.WebSocket = broker.WebSocketListener{Listen: "127.0.0.1:0"}
+	b, _ := start(t, cfg)
+	// max_clients 2 reserves 1 (half of it) for accounts: one anonymous
+	// client at a time, so each one below needs the slot of the one before.
+	ws := "ws://" + b.WebSocketAddr() + "/mqtt"
+	for i, way := range []string{"tcp drop", "tcp disconnect", "ws disconnect", "tcp drop", "ws disconnect", "tcp disconnect"} {
+		o := clientOpts{url: tcpURL(b), id: fmt.Sprintf("anon%d", i)}
+		switch way {
+		case "tcp drop":
+			o.will = "anon/gone"
+		case "ws disconnect":
+			o.url = ws
+		}
+		c := dialWithin(t, o)
+		if way == "tcp drop" {
+			c.dropConnection(t)
+		} else {
+			c.Disconnect(0)
+		}
 	}
 }
 

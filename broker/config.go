@@ -20,6 +20,11 @@ const (
 	DefaultMaxClients    = 64
 	DefaultQueueLimit    = 1024
 	DefaultMaxPacketSize = 1 << 20 // 1 MiB
+
+	// DefaultReservedForAccounts is how many of the MaxClients slots are
+	// kept for accounts when ReservedForAccounts is zero, or half of
+	// MaxClients (rounded down) when that is fewer.
+	DefaultReservedForAccounts = 8
 )
 
 // maxMQTTPacket is the largest packet MQTT can express.
@@ -58,9 +63,18 @@ type Config struct {
 	// Clients are the accounts that may connect, each with its topics.
 	Clients []Client `toml:"clients"`
 
-	// MaxClients is how many clients may be connected at once. Zero means
-	// DefaultMaxClients.
+	// MaxClients is how many clients may be connected at once, accounts
+	// and anonymous clients together. Zero means DefaultMaxClients.
 	MaxClients int `toml:"max_clients"`
+
+	// ReservedForAccounts is how many of the MaxClients slots anonymous
+	// clients may not take: they may hold at most MaxClients -
+	// ReservedForAccounts, so a portal account can still connect when
+	// anonymous clients have filled the rest. Accounts may use every slot.
+	// Zero means DefaultReservedForAccounts, or half of MaxClients (rounded
+	// down) when that is fewer. With anonymous access allowed it must leave
+	// them at least one slot.
+	ReservedForAccounts int `toml:"reserved_for_accounts"`
 
 	// QueueLimit is how many QoS 1 messages one subscriber may have
 	// unacknowledged, and how many may wait to be written to its socket.
@@ -103,15 +117,42 @@ type Anonymous struct {
 	AllowRemote bool `toml:"allow_remote"`
 
 	// Publish and Subscribe are the topic filters anonymous clients may
-	// publish to and subscribe to. Empty lists allow nothing.
+	// publish to and subscribe to. Empty lists allow nothing. Anonymous
+	// clients never publish changesets: Validate refuses a publish filter
+	// that matches the gateway's sync/changes topic.
 	Publish   []string `toml:"publish"`
 	Subscribe []string `toml:"subscribe"`
 }
+
+// Role says what an account may do beyond what its topic filters say.
+type Role string
+
+// The roles of an account. The zero value, "", is RoleClient.
+const (
+	// RoleClient is a plain client: it may publish and subscribe where its
+	// filters allow, but never publish a changeset.
+	RoleClient Role = "client"
+
+	// RolePortal is a portal account: besides what a client may do, it may
+	// publish changesets on the gateway's sync/changes topic, when its
+	// publish filters list that topic. A changeset rewrites the user table,
+	// so this is the one role that can let someone in or lock them out.
+	RolePortal Role = "portal"
+)
+
+// orDefault is r with the zero value spelt out as RoleClient.
+func (r Role) orDefault() Role { return cmp.Or(r, RoleClient) }
 
 // Client is one account on the broker.
 type Client struct {
 	// Username is the MQTT username, unique in the list.
 	Username string `toml:"username"`
+
+	// Role is RoleClient (the default, also when empty) or RolePortal.
+	// Only a portal account may have a publish filter that matches the
+	// gateway's sync/changes topic; Validate refuses any other account
+	// (and the anonymous policy) whose filters would.
+	Role Role `toml:"role"`
 
 	// PasswordHash is the bcrypt hash of the password, as HashPassword
 	// (`lintel broker passwd`) prints it. The password itself is never
@@ -121,24 +162,24 @@ type Client struct {
 	// Publish and Subscribe are the topic filters the client may publish
 	// to and subscribe to (MQTT wildcards allowed). A subscription must lie
 	// within one of the Subscribe filters. Empty lists allow nothing.
-	// Whatever they say, no client may publish on the gateway's own event,
-	// status, door or sync acknowledgement topics.
+	// Whatever they say, no client may publish under lintel/v1/ except on
+	// the gateway's own sync/changes: not on the gateway's event, status,
+	// door or sync acknowledgement topics, nor under another gateway's id.
 	Publish   []string `toml:"publish"`
 	Subscribe []string `toml:"subscribe"`
 }
 
 // SimConfig is the broker of `lintel run --sim`: the default loopback
 // listener, open to anonymous clients from loopback addresses, which may
-// subscribe to every topic (so a plain `mosquitto_sub -t '#'` works) and
-// publish changesets to the gateway.
+// subscribe to every topic (so a plain `mosquitto_sub -t '#'` works). They
+// may not publish changesets: only a portal account may (see Role), and the
+// simulator has none; its changesets go through the REST API.
 func SimConfig(gatewayID string) Config {
-	changes, _ := topic.SyncChanges(gatewayID) // Validate reports a bad id.
 	return Config{
 		GatewayID: gatewayID,
 		Anonymous: Anonymous{
 			Allow:     true,
 			Subscribe: []string{"#"},
-			Publish:   []string{changes},
 		},
 	}
 }
@@ -147,6 +188,7 @@ func SimConfig(gatewayID string) Config {
 func (c Config) withDefaults() Config {
 	c.Listen = cmp.Or(c.Listen, DefaultListen)
 	c.MaxClients = cmp.Or(c.MaxClients, DefaultMaxClients)
+	c.ReservedForAccounts = cmp.Or(c.ReservedForAccounts, min(DefaultReservedForAccounts, c.MaxClients/2))
 	c.QueueLimit = cmp.Or(c.QueueLimit, DefaultQueueLimit)
 	c.MaxPacketSize = cmp.Or(c.MaxPacketSize, DefaultMaxPacketSize)
 	return c
@@ -164,6 +206,20 @@ func (c Config) Validate() error {
 
 	if err := topic.CheckID(c.GatewayID); err != nil {
 		errs = append(errs, fmt.Errorf("gateway id %w", err))
+	}
+	// checkChanges refuses publish filters that would let a non-portal
+	// account, or anonymous clients, publish changesets. The hook refuses
+	// such publishes anyway; a filter that asks for them is a mistake
+	// worth saying at load.
+	checkChanges := func(string, string, []string) {}
+	if changes, err := topic.SyncChanges(c.GatewayID); err == nil {
+		checkChanges = func(key, who string, filters []string) {
+			for i, f := range filters {
+				if topic.ValidFilter(f) && topic.Match(f, changes) {
+					add(fmt.Sprintf("%s[%d]", key, i), "%q would let %s publish changesets on %s; only role = %q accounts may", f, who, changes, RolePortal)
+				}
+			}
+		}
 	}
 
 	d := c.withDefaults()
@@ -211,6 +267,7 @@ func (c Config) Validate() error {
 	}
 	checkFilters(add, "anonymous.publish", a.Publish)
 	checkFilters(add, "anonymous.subscribe", a.Subscribe)
+	checkChanges("anonymous.publish", "anonymous clients", a.Publish)
 
 	seen := map[string]int{}
 	for i, cl := range c.Clients {
@@ -236,6 +293,13 @@ func (c Config) Validate() error {
 		}
 		checkFilters(add, key+".publish", cl.Publish)
 		checkFilters(add, key+".subscribe", cl.Subscribe)
+		switch cl.Role {
+		case "", RoleClient:
+			checkChanges(key+".publish", strconv.Quote(cl.Username), cl.Publish)
+		case RolePortal:
+		default:
+			add(key+".role", "%q is not a role%s; use %q (the default) or %q", cl.Role, who, RoleClient, RolePortal)
+		}
 	}
 
 	checkRange := func(key string, v, max int) {
@@ -244,6 +308,14 @@ func (c Config) Validate() error {
 		}
 	}
 	checkRange("max_clients", c.MaxClients, 1<<20)
+	checkRange("reserved_for_accounts", c.ReservedForAccounts, 1<<20)
+	switch {
+	case c.ReservedForAccounts < 0 || c.MaxClients < 0:
+	case d.ReservedForAccounts > d.MaxClients:
+		add("reserved_for_accounts", "%d is more than max_clients (%d)", d.ReservedForAccounts, d.MaxClients)
+	case a.Allow && d.ReservedForAccounts == d.MaxClients:
+		add("reserved_for_accounts", "%d leaves anonymous clients none of the %d max_clients slots; lower it, raise max_clients or set anonymous.allow = false", d.ReservedForAccounts, d.MaxClients)
+	}
 	checkRange("queue_limit", c.QueueLimit, 65535)
 	checkRange("max_packet_size", c.MaxPacketSize, maxMQTTPacket)
 

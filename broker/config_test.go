@@ -47,7 +47,37 @@ var validateTests = []struct {
 		c.Clients[0].PasswordHash = "$2a$20$abcdefghijklmnopqrstuu5Rk6nHm4yX4tq8b7Q4rH2Uq2c3Yb2aG"
 	}, []string{"broker.clients[0].password_hash: bcrypt cost 20 (client \"portal\") is too slow"}},
 	{"bad publish filter", func(c *broker.Config) { c.Clients[0].Publish = []string{"ok/#", "a+"} }, []string{"broker.clients[0].publish[1]"}},
+	{"a plain account given sync/changes by a wildcard", func(c *broker.Config) {
+		c.GatewayID = "gw"
+		c.Clients = append(c.Clients, broker.Client{Username: "ann", PasswordHash: c.Clients[1].PasswordHash, Publish: []string{"lintel/v1/#"}})
+	}, []string{`broker.clients[2].publish[0]: "lintel/v1/#" would let "ann" publish changesets on lintel/v1/gw/sync/changes; only role = "portal" accounts may`}},
+	{"a client account given sync/changes by name", func(c *broker.Config) {
+		c.Clients[1].Role = broker.RoleClient
+		c.Clients[1].Publish = []string{"display/#", "lintel/v1/gw1/sync/changes"}
+	}, []string{`broker.clients[1].publish[1]: "lintel/v1/gw1/sync/changes" would let "display" publish changesets`}},
+	{"a client account given everything", func(c *broker.Config) { c.Clients[1].Publish = []string{"#"} },
+		[]string{`broker.clients[1].publish[0]: "#" would let "display" publish changesets`}},
+	{"a client account given other gateways' changes", func(c *broker.Config) { c.Clients[1].Publish = []string{"lintel/v1/+/sync/changes"} },
+		[]string{`broker.clients[1].publish[0]`}},
+	{"a client account given another gateway's topics", func(c *broker.Config) { c.Clients[1].Publish = []string{"lintel/v1/gw2/#"} }, nil},
+	{"anonymous clients given sync/changes", func(c *broker.Config) { c.Anonymous.Publish = []string{"+/+/+/sync/changes"} },
+		[]string{`broker.anonymous.publish[0]: "+/+/+/sync/changes" would let anonymous clients publish changesets on lintel/v1/gw1/sync/changes; only role = "portal" accounts may`}},
+	{"a portal account given everything", func(c *broker.Config) { c.Clients[0].Publish = []string{"#"} }, nil},
+	{"unknown role", func(c *broker.Config) { c.Clients[0].Role = "admin" },
+		[]string{`broker.clients[0].role: "admin" is not a role (client "portal"); use "client" (the default) or "portal"`}},
+	{"role in the wrong case", func(c *broker.Config) { c.Clients[0].Role = "Portal" }, []string{`broker.clients[0].role: "Portal" is not a role`}},
 	{"negative max_clients", func(c *broker.Config) { c.MaxClients = -1 }, []string{"broker.max_clients: -1 is out of range"}},
+	{"one client slot, shared with anonymous clients", func(c *broker.Config) { c.MaxClients = 1 }, nil},
+	{"every slot reserved, no anonymous clients", func(c *broker.Config) {
+		c.Anonymous = broker.Anonymous{}
+		c.MaxClients, c.ReservedForAccounts = 4, 4
+	}, nil},
+	{"every slot reserved, anonymous clients allowed", func(c *broker.Config) { c.MaxClients, c.ReservedForAccounts = 4, 4 },
+		[]string{"broker.reserved_for_accounts: 4 leaves anonymous clients none of the 4 max_clients slots"}},
+	{"more reserved than max_clients", func(c *broker.Config) { c.ReservedForAccounts = 65 },
+		[]string{"broker.reserved_for_accounts: 65 is more than max_clients (64)"}},
+	{"negative reserved_for_accounts", func(c *broker.Config) { c.ReservedForAccounts = -1 },
+		[]string{"broker.reserved_for_accounts: -1 is out of range"}},
 	{"queue_limit too big", func(c *broker.Config) { c.QueueLimit = 70000 }, []string{"broker.queue_limit"}},
 	{"max_packet_size too big", func(c *broker.Config) { c.MaxPacketSize = 1 << 30 }, []string{"broker.max_packet_size"}},
 	{"several mistakes at once", func(c *broker.Config) {
@@ -111,6 +141,7 @@ func TestConfigFromTOML(t *testing.T) {
 	const doc = `
 listen = "127.0.0.1:1884"
 max_clients = 10
+reserved_for_accounts = 3
 queue_limit = 100
 max_packet_size = 65536
 
@@ -128,9 +159,15 @@ subscribe = ["lintel/v1/+/events/+"]
 
 [[clients]]
 username = "portal"
+role = "portal"
 password_hash = "$2a$10$abcdefghijklmnopqrstuu5Rk6nHm4yX4tq8b7Q4rH2Uq2c3Yb2aG"
 publish = ["lintel/v1/gw1/sync/changes"]
 subscribe = ["lintel/v1/gw1/#"]
+
+[[clients]]
+username = "display"
+password_hash = "$2a$10$abcdefghijklmnopqrstuu5Rk6nHm4yX4tq8b7Q4rH2Uq2c3Yb2aG"
+subscribe = ["lintel/v1/gw1/events/+"]
 `
 	var got broker.Config
 	md, err := toml.Decode(doc, &got)
@@ -141,18 +178,24 @@ subscribe = ["lintel/v1/gw1/#"]
 		t.Fatalf("keys without a field: %v", u)
 	}
 	want := broker.Config{
-		Listen:        "127.0.0.1:1884",
-		MaxClients:    10,
-		QueueLimit:    100,
-		MaxPacketSize: 65536,
-		TLS:           broker.TLSListener{Listen: "0.0.0.0:8883", CertFile: "/etc/lintel/broker.crt", KeyFile: "/etc/lintel/broker.key"},
-		WebSocket:     broker.WebSocketListener{Listen: "127.0.0.1:8083"},
-		Anonymous:     broker.Anonymous{Allow: true, Subscribe: []string{"lintel/v1/+/events/+"}},
+		Listen:              "127.0.0.1:1884",
+		MaxClients:          10,
+		ReservedForAccounts: 3,
+		QueueLimit:          100,
+		MaxPacketSize:       65536,
+		TLS:                 broker.TLSListener{Listen: "0.0.0.0:8883", CertFile: "/etc/lintel/broker.crt", KeyFile: "/etc/lintel/broker.key"},
+		WebSocket:           broker.WebSocketListener{Listen: "127.0.0.1:8083"},
+		Anonymous:           broker.Anonymous{Allow: true, Subscribe: []string{"lintel/v1/+/events/+"}},
 		Clients: []broker.Client{{
 			Username:     "portal",
+			Role:         broker.RolePortal,
 			PasswordHash: "$2a$10$abcdefghijklmnopqrstuu5Rk6nHm4yX4tq8b7Q4rH2Uq2c3Yb2aG",
 			Publish:      []string{"lintel/v1/gw1/sync/changes"},
 			Subscribe:    []string{"lintel/v1/gw1/#"},
+		}, {
+			Username:     "display",
+			PasswordHash: "$2a$10$abcdefghijklmnopqrstuu5Rk6nHm4yX4tq8b7Q4rH2Uq2c3Yb2aG",
+			Subscribe:    []string{"lintel/v1/gw1/events/+"},
 		}},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {

@@ -23,27 +23,54 @@
 // mosquitto_sub works). Each has an ACL: the topic filters it may publish
 // to and subscribe within; a subscription outside them is refused in the
 // SUBACK, and each delivery is checked again. Whatever an ACL says, no
-// client may publish on a '$' topic or in the gateway's own namespace
-// lintel/v1/{gw}/ (events, status, doors, sync acks) except on
-// lintel/v1/{gw}/sync/changes; only the gateway's inline client does. A
-// forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
+// client may publish on a '$' topic or anywhere in Lintel's namespace
+// lintel/v1/ except on this gateway's lintel/v1/{gw}/sync/changes: the
+// gateway's own events, status, doors and sync acks are published by its
+// inline client alone, and the broker serves one gateway, so a topic under
+// another gateway's id is refused too (a consumer of lintel/v1/+/events/+
+// would take it for that gateway's event).
+//
+// Who may change the table: a changeset on sync/changes rewrites the
+// users, cards and PINs, so only an account with Role RolePortal may
+// publish one. Validate refuses any other account, and the anonymous
+// policy, whose publish filters would match sync/changes (naming the key,
+// e.g. `broker.clients[2].publish[0]: "lintel/v1/#" would let "ann" publish
+// changesets on lintel/v1/gw/sync/changes; only role = "portal" accounts
+// may`), and the hook refuses their publishes there whatever got through.
+// SubscribeMessages hands its handler each message with the publishing
+// client's id, username and role (a Message), so the gateway can journal a
+// change under the account that made it.
+//
+// A forbidden QoS 0 publish is dropped; a forbidden QoS 1 publish
 // disconnects an MQTT 3.1.1 client and is refused in the PUBACK of an MQTT 5
-// one; either way no subscriber sees it. A will message on a forbidden topic
-// is refused at CONNECT, since the broker would publish it for the client.
-// Only the gateway's own messages are retained: the retain flag of a
-// client's publish or will is cleared, so clients cannot fill the broker's
-// memory with retained messages. '$' topics ($SYS) are closed to clients;
-// Stats is the broker's report. A client id in use by another account is
-// refused, so one account cannot take over another's session.
-// bcrypt comparisons run one at a time so a flood of connection attempts
-// costs one core, not the door decisions' CPU.
+// one; either way no subscriber sees it, and it is counted in
+// Stats.PublishesRefused. A will message on a forbidden topic is refused at
+// CONNECT, since the broker would publish it for the client (counted in
+// Stats.ClientsRefused, with bad passwords and the other refusals of
+// policy). Only the gateway's own messages are retained: the retain flag of
+// a client's publish or will is cleared, so clients cannot fill the
+// broker's memory with retained messages. '$' topics ($SYS) are closed to
+// clients; Stats is the broker's report. A client id in use by another
+// account is refused, so one account cannot take over another's session.
+// An MQTT 5 will delay is not kept: a will is published as its client
+// goes, while its client id still names its account. bcrypt comparisons
+// run one at a time so a flood of connection attempts costs one core, not
+// the door decisions' CPU.
 //
 // # Limits (see Config)
 //
-// At most MaxClients connections (64). Each subscriber may have QueueLimit
+// At most MaxClients clients connected (64), accounts and anonymous
+// clients together; anonymous clients may hold at most MaxClients -
+// ReservedForAccounts of them (8 reserved by default), so a portal account
+// can connect whatever anonymous clients do. Slots are counted by the auth
+// hook, not by mochi: a slot is taken once a client's credentials are
+// checked and given back when its connection is done. A client refused for
+// want of a slot is told the server is unavailable (MQTT 5: busy), and
+// counted in Stats.ClientsRefusedFull. Each subscriber may have QueueLimit
 // (1024) QoS 1 messages unacknowledged and as many waiting for its socket;
-// past that it loses messages, counted in Stats.MessagesDropped, until it
-// catches up. Packets over MaxPacketSize (1 MiB) close the connection.
+// past that it loses messages, counted in Stats.MessagesDropped (and
+// nothing else is), until it catches up. Packets over MaxPacketSize (1 MiB)
+// close the connection.
 // Retained messages never expire (mochi's default would drop them after
 // 24 h, and a door state must last until it changes); the session of a
 // client gone away is kept for an hour. A client has 10 s from connecting
@@ -57,7 +84,8 @@
 // no connection goroutine is left. Publish, Subscribe, Stats and the address
 // methods may be called from any goroutine. Publish goes through mochi's
 // inline client at QoS 1 and returns when the message is queued for every
-// subscriber. Subscribe handlers run on the publishing client's goroutine.
+// subscriber. Subscribe and SubscribeMessages handlers run on the
+// publishing client's goroutine.
 //
 // Lintel serves connections through its own listeners (listener.go) instead
 // of mochi's: mochi v2.7.9's Close races with connection set-up (upstream

@@ -12,7 +12,14 @@ import (
 // door states, take changesets from local portals, close it at shutdown.
 func Example() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	b, err := broker.New(broker.SimConfig("gw1"), log)
+	changes, _ := topic.SyncChanges("gw1")
+	cfg := broker.SimConfig("gw1")
+	hash, _ := broker.HashPassword("the portal's password")
+	cfg.Clients = []broker.Client{{
+		Username: "portal", Role: broker.RolePortal, PasswordHash: hash,
+		Publish: []string{changes},
+	}}
+	b, err := broker.New(cfg, log)
 	if err != nil {
 		log.Error("broker config", "error", err)
 		return
@@ -26,9 +33,10 @@ func Example() {
 	door, _ := topic.Door("gw1", "front")
 	b.Publish(door, []byte(`{"door":"front","locked":true}`), true) //nolint:errcheck // an example.
 
-	changes, _ := topic.SyncChanges("gw1")
 	acks, _ := topic.SyncAcks("gw1")
-	b.Subscribe(changes, func(_ string, changeset []byte) { //nolint:errcheck // an example.
+	b.SubscribeMessages(changes, func(m broker.Message) { //nolint:errcheck // an example.
+		// m.Payload is a changeset; m.Username ("portal") is the portal
+		// account that sent it, to journal as the actor.
 		b.Publish(acks, []byte(`{"applied":true}`), false) //nolint:errcheck // an example.
 	})
 }

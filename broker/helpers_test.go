@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,8 +65,9 @@ func hash(t testing.TB, password string) string {
 }
 
 // testConfig is a broker on a free loopback port with two accounts:
-// "portal" may publish changesets and subscribe to everything of the
-// gateway; "display" may only watch events and doors.
+// "portal", a portal account, may publish changesets (and anything the
+// rules leave open) and subscribe to everything of the gateway; "display"
+// may only watch events and doors.
 func testConfig(t testing.TB) broker.Config {
 	return broker.Config{
 		GatewayID: gw,
@@ -73,6 +75,7 @@ func testConfig(t testing.TB) broker.Config {
 		Clients: []broker.Client{
 			{
 				Username:     "portal",
+				Role:         broker.RolePortal,
 				PasswordHash: hash(t, "portal-pass"),
 				Publish:      []string{"#"},
 				Subscribe:    []string{"lintel/v1/" + gw + "/#"},
@@ -120,12 +123,16 @@ func start(t testing.TB, cfg broker.Config) (*broker.Broker, *logtest.Buffer) {
 type client struct {
 	paho.Client
 	got chan paho.Message
+
+	mu   sync.Mutex
+	conn net.Conn // the TCP connection, for clients with a will
 }
 
 type clientOpts struct {
 	url, id, username, password string
 	tls                         *tls.Config
-	version                     uint // 3 (3.1), 4 (3.1.1); 0 lets paho choose
+	version                     uint   // 3 (3.1), 4 (3.1.1); 0 lets paho choose
+	will                        string // a will topic (payload "gone", QoS 1); needs a tcp:// url
 }
 
 func dial(t testing.TB, o clientOpts) (*client, error) {
@@ -143,6 +150,21 @@ func dial(t testing.TB, o clientOpts) (*client, error) {
 		SetTLSConfig(o.tls).
 		SetProtocolVersion(o.version).
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { c.got <- m })
+	if o.will != "" {
+		opts.SetWill(o.will, "gone", 1, false)
+		// Keep the connection, so dropConnection can cut it without a
+		// DISCONNECT, which is what makes the broker publish the will.
+		opts.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+			if u.Scheme != "tcp" {
+				return nil, fmt.Errorf("a client with a will needs a tcp:// url, got %s", u)
+			}
+			conn, err := net.DialTimeout("tcp", u.Host, waitFor)
+			c.mu.Lock()
+			c.conn = conn
+			c.mu.Unlock()
+			return conn, err
+		})
+	}
 	c.Client = paho.NewClient(opts)
 	tok := c.Connect()
 	if !tok.WaitTimeout(waitFor) {
@@ -153,6 +175,37 @@ func dial(t testing.TB, o clientOpts) (*client, error) {
 	}
 	t.Cleanup(func() { c.Disconnect(0) })
 	return c, nil
+}
+
+// dialWithin connects, trying again until the broker admits the client or
+// waitFor has passed. It is for a client that needs the slot of one that
+// just left: the broker gives a slot back as it finishes with a
+// connection, which a client cannot observe, so each attempt is a CONNECT
+// and its CONNACK, never a sleep.
+func dialWithin(t testing.TB, o clientOpts) *client {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for attempt := 1; ; attempt++ {
+		c, err := dial(t, o)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connect %q: still refused after %d attempts in %v: %v", o.id, attempt, waitFor, err)
+		}
+	}
+}
+
+// dropConnection cuts a client's connection the way a crash would: no
+// DISCONNECT, so the broker publishes its will.
+func (c *client) dropConnection(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		t.Fatal("dropConnection: the client was not dialled with a will")
+	}
+	c.conn.Close()
 }
 
 func mustDial(t testing.TB, o clientOpts) *client {

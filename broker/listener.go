@@ -43,6 +43,8 @@ var (
 // connSet tracks the connections of one listener so Close can end them all
 // and wait for their goroutines.
 type connSet struct {
+	release func(net.Conn) // called by leave: gives back the connection's client slot
+
 	mu     sync.Mutex // guards closed and conns
 	closed bool
 	conns  map[net.Conn]struct{}
@@ -70,6 +72,9 @@ func (s *connSet) enter(c net.Conn) bool {
 // leave, when the connection's goroutine is done with mochi.
 func (s *connSet) leave(c net.Conn) {
 	c.Close()
+	if s.release != nil {
+		s.release(c)
+	}
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -154,8 +159,10 @@ type streamListener struct {
 	conns connSet
 }
 
-func newStreamListener(id, addr string, tlsConfig *tls.Config) *streamListener {
-	return &streamListener{id: id, addr: addr, tlsConfig: tlsConfig}
+// newStreamListener makes a listener; release is called with each
+// connection once mochi is done with it.
+func newStreamListener(id, addr string, tlsConfig *tls.Config, release func(net.Conn)) *streamListener {
+	return &streamListener{id: id, addr: addr, tlsConfig: tlsConfig, conns: connSet{release: release}}
 }
 
 func (l *streamListener) ID() string { return l.id }
@@ -246,10 +253,13 @@ type wsListener struct {
 	conns     connSet
 }
 
-func newWSListener(id, addr string, maxPacket int) *wsListener {
+// newWSListener makes a listener; release is called with each connection
+// once mochi is done with it.
+func newWSListener(id, addr string, maxPacket int, release func(net.Conn)) *wsListener {
 	return &wsListener{
 		id:       id,
 		addr:     addr,
+		conns:    connSet{release: release},
 		maxFrame: int64(maxPacket) + 16, // a packet plus its fixed header
 		upgrader: websocket.Upgrader{
 			Subprotocols: []string{"mqtt"},

@@ -22,6 +22,9 @@
 // cloud broker, a client's publish on the embedded one): it names the kind of
 // topic and the ids in it, or says why the topic is not Lintel's.
 //
+// InNamespace says whether a topic is under Prefix at all: the embedded
+// broker keeps that whole namespace for its gateway.
+//
 // Match, Covers, ValidName and ValidFilter implement MQTT 3.1.1/5 topic
 // filter semantics ('+' one level, '#' the rest, topics starting with '$'
 // not matched by a leading wildcard), which the embedded broker's access

@@ -123,6 +123,13 @@ func GatewayFilter(gw string) (string, error) { return join(gw, "#") }
 // portal or a technician's mosquitto_sub would subscribe.
 const AllEventsFilter = Prefix + "/+/events/+"
 
+// InNamespace reports whether name is in Lintel's topic namespace: Prefix
+// itself or any topic under it. Every topic of the contract is; a topic
+// outside it is none of Lintel's business.
+func InNamespace(name string) bool {
+	return name == Prefix || strings.HasPrefix(name, Prefix+"/")
+}
+
 // Topic is a parsed topic of the contract.
 type Topic struct {
 	Kind    Kind

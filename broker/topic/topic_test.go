@@ -214,3 +214,33 @@ func TestKindString(t *testing.T) {
 		}
 	}
 }
+
+func TestInNamespace(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"lintel/v1/gw1/events/front", true},
+		{"lintel/v1/gw2/status", true},
+		{"lintel/v1/anything/else/at/all", true},
+		{"lintel/v1/", true},
+		{"lintel/v1", true},
+		{"lintel/v10/gw1/status", false},
+		{"lintel/v2/gw1/status", false},
+		{"lintel", false},
+		{"Lintel/v1/gw1/status", false},
+		{"site/lintel/v1/gw1/status", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := topic.InNamespace(tc.name); got != tc.want {
+			t.Errorf("InNamespace(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Every topic of the contract is in the namespace.
+	for _, tc := range parseTests {
+		if tc.wantErr == "" && !topic.InNamespace(tc.in) {
+			t.Errorf("InNamespace(%q) = false for a topic Parse accepts", tc.in)
+		}
+	}
+}
