@@ -13,14 +13,35 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/sync/changeset"
 	"github.com/lintel-access/lintel/sync/uplink/uplinktest"
 )
 
-// localPortal connects an MQTT client to the gateway's embedded broker.
+// localPortalPassword is the password of the embedded broker's portal
+// account in the sync tests.
+const localPortalPassword = "local portal password"
+
+// withLocalPortal gives the embedded broker a portal account "portal": only
+// a portal account may publish changesets there.
+func withLocalPortal(t testing.TB) func(*Config) {
+	t.Helper()
+	hash, err := broker.HashPassword(localPortalPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(c *Config) {
+		c.Broker.Clients = append(c.Broker.Clients, broker.Client{Username: "portal", Role: broker.RolePortal, PasswordHash: hash,
+			Publish: []string{"lintel/v1/lintel-sim/sync/changes"}, Subscribe: []string{"lintel/v1/lintel-sim/#"}})
+	}
+}
+
+// localPortal connects to the gateway's embedded broker as its portal
+// account.
 func localPortal(t testing.TB, g *Gateway, id string) mqtt.Client {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + g.broker.TCPAddr()).SetClientID(id))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + g.broker.TCPAddr()).SetClientID(id).
+		SetUsername("portal").SetPassword(localPortalPassword))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("%s: connect to the embedded broker: %v", id, tok.Error())
 	}
@@ -33,7 +54,7 @@ func localPortal(t testing.TB, g *Gateway, id string) mqtt.Client {
 // the one before, are all applied, in order, with no gap.
 func TestSyncBrokerBackToBackDeltasInOrder(t *testing.T) {
 	const n = 300
-	g := startSim(t, nil)
+	g := startSim(t, withLocalPortal(t))
 	acks := uplinktest.Subscribe(t, "tcp://"+g.broker.TCPAddr(), "lintel/v1/lintel-sim/sync/acks")
 	portal := localPortal(t, g, "portal")
 	toks := make([]mqtt.Token, 0, n)
@@ -75,7 +96,7 @@ func TestSyncBrokerBackToBackDeltasInOrder(t *testing.T) {
 	// Each is audited, naming the embedded broker as the actor.
 	var audited int
 	for _, ev := range syncEvents(t, g, 0) {
-		if ev.Type == TypeSyncApplied && strings.Contains(ev.Detail, " applied by local-broker") {
+		if ev.Type == TypeSyncApplied && strings.Contains(ev.Detail, " applied by local-broker:portal") {
 			audited++
 		}
 	}

@@ -170,8 +170,10 @@ func docsKey() ed25519.PrivateKey {
 // alike apply only changesets the portal signed for this gateway.
 func TestSyncSignedOnEveryTransport(t *testing.T) {
 	pub := base64.StdEncoding.EncodeToString(docsKey().Public().(ed25519.PublicKey))
+	portalAccount := withLocalPortal(t)
 	g := startSim(t, func(c *Config) {
 		syncTokens(c)
+		portalAccount(c)
 		c.Sync.PublicKeys = []string{"portal-2026:" + pub}
 	})
 	acks := uplinktest.Subscribe(t, "tcp://"+g.broker.TCPAddr(), "lintel/v1/lintel-sim/sync/acks")

@@ -144,11 +144,10 @@ func (g *Gateway) startBroker() error {
 		return err
 	}
 	changes, _ := topic.SyncChanges(g.cfg.Gateway.ID)
-	err := g.broker.Subscribe(changes, func(_ string, payload []byte) {
-		// The broker's callback does not say yet who published; when it
-		// does, pass the client's username here, so the audit names
-		// "local-broker:<username>".
-		g.onBrokerChanges("", payload)
+	err := g.broker.SubscribeMessages(changes, func(m broker.Message) {
+		// Only portal accounts may publish here (the broker's rule), so
+		// the audit names one: "local-broker:<username>".
+		g.onBrokerChanges(m.Username, m.Payload)
 	})
 	if err != nil {
 		return err
