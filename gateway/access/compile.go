@@ -51,6 +51,8 @@ type cdoor struct {
 	site      SiteDoor
 	modes     []cmode
 	overrides []*coverride // in the order they win
+	// firstIn: some mode of the door waits for a first person in.
+	firstIn bool
 }
 
 type cmode struct {
@@ -146,6 +148,7 @@ func Compile(t *Table, site Site, loc *time.Location) *Policy {
 		}
 		for _, m := range dp.Modes {
 			p.doors[di].modes = append(p.doors[di].modes, cmode{sched: p.scheds[m.Schedule], mode: m.Mode, firstIn: m.FirstIn})
+			p.doors[di].firstIn = p.doors[di].firstIn || m.FirstIn != ""
 		}
 	}
 	for _, o := range sortedValues(t.Overrides) {

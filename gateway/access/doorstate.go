@@ -115,7 +115,9 @@ func (c clockView) timeRules() bool { return c.Trusted || c.choice == ClockTrust
 // else the first policy mode whose schedule is active (held back until
 // first-in when it asks for it), else the reader's configured mode.
 // firstIn is the local date on which the door last saw its first person in.
-func (p *Policy) doorState(di int, now time.Time, lt localTime, clk clockView, firstIn Date) DoorState {
+// Reason is filled in only with why: a decision does not need the words,
+// and building them costs allocations on the decision path.
+func (p *Policy) doorState(di int, now time.Time, lt localTime, clk clockView, firstIn Date, why bool) DoorState {
 	d := &p.doors[di]
 	st := DoorState{Door: d.site.Name}
 	for _, o := range d.overrides {
@@ -133,9 +135,11 @@ func (p *Policy) doorState(di int, now time.Time, lt localTime, clk clockView, f
 			u := o.until
 			st.Until = &u
 		}
-		st.Reason = fmt.Sprintf("override %q (%s)", o.id, o.mode)
-		if !o.until.IsZero() {
-			st.Reason += " until " + o.until.In(p.loc).Format(time.RFC3339)
+		if why {
+			st.Reason = fmt.Sprintf("override %q (%s)", o.id, o.mode)
+			if !o.until.IsZero() {
+				st.Reason += " until " + o.until.In(p.loc).Format(time.RFC3339)
+			}
 		}
 		return st
 	}
@@ -147,32 +151,40 @@ func (p *Policy) doorState(di int, now time.Time, lt localTime, clk clockView, f
 			st.Schedule = m.sched.id
 			if m.firstIn != "" && firstIn != lt.date {
 				st.AwaitingFirstIn = m.firstIn
-				p.readerMode(d, &st)
-				st.Reason = fmt.Sprintf("schedule %q would run the door %s once a holder of level %q is granted here today; until then %s",
-					m.sched.id, m.mode, m.firstIn, st.Reason)
+				p.readerMode(d, &st, why)
+				if why {
+					st.Reason = fmt.Sprintf("schedule %q would run the door %s once a holder of level %q is granted here today; until then %s",
+						m.sched.id, m.mode, m.firstIn, st.Reason)
+				}
 				return st
 			}
 			st.Mode, st.Source = m.mode, SourceSchedule
-			st.Reason = fmt.Sprintf("schedule %q (%s)", m.sched.id, m.mode)
+			if why {
+				st.Reason = fmt.Sprintf("schedule %q (%s)", m.sched.id, m.mode)
+			}
 			return st
 		}
 	}
-	p.readerMode(d, &st)
-	if !clk.timeRules() && len(d.modes) > 0 {
+	p.readerMode(d, &st, why)
+	if why && !clk.timeRules() && len(d.modes) > 0 {
 		st.Reason += "; door schedules are off while the clock is untrusted"
 	}
 	return st
 }
 
-func (p *Policy) readerMode(d *cdoor, st *DoorState) {
+func (p *Policy) readerMode(d *cdoor, st *DoorState, why bool) {
 	st.Source = SourceReader
 	if d.site.Reader == "" {
 		st.Mode = ModeLocked
-		st.Reason = "no reader: opens by request-to-exit, test pulse, schedule or override"
+		if why {
+			st.Reason = "no reader: opens by request-to-exit, test pulse, schedule or override"
+		}
 		return
 	}
 	st.Mode = DoorMode(d.site.Mode)
-	st.Reason = fmt.Sprintf("reader %q's configured mode (%s)", d.site.Reader, d.site.Mode)
+	if why {
+		st.Reason = fmt.Sprintf("reader %q's configured mode (%s)", d.site.Reader, d.site.Mode)
+	}
 }
 
 // changeHorizon is how far ahead NextChange looks: a week and a day covers
@@ -198,7 +210,7 @@ func (p *Policy) nextChange(di int, now time.Time, st DoorState, clk clockView, 
 	slices.Sort(minutes)
 	minutes = slices.Compact(minutes)
 	for _, t := range p.boundaries(now, now.Add(changeHorizon), minutes, extra) {
-		next := p.doorState(di, t, p.local(t), clk, firstIn)
+		next := p.doorState(di, t, p.local(t), clk, firstIn, true)
 		if !next.same(st) {
 			return t, next, true
 		}

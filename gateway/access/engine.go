@@ -284,7 +284,7 @@ func (e *Engine) at(now time.Time, reader string, fn func(rs *readerState, p pre
 	res := e.newResult(rs)
 	e.expireLocked(now, rs, &res)
 	p := presentation{now: now, lt: e.policy.local(now), clk: e.clockLocked()}
-	p.door = e.policy.doorState(rs.door, now, p.lt, p.clk, e.firstInDateLocked(rs.door))
+	p.door = e.policy.doorState(rs.door, now, p.lt, p.clk, e.firstInDateLocked(rs.door), false)
 	p.mode = rs.cfg.Mode
 	if m, ok := p.door.Mode.readerMode(); ok {
 		p.mode = m
@@ -358,14 +358,18 @@ func (e *Engine) admitLocked(rs *readerState, p presentation, u User) (name, det
 		return why, ""
 	}
 	switch p.door.Mode {
-	case ModeLockdown:
-		if !u.Override {
-			return NameDenyLockdown, p.door.Reason
+	case ModeLockdown, ModeLocked:
+		if u.Override {
+			break
 		}
-	case ModeLocked:
-		if !u.Override {
-			return NameDenyDoorLocked, p.door.Reason
+		name, by := NameDenyDoorLocked, "schedule "+p.door.Schedule
+		if p.door.Mode == ModeLockdown {
+			name = NameDenyLockdown
 		}
+		if p.door.Source == SourceOverride {
+			by = "override " + p.door.Override
+		}
+		return name, "only override users may enter (" + by + ")"
 	}
 	switch e.policy.authorize(u.Levels, rs.door, p.lt, p.clk.timeRules()) {
 	case NotAuthorized:
@@ -666,6 +670,9 @@ func (e *Engine) grantLocked(rs *readerState, p presentation, res Result, name s
 		res.Events = append(res.Events, e.event(p.now, rs, TypeDuress, NameDuressAlarm, u.ID, cred,
 			"the user entered their duress code; the reader showed a normal grant"))
 	}
+	if !e.policy.doors[rs.door].firstIn {
+		return res
+	}
 	door := e.site.Doors[rs.door].Name
 	today := p.lt.date.String()
 	if f, ok := e.firstIn[door]; !ok || f.Date != today {
@@ -716,7 +723,7 @@ func (e *Engine) UpdateModes(now time.Time) []ModeChange {
 	clk := e.clockLocked()
 	var out []ModeChange
 	for i := range e.site.Doors {
-		st := e.policy.doorState(i, now, lt, clk, e.firstInDateLocked(i))
+		st := e.policy.doorState(i, now, lt, clk, e.firstInDateLocked(i), true)
 		old := e.modes[i]
 		if old.Door != "" && old.same(st) {
 			e.modes[i] = st // the reason's words may change (an override's end)
@@ -778,7 +785,7 @@ func (e *Engine) DoorStatus(now time.Time, door string) (DoorStatus, bool) {
 func (e *Engine) doorStatusLocked(i int, now time.Time) DoorStatus {
 	clk := e.clockLocked()
 	fi := e.firstInDateLocked(i)
-	st := e.policy.doorState(i, now, e.policy.local(now), clk, fi)
+	st := e.policy.doorState(i, now, e.policy.local(now), clk, fi, true)
 	out := DoorStatus{DoorState: st}
 	if t, next, ok := e.policy.nextChange(i, now, st, clk, fi); ok {
 		out.Next, out.NextMode = t, next.Mode

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
+	"github.com/lintel-access/lintel/gateway/store/storetest"
 )
 
 // Populated stores are expensive (a million users), so each size is built
@@ -59,11 +60,14 @@ func benchCard(i int) access.CardKey {
 	return access.CardKey{Format: "H10301", Facility: uint32(i >> 16), Number: uint64(i & 0xFFFF)}
 }
 
+// benchUsers are n users with a PIN, a card and 1 to 8 of the benchmark
+// policy's levels (storetest.BenchUserLevels).
 func benchUsers(n int, tag int) iter.Seq[store.SnapshotUser] {
 	return func(yield func(store.SnapshotUser) bool) {
 		for i := range n {
 			u := store.SnapshotUser{
-				User:        access.User{ID: fmt.Sprintf("user-%07d", i), Name: fmt.Sprintf("Benchmark User %d", i), Enabled: true},
+				User: access.User{ID: fmt.Sprintf("user-%07d", i), Name: fmt.Sprintf("Benchmark User %d", i), Enabled: true,
+					Levels: storetest.BenchUserLevels(i)},
 				PIN:         benchPIN(i + tag),
 				Credentials: []access.Credential{{ID: fmt.Sprintf("cred-%07d", i), Card: benchCard(i + tag)}},
 			}
@@ -95,7 +99,7 @@ func populated(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if err := s.ReplaceAllSeq(1, nil, benchUsers(n, 0)); err != nil {
+	if err := s.ReplaceAllSeq(1, storetest.BenchPolicy(storetest.BenchSite()), benchUsers(n, 0)); err != nil {
 		b.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -147,9 +151,11 @@ func (l *latencies) report(b *testing.B) {
 }
 
 // BenchmarkDecide measures one access decision — the engine over the
-// store's in-memory directory — with 100k and 1M users: a card at a
-// card_or_pin reader, a PIN at the same reader, and a card followed by its
-// holder's PIN at a card_and_pin reader.
+// store's in-memory directory, deciding by the benchmark policy (64 doors,
+// 256 schedules of 8 intervals, 1,000 levels, users holding 1 to 8) — with
+// 100k and 1M users: a card at a card_or_pin reader, a PIN at the same
+// reader, and a card followed by its holder's PIN at a card_and_pin reader.
+// Every decision walks the user's levels to one whose schedule is active.
 func BenchmarkDecide(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
@@ -161,14 +167,20 @@ func BenchmarkDecide(b *testing.B) {
 			defer s.Close()
 			runtime.GC()
 			rss := procStatus("VmRSS")
-			e, err := access.NewEngine(access.EngineConfig{Directory: s, Readers: []access.ReaderConfig{
-				{Name: "front", Door: "front", Model: access.ModelRPK40, Mode: access.ModeCardOrPIN},
-				{Name: "cp", Door: "cp", Model: access.ModelRPK40, Mode: access.ModeCardAndPIN},
-			}, Guesses: access.GuessBudget{Attempts: 1 << 30}})
+			site := storetest.BenchSite()
+			doors := make([]string, len(site.Doors))
+			for i, d := range site.Doors {
+				doors[i] = d.Name
+			}
+			e, err := access.NewEngine(access.EngineConfig{Directory: s, Readers: storetest.BenchReaders, Doors: doors,
+				Guesses: access.GuessBudget{Attempts: 1 << 30}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			e.SetClock(access.ClockState{Trusted: true})
+			if w := e.SetPolicy(s.Policy()); len(w) > 0 {
+				b.Fatalf("policy warnings: %v", w)
+			}
 			pins := make([][]byte, 4096)
 			cards := make([]access.CardKey, len(pins))
 			rng := rand.New(rand.NewPCG(7, 8))
@@ -176,7 +188,7 @@ func BenchmarkDecide(b *testing.B) {
 				u := rng.IntN(n)
 				pins[i], cards[i] = []byte(benchPIN(u)), benchCard(u)
 			}
-			now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+			now := storetest.BenchNow
 			cases := []struct {
 				name string
 				op   func(i int) access.Action

@@ -26,7 +26,8 @@ const (
 )
 
 func childOptions(dir string) store.Options {
-	return store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "device.key"), GatewayID: storetest.GatewayID}
+	return store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "device.key"), GatewayID: storetest.GatewayID,
+		Site: storetest.BenchSite()}
 }
 
 // crashUsers is how many users the update child rewrites per transaction.

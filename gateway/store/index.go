@@ -28,25 +28,32 @@ type pinHasher struct {
 	pool sync.Pool
 }
 
+// pooledHMAC is one pooled hasher with the buffer its sum goes to, so the
+// sum does not escape to the heap through the hash.Hash interface.
+type pooledHMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 func newPINHasher(deviceKey []byte) *pinHasher {
 	k := slices.Clone(deviceKey)
-	return &pinHasher{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}}
+	return &pinHasher{pool: sync.Pool{New: func() any { return &pooledHMAC{h: hmac.New(sha256.New, k)} }}}
 }
 
 var zeroDigits [access.MaxPINLength]byte
 
 func (p *pinHasher) key(digits []byte) pinKey {
-	h := p.pool.Get().(hash.Hash)
-	h.Write(digits)
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	// Overwrite the digits left in the hash's block buffer.
-	h.Reset()
-	h.Write(zeroDigits[:])
-	h.Reset()
-	p.pool.Put(h)
+	ph := p.pool.Get().(*pooledHMAC)
+	ph.h.Write(digits)
+	ph.h.Sum(ph.sum[:0])
 	var k pinKey
-	copy(k[:], sum[:])
+	copy(k[:], ph.sum[:])
+	// Overwrite the digits left in the hash's block buffer.
+	ph.h.Reset()
+	ph.h.Write(zeroDigits[:])
+	ph.h.Reset()
+	clear(ph.sum[:])
+	p.pool.Put(ph)
 	return k
 }
 
