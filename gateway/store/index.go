@@ -165,6 +165,7 @@ type index struct {
 	// list by its names joined with NUL. List 0 is the default levels.
 	levelLists []levelList
 	listOf     map[string]uint32
+	keyBuf     []byte // internLevels' scratch
 	// pinsByLen counts PINs by their number of digits; index 0 counts PINs
 	// of unknown length.
 	pinsByLen [access.MaxPINLength + 1]int
@@ -191,14 +192,26 @@ func newIndex(users, creds, idBytes int) *index {
 }
 
 // internLevels returns the list id of levels (sorted), adding the list
-// when it is new, and counts one more holder.
+// when it is new, and counts one more holder. Looking up a known list
+// allocates nothing: a snapshot of a million users meets a few hundred
+// lists.
 func (ix *index) internLevels(levels []string) uint32 {
-	key := strings.Join(levels, "\x00")
-	id, ok := ix.listOf[key]
+	ix.keyBuf = ix.keyBuf[:0]
+	for i, l := range levels {
+		if i > 0 {
+			ix.keyBuf = append(ix.keyBuf, 0)
+		}
+		ix.keyBuf = append(ix.keyBuf, l...)
+	}
+	id, ok := ix.listOf[string(ix.keyBuf)]
 	if !ok {
 		id = uint32(len(ix.levelLists))
-		ix.levelLists = append(ix.levelLists, levelList{names: slices.Clone(levels)})
-		ix.listOf[key] = id
+		names := make([]string, len(levels))
+		for i, l := range levels {
+			names[i] = strings.Clone(l) // not the caller's memory
+		}
+		ix.levelLists = append(ix.levelLists, levelList{names: names})
+		ix.listOf[string(ix.keyBuf)] = id
 	}
 	ix.levelLists[id].refs++
 	return id

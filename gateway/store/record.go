@@ -55,11 +55,11 @@ func checkUser(u access.User) (access.User, error) {
 	if err := access.CheckName(u.Name); err != nil {
 		return u, fmt.Errorf("user %q: %w", u.ID, err)
 	}
-	if u.Levels == nil {
+	switch {
+	case u.Levels == nil:
 		u.Levels = access.DefaultLevels()
-	} else {
-		u.Levels = slices.Clone(u.Levels)
-		slices.Sort(u.Levels)
+	case !slices.IsSorted(u.Levels):
+		u.Levels = slices.Sorted(slices.Values(u.Levels)) // a sorted copy: the caller's stays as it was
 	}
 	if !u.ValidFrom.IsZero() {
 		u.ValidFrom = u.ValidFrom.UTC()

@@ -66,6 +66,10 @@ type decoder struct {
 	// formats interns card format names: a snapshot repeats a handful of
 	// them many thousand times.
 	formats map[string]string
+	// levelIDs interns users' level ids likewise; levelBuf is the
+	// scratch space a user's levels are read into.
+	levelIDs map[string]string
+	levelBuf []string
 	// onUser, when set, takes each snapshot user as it is decoded instead
 	// of Changeset.Users collecting them; an error it returns ends decoding
 	// and comes back from changeset as it is.

@@ -56,8 +56,9 @@ func encode(tb testing.TB, cs Changeset) []byte {
 	return b
 }
 
-// snapshotPayload renders a snapshot of n users, each with an 8-digit PIN
-// and one H10301 card. variant changes every name, PIN and card, so two
+// snapshotPayload renders a snapshot of the benchmark policy (256
+// schedules, 1,000 levels; storetest.BenchPolicy) and n users, each with an
+// 8-digit PIN, one H10301 card and 1 to 8 levels. variant changes every name, PIN and card, so two
 // variants share ids but no content. It writes the JSON directly: a 100k
 // user snapshot is built in a few milliseconds and one buffer.
 func snapshotPayload(n int, rev uint64, variant int) []byte {
@@ -74,10 +75,22 @@ func snapshotPayload(n int, rev uint64, variant int) []byte {
 	return appendSnapshot(make([]byte, 0, size), n, rev, variant)
 }
 
+// benchPolicyJSON is the benchmark policy's sections, as a snapshot
+// carries them, without the braces: `"schedules":[...],...,`.
+var benchPolicyJSON = func() []byte {
+	b, err := json.Marshal(encodePolicy(PolicyOf(storetest.BenchPolicy(storetest.Site()))))
+	if err != nil {
+		panic(err)
+	}
+	return append(b[1:len(b)-1], ',')
+}()
+
 func appendSnapshot(b []byte, n int, rev uint64, variant int) []byte {
 	b = append(b, `{"revision":`...)
 	b = strconv.AppendUint(b, rev, 10)
-	b = append(b, `,"snapshot":true,"users":[`...)
+	b = append(b, `,"snapshot":true,`...)
+	b = append(b, benchPolicyJSON...)
+	b = append(b, `"users":[`...)
 	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
@@ -95,7 +108,14 @@ func appendSnapshotUser(b []byte, i, variant int) []byte {
 	b = append(b, id...)
 	b = append(b, ` v`...)
 	b = strconv.AppendInt(b, int64(variant), 10)
-	b = append(b, `","enabled":true,"pin":"`...)
+	b = append(b, `","enabled":true,"levels":[`...)
+	for j, l := range storetest.BenchUserLevels(i) {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, l)
+	}
+	b = append(b, `],"pin":"`...)
 	b = append(b, snapshotPIN(i, variant)...)
 	b = append(b, `","credentials":[{"id":"c`...)
 	b = append(b, id...)

@@ -102,12 +102,12 @@ func checkLevels(levels []string) error {
 			"%d levels, at most %d allowed", len(levels), access.MaxLevelsPerUser)}
 	}
 	for i, l := range levels {
-		at := "levels[" + strconv.Itoa(i) + "]"
-		if err := checkID(l, at); err != nil {
-			return err
+		at := func() string { return "levels[" + strconv.Itoa(i) + "]" }
+		if err := access.CheckID(l); err != nil {
+			return &Error{Code: CodeInvalid, Path: at(), Message: err.Error()}
 		}
 		if slices.Contains(levels[:i], l) {
-			return &Error{Code: CodeInvalid, Path: at, Message: fmt.Sprintf("level %q is listed twice", l)}
+			return &Error{Code: CodeInvalid, Path: at(), Message: fmt.Sprintf("level %q is listed twice", l)}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -105,6 +106,7 @@ func (d *decoder) user() (SnapshotUser, error) {
 		if err := checkLevels(levels); err != nil {
 			return SnapshotUser{}, err
 		}
+		slices.Sort(levels) // the decoder's own slice: sorted in place, as the store keeps levels
 		u.Levels = levels
 	}
 	u.Override = override != nil && *override
@@ -131,22 +133,23 @@ func (d *decoder) levels() (levels []string, ok bool, err error) {
 	if err := d.open('[', "", "levels is a JSON array"); err != nil {
 		return nil, false, err
 	}
-	levels = []string{}
+	d.levelBuf = d.levelBuf[:0]
 	for j := 0; d.dec.PeekKind() != ']'; j++ {
 		if j == access.MaxLevelsPerUser {
 			return nil, false, &Error{Code: CodeInvalid, Path: "[" + strconv.Itoa(j) + "]", Message: fmt.Sprintf(
 				"more than %d levels, at most %d allowed per user", access.MaxLevelsPerUser, access.MaxLevelsPerUser)}
 		}
-		l, err := d.str()
+		l, err := d.levelName()
 		if err != nil {
 			return nil, false, asError(err, "["+strconv.Itoa(j)+"]")
 		}
-		levels = append(levels, l)
+		d.levelBuf = append(d.levelBuf, l)
 	}
 	if _, err := d.dec.ReadToken(); err != nil {
 		return nil, false, jsonError(err, "")
 	}
-	return levels, true, nil
+	// One allocation of the right size; the scratch buffer is reused.
+	return append(make([]string, 0, len(d.levelBuf)), d.levelBuf...), true, nil
 }
 
 func (d *decoder) credentials() ([]access.Credential, error) {
@@ -322,6 +325,31 @@ func (d *decoder) optStr(buf *string) (*string, error) {
 	}
 	*buf = s
 	return buf, nil
+}
+
+// levelName reads a level id, interned as format names are: a snapshot
+// names a few hundred levels a hundred thousand times.
+func (d *decoder) levelName() (string, error) {
+	if k := d.dec.PeekKind(); k != '"' {
+		return "", d.wrongKind(k, "a string")
+	}
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return "", jsonError(err, "")
+	}
+	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+		if l, ok := d.levelIDs[string(v[1:len(v)-1])]; ok {
+			return l, nil
+		}
+	}
+	l, err := unquote(v)
+	if err == nil && len(d.levelIDs) < access.MaxLevels {
+		if d.levelIDs == nil {
+			d.levelIDs = make(map[string]string)
+		}
+		d.levelIDs[l] = l
+	}
+	return l, err
 }
 
 // formatName reads a card format name, interned: a snapshot repeats a
