@@ -54,6 +54,9 @@ func (s *Store) ReplaceAllSeq(rev uint64, users iter.Seq[SnapshotUser]) error {
 	if closed {
 		return fmt.Errorf("store: replace all: %w", ErrClosed)
 	}
+	if err := s.disk.allow(); err != nil {
+		return fmt.Errorf("store: replace all: %w", err)
+	}
 	// A replaced generation still being removed is finished first.
 	s.cleanup.Wait()
 	oldGen, newGen := s.gen, s.gen+1
@@ -118,6 +121,11 @@ func (s *Store) writeGeneration(gen uint32, ix *index, users iter.Seq[SnapshotUs
 		}
 		if err != nil {
 			return fmt.Errorf("user %d (%q): %w", i, su.User.ID, err)
+		}
+		if i%1024 == 1023 {
+			if err := s.disk.allow(); err != nil {
+				return fmt.Errorf("write user %d: %w", i, err)
+			}
 		}
 		ix.insert(&st)
 		buf = encodeUser(buf[:0], &st)
