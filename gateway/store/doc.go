@@ -78,14 +78,30 @@
 //
 // A PIN never reaches the disk or a log. It is hashed on arrival with
 // HMAC-SHA256 under a 32-byte device key and kept as the first 128 bits of
-// the MAC (HMAC-SHA-256-128). The device key is made with crypto/rand on
-// first start and written atomically (temporary file, fsync, rename, fsync
-// of the directory) with mode 0600 to Options.KeyFile, which must lie
-// outside the Badger directory so that a copy of the database alone cannot
-// be brute-forced over the 10^8 possible PINs. The database remembers a MAC
-// of a fixed text under its key; Open refuses a different key rather than
-// silently orphan every PIN. Generated PINs come from access.GeneratePIN
+// the MAC (HMAC-SHA-256-128). Generated PINs come from access.GeneratePIN
 // with the index as its "taken" test, and are returned once.
+//
+// # The device key
+//
+// The PIN space is at most 10^8 (about 1.1·10^8 with every length from 4
+// to 8) and an HMAC takes a few hundred nanoseconds, so whoever holds the
+// database and the key has every PIN within a minute on one core: the key
+// is the PINs' only protection. It therefore never lives with the data.
+// Options.KeyFile must lie outside Dir ([CheckKeyFile], which the gateway
+// also applies to its whole data directory, links followed); nothing in
+// Dir holds the key or anything it could be derived from, so a copy or a
+// backup of the data directory holds MACs that cannot be tested. The
+// database keeps a MAC of a fixed text under its key ("m/keycheck"); Open
+// refuses a different key rather than silently orphan every PIN, and a
+// key file is never replaced.
+//
+// Open creates a missing key with crypto/rand and writes it atomically
+// (temporary file, fsync, rename, fsync of the directory) with mode 0600;
+// [InitKeyFile] does the same for an installer. A key may also be handed in
+// read-only, as a systemd credential: the store only reads KeyFile when it
+// exists. [MoveKeyFile] moves a key an earlier Lintel left inside its data
+// directory to its new place on the first start (write, fsync, then remove
+// the old copy and fsync its directory), and refuses two different keys.
 //
 // # Digest
 //

@@ -111,16 +111,8 @@ func (o Options) validate() error {
 	if err := CheckMinFree(o.MinFree); err != nil {
 		return fmt.Errorf("options: MinFree: %w", err)
 	}
-	dir, err := filepath.Abs(o.Dir)
-	if err != nil {
-		return fmt.Errorf("options: Dir: %w", err)
-	}
-	key, err := filepath.Abs(o.KeyFile)
-	if err != nil {
+	if err := CheckKeyFile(o.KeyFile, o.Dir); err != nil {
 		return fmt.Errorf("options: KeyFile: %w", err)
-	}
-	if rel, err := filepath.Rel(dir, key); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("options: KeyFile %s lies inside Dir %s; keep the device key apart from the database", o.KeyFile, o.Dir)
 	}
 	return nil
 }
