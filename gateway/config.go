@@ -18,6 +18,7 @@ import (
 
 	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/sync/uplink"
 )
 
@@ -40,6 +41,8 @@ type Config struct {
 
 	// file is where the config came from, for error messages.
 	file string
+	// sim marks the built-in config of `lintel run --sim`.
+	sim bool
 }
 
 // GatewayConfig is the [gateway] table.
@@ -47,9 +50,20 @@ type GatewayConfig struct {
 	// ID names the gateway in event ids and MQTT topics. Required: 1-64 of
 	// letters, digits, '-', '_', '.'.
 	ID string `toml:"id"`
-	// DataDir holds the database, the device key and the admin token.
-	// Zero: /var/lib/lintel.
+	// DataDir holds the database and the admin token. Zero:
+	// /var/lib/lintel.
 	DataDir string `toml:"data_dir"`
+	// KeyFile holds the device key PINs are hashed under; it must lie
+	// outside DataDir (docs/security.md). A systemd credential named
+	// device.key ($CREDENTIALS_DIRECTORY/device.key) is used instead when
+	// there is one. Zero: /etc/lintel/device.key, or for `lintel run
+	// --sim` the data directory's name with ".key" beside it
+	// (lintel-data.key). See [Config.DeviceKeyFile].
+	KeyFile string `toml:"key_file"`
+	// MinFreeMiB is the free space, in MiB, on the data directory's
+	// filesystem below which the store refuses writes and holds events in
+	// memory (see store.Options.MinFree). Zero: 64. -1: no check.
+	MinFreeMiB int `toml:"min_free_mib"`
 	// LogLevel is debug, info, warn or error. Zero: info.
 	LogLevel string `toml:"log_level"`
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT) in
@@ -161,6 +175,7 @@ type SimConfig struct {
 // Defaults applied by [Config.withDefaults].
 const (
 	DefaultDataDir   = "/var/lib/lintel"
+	DefaultKeyFile   = "/etc/lintel/device.key"
 	DefaultAPIListen = "127.0.0.1:8080"
 	DefaultMQTT      = "127.0.0.1:1883"
 	DefaultMemoryMiB = 48
@@ -225,10 +240,29 @@ func SimDefaults() *Config {
 			"garage": {Strike: "SIM25", Contact: "SIM26", REX: "SIM27"},
 		},
 		file: "--sim",
+		sim:  true,
 	}
 	c.withDefaults()
 	return c
 }
+
+// DeviceKeyFile is where the device key is kept when systemd passes no
+// credential: gateway.key_file; when that is empty, /etc/lintel/device.key,
+// or for `lintel run --sim` a file beside the data directory, named after
+// it (lintel-data.key): never inside it, so that copying lintel-data
+// copies no key.
+func (c *Config) DeviceKeyFile() string {
+	switch {
+	case c.Gateway.KeyFile != "":
+		return c.Gateway.KeyFile
+	case c.sim:
+		return filepath.Clean(c.Gateway.DataDir) + ".key"
+	}
+	return DefaultKeyFile
+}
+
+// MinFree is gateway.min_free_mib in bytes, as the store takes it.
+func (c *Config) MinFree() int64 { return int64(c.Gateway.MinFreeMiB) << 20 }
 
 func (c *Config) withDefaults() {
 	c.Gateway.DataDir = cmp.Or(c.Gateway.DataDir, DefaultDataDir)
@@ -300,6 +334,15 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return errf("gateway.log_level", "%q is not one of debug, info, warn, error", c.Gateway.LogLevel)
+	}
+	if err := store.CheckKeyFile(c.DeviceKeyFile(), c.Gateway.DataDir); err != nil {
+		return errf("gateway.key_file", "%v (gateway.data_dir is %s)", err, c.Gateway.DataDir)
+	}
+	if c.Gateway.MinFreeMiB < -1 {
+		return errf("gateway.min_free_mib", "%d: give a number of MiB, 0 for the default (64) or -1 for no check", c.Gateway.MinFreeMiB)
+	}
+	if err := store.CheckMinFree(c.MinFree()); err != nil {
+		return errf("gateway.min_free_mib", "%v", err)
 	}
 	if err := checkAddr(c.API.Listen); err != nil {
 		return errf("api.listen", "%v", err)
