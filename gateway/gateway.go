@@ -180,8 +180,7 @@ func (g *Gateway) open() error {
 		}
 		adminPlain = tok
 		if created {
-			fmt.Fprintf(g.opts.Out, "lintel: admin API token (shown once, kept in %s):\n%s\n",
-				filepath.Join(data, AdminTokenFile), tok)
+			printAdminToken(g.opts.Out, tok, filepath.Join(data, AdminTokenFile))
 		}
 	}
 	var sim api.Sim
