@@ -224,6 +224,10 @@ func (j *journal) diskChanged(st DiskStats) {
 	j.appendLocked(access.Event{Type: TypeStorageRecovered, Name: NameStorageRecovered, Detail: fmt.Sprintf(
 		"writes resumed with %s free; %d events kept in memory meanwhile are written now, %d were lost",
 		mib(st.Free), len(j.pending), j.lost-j.lostAtFull)})
+	select { // what waited is committed with the next group, not the next disk check
+	case j.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (j *journal) appendLocked(ev access.Event) access.Event {
