@@ -67,7 +67,8 @@ type JournalStats struct {
 	First, Last uint64
 	// Count is the number of committed events kept.
 	Count uint64
-	// Pending is the number of events appended but not yet committed.
+	// Pending is the number of events appended but not yet committed: at
+	// most MaxBufferedEvents while the disk is full.
 	Pending int
 	// Undelivered is Last minus the uplink cursor.
 	Undelivered uint64
