@@ -132,6 +132,7 @@ type Status struct {
 	Readers         []ReaderStatus `json:"readers"`
 	Uplink          UplinkStatus   `json:"uplink"`
 	Journal         JournalStatus  `json:"journal"`
+	Storage         StorageStatus  `json:"storage"`
 	Sync            SyncStatus     `json:"sync"`
 	Broker          BrokerStatus   `json:"broker"`
 }
@@ -227,6 +228,24 @@ type JournalStatus struct {
 	Last        uint64 `json:"last"`
 	Count       uint64 `json:"count"`
 	Undelivered uint64 `json:"undelivered"`
+	// Pending events wait in memory for the disk; Lost were dropped from
+	// memory, never written, since the gateway started (a full disk).
+	Pending int    `json:"pending"`
+	Lost    uint64 `json:"lost"`
+}
+
+// StorageStatus is the disk under the data directory.
+type StorageStatus struct {
+	// Full is true while the gateway refuses writes for lack of space:
+	// doors decide from memory and events wait in memory. Fault says
+	// why, for people.
+	Full  bool      `json:"full"`
+	Since time.Time `json:"since,omitzero"`
+	Fault string    `json:"fault,omitempty"`
+	// FreeBytes is the free space as last measured; writes stop below
+	// MinFreeBytes and resume at twice it.
+	FreeBytes    uint64 `json:"free_bytes"`
+	MinFreeBytes uint64 `json:"min_free_bytes"`
 }
 
 // SyncStatus is the portal sync state.

@@ -22,6 +22,7 @@ import (
 	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gpio/door"
 	"github.com/lintel-access/lintel/gpio/pins"
 	"github.com/lintel-access/lintel/gpio/sim"
@@ -57,6 +58,8 @@ type Config struct {
 	// is, for error messages.
 	file string
 	keys keyIndex
+	// sim marks the built-in config of `lintel run --sim`.
+	sim bool
 }
 
 // GatewayConfig is the [gateway] table.
@@ -65,9 +68,20 @@ type GatewayConfig struct {
 	// letters, digits, '-', '_', '.', starting with a letter or a digit
 	// ([topic.CheckID]).
 	ID string `toml:"id"`
-	// DataDir holds the database, the device key and the admin token.
-	// Zero: /var/lib/lintel.
+	// DataDir holds the database and the admin token. Zero:
+	// /var/lib/lintel.
 	DataDir string `toml:"data_dir"`
+	// KeyFile holds the device key PINs are hashed under; it must lie
+	// outside DataDir (docs/security.md). A systemd credential named
+	// device.key ($CREDENTIALS_DIRECTORY/device.key) is used instead when
+	// there is one. Zero: /etc/lintel/device.key, or for `lintel run
+	// --sim` the data directory's name with ".key" beside it
+	// (lintel-data.key). See [Config.DeviceKeyFile].
+	KeyFile string `toml:"key_file"`
+	// MinFreeMiB is the free space, in MiB, on the data directory's
+	// filesystem below which the store refuses writes and holds events in
+	// memory (see store.Options.MinFree). Zero: 64. -1: no check.
+	MinFreeMiB int `toml:"min_free_mib"`
 	// LogLevel is debug, info, warn or error. Zero: info.
 	LogLevel string `toml:"log_level"`
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT) in
@@ -293,6 +307,7 @@ func parseEnum[E ~uint8](names []string, b []byte, dst *E) error {
 // door.DefaultUnlockTime, ...).
 const (
 	DefaultDataDir   = "/var/lib/lintel"
+	DefaultKeyFile   = "/etc/lintel/device.key"
 	DefaultAPIListen = api.DefaultAddr
 	DefaultMQTT      = broker.DefaultListen
 	DefaultMemoryMiB = 48
@@ -367,10 +382,29 @@ func SimDefaults() *Config {
 		// never is): schedules run by it.
 		Access: AccessConfig{UntrustedClock: access.ClockTrust},
 		file:   "--sim",
+		sim:    true,
 	}
 	c.withDefaults()
 	return c
 }
+
+// DeviceKeyFile is where the device key is kept when systemd passes no
+// credential: gateway.key_file; when that is empty, /etc/lintel/device.key,
+// or for `lintel run --sim` a file beside the data directory, named after
+// it (lintel-data.key): never inside it, so that copying lintel-data
+// copies no key.
+func (c *Config) DeviceKeyFile() string {
+	switch {
+	case c.Gateway.KeyFile != "":
+		return c.Gateway.KeyFile
+	case c.sim:
+		return filepath.Clean(c.Gateway.DataDir) + ".key"
+	}
+	return DefaultKeyFile
+}
+
+// MinFree is gateway.min_free_mib in bytes, as the store takes it.
+func (c *Config) MinFree() int64 { return int64(c.Gateway.MinFreeMiB) << 20 }
 
 // withDefaults fills the zero values at load. It is the only place a
 // loaded config changes; Validate only reads.
@@ -446,6 +480,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate(p *problems) {
 	c.Gateway.validate(p)
+	c.validateKeyFile(p)
 	c.Access.validate(p)
 	c.API.validate(p, c)
 	c.validateBroker(p)
@@ -468,6 +503,19 @@ func (g GatewayConfig) validate(p *problems) {
 	}
 	if _, err := g.location(); err != nil {
 		p.check("gateway.timezone", err)
+	}
+}
+
+// validateKeyFile checks where the device key goes (the store's rule: never
+// inside the data directory) and the free-space reserve.
+func (c *Config) validateKeyFile(p *problems) {
+	if err := store.CheckKeyFile(c.DeviceKeyFile(), c.Gateway.DataDir); err != nil {
+		p.add("gateway.key_file", "%v (gateway.data_dir is %s)", err, c.Gateway.DataDir)
+	}
+	if c.Gateway.MinFreeMiB < -1 {
+		p.add("gateway.min_free_mib", "%d: give a number of MiB, 0 for the default (64) or -1 for no check", c.Gateway.MinFreeMiB)
+	} else {
+		p.check("gateway.min_free_mib", store.CheckMinFree(c.MinFree()))
 	}
 }
 

@@ -50,11 +50,9 @@ type Options struct {
 	component func(context.Context) error
 }
 
-// Paths inside the data directory.
-const (
-	dbDir   = "db"
-	keyFile = "device.key"
-)
+// dbDir is the database's directory inside the data directory. The device
+// key is kept elsewhere (devicekey.go).
+const dbDir = "db"
 
 // heartbeatEvery is how often the decision loop proves it is alive; the
 // gateway is unhealthy when it has not for healthyWithin.
@@ -152,17 +150,23 @@ func (g *Gateway) open() error {
 	if err := os.MkdirAll(data, 0o750); err != nil {
 		return fmt.Errorf("gateway: data dir: %w", err)
 	}
+	storeLog := g.log.With("component", "store")
+	key, err := prepareDeviceKey(cfg, storeLog)
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(store.Options{
 		Dir:            filepath.Join(data, dbDir),
-		KeyFile:        filepath.Join(data, keyFile),
+		KeyFile:        key,
 		GatewayID:      cfg.Gateway.ID,
-		Logger:         g.log.With("component", "store"),
+		Logger:         storeLog,
 		CommitInterval: cfg.Journal.CommitInterval,
 		MaxEvents:      cfg.Journal.MaxEvents,
 		MaxAge:         cfg.Journal.MaxAge,
 		ClockTrusted:   g.clock.Trusted,
 		Site:           cfg.site(),
 		Duress:         cfg.Access.Duress == access.DuressLastDigitPlusOne,
+		MinFree:        cfg.MinFree(),
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
@@ -196,8 +200,7 @@ func (g *Gateway) open() error {
 		}
 		adminPlain = tok
 		if created {
-			fmt.Fprintf(g.opts.Out, "lintel: admin API token (shown once, kept in %s):\n%s\n",
-				filepath.Join(data, AdminTokenFile), tok)
+			printAdminToken(g.opts.Out, tok, filepath.Join(data, AdminTokenFile))
 		}
 	}
 	var sim api.Sim

@@ -48,6 +48,27 @@ func newMetrics(g *Gateway) *metrics {
 			Help: "Events not yet acknowledged by the cloud broker.",
 		}, func() float64 { return float64(g.store.JournalStats().Undelivered) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lintel_journal_pending",
+			Help: "Events waiting in memory to be written to the journal.",
+		}, func() float64 { return float64(g.store.JournalStats().Pending) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lintel_journal_lost_total",
+			Help: "Events dropped from memory, never written, while the disk was full.",
+		}, func() float64 { return float64(g.store.JournalStats().Lost) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lintel_storage_full",
+			Help: "1 while writes are refused for lack of disk space (doors decide from memory).",
+		}, func() float64 {
+			if g.store.DiskStats().Full {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lintel_storage_free_bytes",
+			Help: "Free space on the data directory's filesystem, as last measured.",
+		}, func() float64 { return float64(g.store.DiskStats().Free) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lintel_uplink_connected",
 			Help: "1 when the uplink to the cloud broker is connected.",
 		}, func() float64 {

@@ -3,10 +3,13 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/lintel-access/lintel/api"
 )
@@ -36,6 +39,39 @@ func adminToken(dir string) (token string, created bool, err error) {
 		return "", false, fmt.Errorf("admin token: %w", err)
 	}
 	return plain, true, nil
+}
+
+// printAdminToken shows a new admin token once on out, unless out is the
+// systemd journal: the journal keeps it for months and shows it to every
+// member of the adm and systemd-journal groups, so then only the file
+// that holds it is named.
+func printAdminToken(out io.Writer, token, path string) {
+	if isJournal(out) {
+		fmt.Fprintf(out, "lintel: made an admin API token; it is in %s (mode 0600), not in the journal: read it with `sudo cat %s`\n", path, path)
+		return
+	}
+	fmt.Fprintf(out, "lintel: admin API token (shown once, kept in %s):\n%s\n", path, token)
+}
+
+// isJournal reports whether w is the stream systemd connected to the
+// journal: $JOURNAL_STREAM is that stream's "DEVICE:INODE", and w is a file
+// with the same device and inode. A stdout redirected elsewhere (a file, a
+// pipe, a terminal) does not match, even when stderr still goes to the
+// journal.
+func isJournal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	dev, ino, found := strings.Cut(os.Getenv("JOURNAL_STREAM"), ":")
+	if !ok || !found {
+		return false
+	}
+	wantDev, err1 := strconv.ParseUint(dev, 10, 64)
+	wantIno, err2 := strconv.ParseUint(ino, 10, 64)
+	fi, err3 := f.Stat()
+	if err1 != nil || err2 != nil || err3 != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(st.Dev) == wantDev && uint64(st.Ino) == wantIno
 }
 
 // writeFileAtomic writes data to path through a synced temporary file and a

@@ -244,7 +244,10 @@ func (g *Gateway) status() api.Status {
 		st.Readers = append(st.Readers, out)
 	}
 	js := g.store.JournalStats()
-	st.Journal = api.JournalStatus{First: js.First, Last: js.Last, Count: js.Count, Undelivered: js.Undelivered}
+	st.Journal = api.JournalStatus{First: js.First, Last: js.Last, Count: js.Count, Undelivered: js.Undelivered,
+		Pending: js.Pending, Lost: js.Lost}
+	ds := g.store.DiskStats()
+	st.Storage = api.StorageStatus{Full: ds.Full, Since: ds.Since, Fault: ds.Fault, FreeBytes: ds.Free, MinFreeBytes: ds.MinFree}
 	st.Sync = api.SyncStatus{Revision: g.store.Revision(), Digest: digestHex(g.store.Digest())}
 	if g.uplink != nil {
 		us := g.uplink.State()
@@ -282,14 +285,20 @@ type health struct {
 	DoorsAlarmed  []string  `json:"doors_alarmed"`
 	ReaderFaults  []string  `json:"reader_faults"`
 	Undelivered   uint64    `json:"journal_undelivered"`
-	Revision      uint64    `json:"sync_revision"`
+	// StorageFull: writes are refused for lack of disk space; Pending
+	// events wait in memory, Lost were dropped unwritten.
+	StorageFull bool   `json:"storage_full"`
+	Pending     int    `json:"journal_pending"`
+	Lost        uint64 `json:"journal_lost"`
+	Revision    uint64 `json:"sync_revision"`
 }
 
 func (g *Gateway) health() health {
 	st := g.status()
 	h := health{State: "online", Gateway: st.GatewayID, Version: st.Version, Time: time.Now(),
 		UptimeSeconds: int64(time.Since(g.started).Seconds()), Healthy: g.Healthy(), ClockTrusted: st.ClockTrusted,
-		DoorsAlarmed: []string{}, ReaderFaults: []string{}, Undelivered: st.Journal.Undelivered, Revision: st.Sync.Revision}
+		DoorsAlarmed: []string{}, ReaderFaults: []string{}, Undelivered: st.Journal.Undelivered, Revision: st.Sync.Revision,
+		StorageFull: st.Storage.Full, Pending: st.Journal.Pending, Lost: st.Journal.Lost}
 	for _, d := range st.Doors {
 		if d.Locked {
 			h.DoorsLocked++

@@ -178,6 +178,7 @@ func TestDebs(t *testing.T) {
 			wantData := map[string]file{
 				"./usr/bin/lintel":                            {Mode: 0o755, Digest: digest(binary)},
 				"./usr/lib/systemd/system/lintel.service":     {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.service")},
+				"./usr/lib/systemd/system/lintel-key.service": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-key.service")},
 				"./usr/lib/sysusers.d/lintel.conf":            {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.sysusers")},
 				"./usr/lib/tmpfiles.d/lintel.conf":            {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.tmpfiles")},
 				"./usr/lib/udev/rules.d/60-lintel-gpio.rules": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-gpio.rules")},
@@ -219,6 +220,7 @@ func TestTarballs(t *testing.T) {
 			want := map[string]file{
 				"lintel":               {Mode: 0o755, Digest: got["lintel"].Digest},
 				"lintel.service":       {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.service")},
+				"lintel-key.service":   {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-key.service")},
 				"lintel.sysusers":      {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.sysusers")},
 				"lintel.tmpfiles":      {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel.tmpfiles")},
 				"60-lintel-gpio.rules": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-gpio.rules")},

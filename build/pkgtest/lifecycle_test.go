@@ -259,9 +259,12 @@ func TestLifecycle(t *testing.T) {
 			},
 		},
 		{
-			name:  "purge deletes data and config, keeps the user",
-			setup: func(t *testing.T) { s.systemctl(t, "unmask", "lintel.service") },
-			dpkg:  []string{"--purge", "lintel"},
+			name: "purge deletes data, device key and config, keeps the user",
+			setup: func(t *testing.T) {
+				s.systemctl(t, "unmask", "lintel.service")
+				mustWrite(t, s.path("etc/lintel/device.key"), "0123456789abcdef0123456789abcdef", 0o600)
+			},
+			dpkg: []string{"--purge", "lintel"},
 			calls: []string{
 				"systemctl stop lintel.service",
 				"systemctl --root=$ROOT disable lintel.service",

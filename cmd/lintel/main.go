@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -28,6 +29,7 @@ type commands struct {
 	cli.Commands
 	Config  configCmd  `cmd:"" help:"Print or check a configuration file."`
 	Token   tokenCmd   `cmd:"" help:"Make API tokens."`
+	Key     keyCmd     `cmd:"" help:"The device key that PINs are hashed under."`
 	Broker  brokerCmd  `cmd:"" help:"Embedded MQTT broker helpers."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
@@ -104,6 +106,29 @@ type tokenCmd struct {
 func (tokenCmd) Run() error {
 	plain, hash := api.NewToken()
 	fmt.Printf("token:  %s\nsha256: %s\n", plain, hash)
+	return nil
+}
+
+type keyCmd struct {
+	Init struct {
+		Config string `short:"c" required:"" help:"Configuration file (TOML): its gateway.key_file and gateway.data_dir." type:"path"`
+	} `cmd:"" help:"Make the device key at gateway.key_file, or move there one an earlier version left in the data directory. An existing key is never replaced."`
+}
+
+func (k *keyCmd) Run() error {
+	cfg, err := gateway.LoadConfig(k.Init.Config)
+	if err != nil {
+		return err
+	}
+	path, created, err := gateway.InitDeviceKey(cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return fmt.Errorf("key init: %w", err)
+	}
+	if created {
+		fmt.Printf("lintel: made a new device key at %s\n", path)
+	} else {
+		fmt.Printf("lintel: the device key is at %s\n", path)
+	}
 	return nil
 }
 

@@ -277,7 +277,7 @@ func BenchmarkReplaceAll100k(b *testing.B) {
 	c0 := cpuTime()
 	b.ResetTimer()
 	for i := range b.N {
-		if err := s.ReplaceAllSeq(uint64(i+1), nil, benchUsers(100_000, i%2)); err != nil {
+		if err := s.ReplaceAllSeq(uint64(i+1), storetest.BenchPolicy(storetest.BenchSite()), benchUsers(100_000, i%2)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -78,14 +78,30 @@
 //
 // A PIN never reaches the disk or a log. It is hashed on arrival with
 // HMAC-SHA256 under a 32-byte device key and kept as the first 128 bits of
-// the MAC (HMAC-SHA-256-128). The device key is made with crypto/rand on
-// first start and written atomically (temporary file, fsync, rename, fsync
-// of the directory) with mode 0600 to Options.KeyFile, which must lie
-// outside the Badger directory so that a copy of the database alone cannot
-// be brute-forced over the 10^8 possible PINs. The database remembers a MAC
-// of a fixed text under its key; Open refuses a different key rather than
-// silently orphan every PIN. Generated PINs come from access.GeneratePIN
+// the MAC (HMAC-SHA-256-128). Generated PINs come from access.GeneratePIN
 // with the index as its "taken" test, and are returned once.
+//
+// # The device key
+//
+// The PIN space is at most 10^8 (about 1.1·10^8 with every length from 4
+// to 8) and an HMAC takes a few hundred nanoseconds, so whoever holds the
+// database and the key has every PIN within a minute on one core: the key
+// is the PINs' only protection. It therefore never lives with the data.
+// Options.KeyFile must lie outside Dir ([CheckKeyFile], which the gateway
+// also applies to its whole data directory, links followed); nothing in
+// Dir holds the key or anything it could be derived from, so a copy or a
+// backup of the data directory holds MACs that cannot be tested. The
+// database keeps a MAC of a fixed text under its key ("m/keycheck"); Open
+// refuses a different key rather than silently orphan every PIN, and a
+// key file is never replaced.
+//
+// Open creates a missing key with crypto/rand and writes it atomically
+// (temporary file, fsync, rename, fsync of the directory) with mode 0600;
+// [InitKeyFile] does the same for an installer. A key may also be handed in
+// read-only, as a systemd credential: the store only reads KeyFile when it
+// exists. [MoveKeyFile] moves a key an earlier Lintel left inside its data
+// directory to its new place on the first start (write, fsync, then remove
+// the old copy and fsync its directory), and refuses two different keys.
 //
 // # Digest
 //
@@ -126,6 +142,47 @@
 // loses the same, provided the SD card honours fsync; a card that
 // acknowledges writes it has only cached can lose more, and only a card
 // with power-loss protection closes that gap.
+//
+// # A full disk
+//
+// Badger writes through memory-mapped files, so a full disk does not fail
+// a write with ENOSPC: the process dies of SIGBUS, and dies again on every
+// restart that replays or flushes a memtable (in the security review a 16
+// MiB data dir did on its 80th delta). The store therefore measures the free space of the
+// filesystem under Dir (statfs, as an unprivileged user sees it) on every
+// write and every Options.DiskCheckEvery (5 s), and refuses to write while
+// less than Options.MinFree (64 MiB by default) is free: Update,
+// ReplaceAll (also part-way, every 1,024 users), SetCursor and journal
+// commits fail with an error wrapping [ErrDiskFull] that says how much is
+// free, and nothing is half-applied. The reserve is Badger's: after the
+// store stops, Badger may still flush two 2 MiB memtables and compact L0
+// into L1 (up to some 24 MiB written before the old tables go).
+//
+// In that state the doors go on deciding from the in-memory index, and
+// [Store.Append] goes on taking events: they wait in memory, at most
+// [MaxBufferedEvents] (10,000); beyond that the oldest tenth is dropped,
+// so the newest are kept, and [JournalStats].Lost counts the dropped ones.
+// The journal stays gap-free: the sequence numbers of dropped events are
+// handed out again, as after a crash, so an event's seq is final only once
+// it is committed. A "Storage Full" event (type storage.full) is appended
+// when writes stop and a "Storage Recovered" one (storage.recovered), with
+// the number lost, when they resume; both reach the disk only with the
+// events around them. Events still in memory when the store closes are
+// lost, and the log says how many. [Store.DiskStats] has the state for the
+// status page, /metrics and the retained status.
+//
+// Writes resume once twice MinFree is free: the reserve, a ballast file of
+// MinFree/2 made again out of the space that returned, and a margin that
+// keeps the state from flapping. The ballast ("lintel.reserve" in Dir,
+// allocated with fallocate, never written) is kept while the disk has room
+// and deleted when the store opens on a full disk, or when less than a
+// quarter of the reserve is left while it runs: then Badger has room to
+// open, replay and flush even if something else took the last byte of the
+// disk. Opening on a full disk therefore succeeds, in the state above. A
+// disk left with no byte free and no ballast fails Open with Badger's error
+// ("Cannot write pid file ... no space left on device") rather than a
+// crash. Retention does not run while the disk is full, so a journal that
+// fills its own disk needs room from elsewhere (or a larger partition).
 //
 // # Badger options for a 512 MB Pi
 //

@@ -15,20 +15,31 @@ import (
 	"github.com/lintel-access/lintel/gateway/access"
 )
 
-// Journal event written by the store itself.
+// Journal events written by the store itself.
 const (
 	TypeJournalOverflow = "journal.overflow"
 	NameJournalOverflow = "Journal Overflow"
+	// A full disk (see [ErrDiskFull]): the first says writes stopped, the
+	// second that they resumed and how many events were lost meanwhile.
+	TypeStorageFull      = "storage.full"
+	NameStorageFull      = "Storage Full"
+	TypeStorageRecovered = "storage.recovered"
+	NameStorageRecovered = "Storage Recovered"
 )
+
+// MaxBufferedEvents bounds the events the journal holds in memory while the
+// disk is full. When more arrive, the oldest tenth is dropped, so the newest
+// are kept; JournalStats.Lost counts the dropped ones.
+const MaxBufferedEvents = 10_000
 
 // CursorUplink is the cursor of the cloud uplink. Retention treats events
 // at or below it as delivered.
 const CursorUplink = "uplink"
 
 const (
-	// maxPending bounds events appended but not yet committed. Append
-	// refuses more (ErrJournalBacklog) rather than grow without limit
-	// while the disk fails.
+	// maxPending bounds events appended but not yet committed while the
+	// disk has room. Append refuses more (ErrJournalBacklog) rather than
+	// grow without limit while the disk is slow or failing.
 	maxPending = 1 << 16
 	// chunkEvents is how many writes one journal transaction carries at
 	// most; fewer when their bytes would pass Badger's limit.
@@ -56,13 +67,18 @@ type JournalStats struct {
 	First, Last uint64
 	// Count is the number of committed events kept.
 	Count uint64
-	// Pending is the number of events appended but not yet committed.
+	// Pending is the number of events appended but not yet committed: at
+	// most MaxBufferedEvents while the disk is full.
 	Pending int
 	// Undelivered is Last minus the uplink cursor.
 	Undelivered uint64
 	// Overflowed is the number of undelivered events retention has dropped
 	// over the journal's life.
 	Overflowed uint64
+	// Lost is the number of events dropped from memory, never written,
+	// since Open: the oldest of more than MaxBufferedEvents waiting for a
+	// full disk.
+	Lost uint64
 }
 
 // journal is the event log: appended in memory, committed to Badger in
@@ -85,6 +101,9 @@ type journal struct {
 	committed  uint64         // last committed seq; 0 when none ever was
 	first      uint64         // oldest kept seq; committed+1 when empty
 	overflowed uint64         // undelivered events ever dropped
+	lost       uint64         // events dropped from memory since Open (full disk)
+	lostAtFull uint64         // lost when the disk was last found full
+	renumbered bool           // pending seqs moved since their ids were made
 	unreported uint64         // dropped since the last Journal Overflow event
 	lastReport time.Time      // when the last Journal Overflow event was made
 	nextAge    time.Time      // when retention next looks at event ages
@@ -165,13 +184,51 @@ func (s *Store) Append(ev access.Event) (access.Event, error) {
 	if j.closed {
 		return ev, fmt.Errorf("store: append: %w", ErrClosed)
 	}
-	if len(j.pending) >= maxPending {
+	switch {
+	case j.s.disk.isFull() && len(j.pending) >= MaxBufferedEvents:
+		j.dropOldestLocked(max(MaxBufferedEvents/10, len(j.pending)-MaxBufferedEvents+1))
+	case len(j.pending) >= maxPending:
 		return ev, fmt.Errorf("store: append: %d events wait for the disk: %w", len(j.pending), ErrJournalBacklog)
 	}
 	if !trusted {
 		ev.ClockUntrusted = true
 	}
 	return j.appendLocked(ev), nil
+}
+
+// dropOldestLocked drops the n oldest events waiting in memory. Those
+// behind them move up, so the journal stays gap-free: sequence numbers of
+// events never written are handed out again, as after a crash.
+func (j *journal) dropOldestLocked(n int) {
+	n = min(n, len(j.pending))
+	for i := range j.pending[n:] {
+		j.pending[i] = j.pending[n+i]
+		j.pending[i].Seq -= uint64(n)
+	}
+	clear(j.pending[len(j.pending)-n:])
+	j.pending = j.pending[:len(j.pending)-n]
+	j.next -= uint64(n)
+	j.lost += uint64(n)
+	j.renumbered = true
+}
+
+// diskChanged journals a change of the disk's state. It runs with the
+// guard's lock held.
+func (j *journal) diskChanged(st DiskStats) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if st.Full {
+		j.lostAtFull = j.lost
+		j.appendLocked(access.Event{Type: TypeStorageFull, Name: NameStorageFull, Detail: st.Fault})
+		return
+	}
+	j.appendLocked(access.Event{Type: TypeStorageRecovered, Name: NameStorageRecovered, Detail: fmt.Sprintf(
+		"writes resumed with %s free; %d events kept in memory meanwhile are written now, %d were lost",
+		mib(st.Free), len(j.pending), j.lost-j.lostAtFull)})
+	select { // what waited is committed with the next group, not the next disk check
+	case j.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (j *journal) appendLocked(ev access.Event) access.Event {
@@ -215,8 +272,21 @@ func (j *journal) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed := false
+	// The ticker measures the disk while nothing is written, and retries
+	// events that could not be committed (a full or failing disk).
+	tick := time.NewTicker(j.s.opts.DiskCheckEvery)
+	defer tick.Stop()
 	for {
 		select {
+		case <-tick.C:
+			j.mu.Lock()
+			waiting := len(j.pending) > 0 && !armed
+			j.mu.Unlock()
+			if waiting {
+				j.commitAll(1)
+			} else {
+				j.s.disk.measure()
+			}
 		case <-j.kick:
 			if !armed {
 				timer.Reset(j.interval)
@@ -231,6 +301,12 @@ func (j *journal) run() {
 			reply <- j.commitAll(2)
 		case <-j.quit:
 			j.closeErr = j.commitAll(2)
+			if errors.Is(j.closeErr, ErrDiskFull) {
+				j.mu.Lock()
+				n := len(j.pending)
+				j.mu.Unlock()
+				j.s.log.Error("closing with events the full disk could not take: they are lost", "events", n)
+			}
 			return
 		}
 	}
@@ -239,7 +315,9 @@ func (j *journal) run() {
 func (j *journal) commitAll(rounds int) error {
 	for range rounds {
 		if err := j.commit(); err != nil {
-			j.s.log.Error("journal commit failed; retrying with the next group", "err", err)
+			if !errors.Is(err, ErrDiskFull) { // the disk guard said so once
+				j.s.log.Error("journal commit failed; retrying with the next group", "err", err)
+			}
 			return err
 		}
 	}
@@ -252,9 +330,24 @@ func (j *journal) commitAll(rounds int) error {
 // sequence continues from it.
 func (j *journal) commit() error {
 	j.mu.Lock()
+	empty := len(j.pending) == 0
+	j.mu.Unlock()
+	if empty {
+		return nil
+	}
+	if err := j.s.disk.check(); err != nil {
+		return err
+	}
+	j.mu.Lock()
 	batch := j.pending
 	j.pending = nil
 	first, committed := j.first, j.committed
+	if j.renumbered {
+		for i := range batch {
+			batch[i].ID = j.s.opts.GatewayID + "-" + strconv.FormatUint(batch[i].Seq, 10)
+		}
+		j.renumbered = false
+	}
 	j.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
@@ -506,7 +599,7 @@ func (s *Store) JournalStats() JournalStats {
 	j := s.journal
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	st := JournalStats{Pending: len(j.pending), Overflowed: j.overflowed}
+	st := JournalStats{Pending: len(j.pending), Overflowed: j.overflowed, Lost: j.lost}
 	if j.committed >= j.first {
 		st.First, st.Last, st.Count = j.first, j.committed, j.committed-j.first+1
 	}
@@ -562,6 +655,9 @@ func (s *Store) SetCursor(name string, seq uint64) error {
 	}
 	if seq > committed {
 		return fmt.Errorf("store: set cursor %q to %d: the last committed event is %d", name, seq, committed)
+	}
+	if err := s.disk.allow(); err != nil {
+		return fmt.Errorf("store: set cursor %q: %w", name, err)
 	}
 	err := s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(cursorKey(name), binary.BigEndian.AppendUint64(nil, seq))

@@ -63,6 +63,9 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 	if closed {
 		return fmt.Errorf("store: replace all: %w", ErrClosed)
 	}
+	if err := s.disk.allow(); err != nil {
+		return fmt.Errorf("store: replace all: %w", err)
+	}
 	// A replaced generation still being removed is finished first.
 	s.cleanup.Wait()
 	oldGen, newGen := s.gen, s.gen+1
@@ -143,6 +146,11 @@ func (s *Store) writeGeneration(gen uint32, table *access.Table, ix *index, user
 		}
 		if err != nil {
 			return fmt.Errorf("user %d (%q): %w", i, su.User.ID, err)
+		}
+		if i%1024 == 1023 {
+			if err := s.disk.allow(); err != nil {
+				return fmt.Errorf("write user %d: %w", i, err)
+			}
 		}
 		ix.insert(&st)
 		if s.opts.Duress {

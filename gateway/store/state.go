@@ -25,6 +25,9 @@ func (s *Store) SetRuntime(name string, value []byte) error {
 	if err := access.CheckID(name); err != nil {
 		return fmt.Errorf("store: runtime record %q: %w", name, err)
 	}
+	if err := s.disk.allow(); err != nil {
+		return fmt.Errorf("store: runtime record %q: %w", name, err)
+	}
 	err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(runtimeKey(name), value) })
 	if err != nil {
 		return fmt.Errorf("store: runtime record %q: %w", name, err)

@@ -63,6 +63,13 @@ type Options struct {
 	// its last digit. Open refuses a table that breaks this, listing the
 	// users whose PINs to re-issue.
 	Duress bool
+	// MinFree is the free space, in bytes, on the filesystem of Dir below
+	// which the store refuses to write ([ErrDiskFull]); see [DiskStats].
+	// Zero means DefaultMinFree (64 MiB); negative turns the guard off.
+	MinFree int64
+	// DiskCheckEvery is how often the free space is measured while
+	// nothing is written. Zero means DefaultDiskCheckEvery (5s).
+	DiskCheckEvery time.Duration
 }
 
 // Defaults of Options fields left zero.
@@ -85,6 +92,12 @@ func (o Options) withDefaults() Options {
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
+	if o.MinFree == 0 {
+		o.MinFree = DefaultMinFree
+	}
+	if o.DiskCheckEvery <= 0 {
+		o.DiskCheckEvery = DefaultDiskCheckEvery
+	}
 	if o.ClockTrusted == nil {
 		o.ClockTrusted = func() bool { return true }
 	}
@@ -104,16 +117,11 @@ func (o Options) validate() error {
 	if err := access.CheckID(o.GatewayID); err != nil {
 		return fmt.Errorf("options: GatewayID: %w", err)
 	}
-	dir, err := filepath.Abs(o.Dir)
-	if err != nil {
-		return fmt.Errorf("options: Dir: %w", err)
+	if err := CheckMinFree(o.MinFree); err != nil {
+		return fmt.Errorf("options: MinFree: %w", err)
 	}
-	key, err := filepath.Abs(o.KeyFile)
-	if err != nil {
+	if err := CheckKeyFile(o.KeyFile, o.Dir); err != nil {
 		return fmt.Errorf("options: KeyFile: %w", err)
-	}
-	if rel, err := filepath.Rel(dir, key); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("options: KeyFile %s lies inside Dir %s; keep the device key apart from the database", o.KeyFile, o.Dir)
 	}
 	return nil
 }
@@ -186,6 +194,8 @@ type Store struct {
 	onPolicy func(*access.Table)
 
 	journal *journal
+	// disk refuses writes while the disk is nearly full.
+	disk *diskGuard
 }
 
 var _ access.Directory = (*Store)(nil)
@@ -300,6 +310,10 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
+	disk, err := openDiskGuard(opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
+	}
 	if err := removeEmptyMemtables(opts.Dir, opts.Logger); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
@@ -307,7 +321,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
-	s := &Store{opts: opts, log: opts.Logger, db: db, hasher: newPINHasher(key[:])}
+	s := &Store{opts: opts, log: opts.Logger, db: db, hasher: newPINHasher(key[:]), disk: disk}
 	if err := s.load(key[:]); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
@@ -318,6 +332,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 	}
 	s.journal = j
+	disk.watch(j.diskChanged)
 	c := s.idx.counts()
 	s.log.Info("store open", "dir", opts.Dir, "users", c.Users, "credentials", c.Credentials,
 		"pins", c.PINs, "revision", s.rev, "generation", s.gen, "journal_last", j.committed)
@@ -416,6 +431,12 @@ func (s *Store) dropOtherGenerations() error {
 		return fmt.Errorf("find stale table generations: %w", err)
 	}
 	if stale.len() == 0 {
+		return nil
+	}
+	if s.disk.isFull() {
+		// Only the live generation is ever read, so the rest can wait
+		// for a disk with room.
+		s.log.Warn("leaving an unfinished or replaced table generation on the full disk", "records", stale.len())
 		return nil
 	}
 	s.log.Warn("removing an unfinished or replaced table generation", "records", stale.len(), "generation", s.gen)
@@ -727,8 +748,8 @@ func (s *Store) gcOnce() error {
 	s.mu.RLock()
 	closed := s.closed
 	s.mu.RUnlock()
-	if closed {
-		return nil
+	if closed || s.disk.isFull() {
+		return nil // a GC writes before it frees
 	}
 	for range 16 {
 		err := s.db.RunValueLogGC(0.5)

@@ -32,8 +32,8 @@ func TestOpenOptions(t *testing.T) {
 		{"no dir", store.Options{KeyFile: filepath.Join(dir, "k"), GatewayID: "gw"}, "Dir is required"},
 		{"no key file", store.Options{Dir: filepath.Join(dir, "db"), GatewayID: "gw"}, "KeyFile is required"},
 		{"no gateway id", store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "k")}, "GatewayID"},
-		{"key inside dir", store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "db", "k"), GatewayID: "gw"}, "inside Dir"},
-		{"key is dir", store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "db"), GatewayID: "gw"}, "inside Dir"},
+		{"key inside dir", store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "db", "k"), GatewayID: "gw"}, "lies inside"},
+		{"key is dir", store.Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "db"), GatewayID: "gw"}, "lies inside"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,6 +64,9 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if closed {
 		return fmt.Errorf("store: update: %w", ErrClosed)
 	}
+	if err := s.disk.allow(); err != nil {
+		return fmt.Errorf("store: update: %w", err)
+	}
 	tx := &Tx{
 		s:       s,
 		base:    s.idx,

@@ -109,7 +109,7 @@ var decodeCases = []struct {
 			DoorPolicies: []access.DoorPolicy{{Door: "front", Modes: []access.PolicyMode{{Schedule: "office", Mode: "card_only"}}}},
 			Overrides:    []access.Override{{ID: "ld", Doors: []string{"*"}, Mode: access.ModeLockdown, Rank: 1}},
 		}, Users: []SnapshotUser{
-			{User: access.User{ID: "u1", Enabled: true, Levels: []string{"staff", "all"}, Override: true}},
+			{User: access.User{ID: "u1", Enabled: true, Levels: []string{"all", "staff"}, Override: true}},
 			{User: access.User{ID: "u2", Enabled: true}},
 		}},
 	},
