@@ -36,10 +36,16 @@
 // Every error answer is {"error":{"code":"...","message":"..."}}. Codes are
 // stable (the Code constants); messages say what was wrong and where, e.g.
 // `body: unknown field "nmae"` or `facility: must be a whole number from 0
-// to 4294967295, got string`. Bodies are decoded strictly: unknown fields,
-// trailing data and wrong types are 400, bodies over the limit 413, bodies
-// that are not JSON 415, well-formed but unacceptable values 422 (PIN rules:
-// invalid_pin), conflicts 409 (pin_in_use, credential_in_use).
+// to 4294967295, got string`. Bodies are decoded as strictly as changesets,
+// with the same library (github.com/go-json-experiment/json): unknown
+// fields, a field given twice, a field in the wrong case ("Name" for
+// "name"), invalid UTF-8, trailing data and wrong types are 400, bodies over
+// the limit 413, bodies that are not JSON 415, well-formed but unacceptable
+// values 422 (a user name with a control or invisible formatting character
+// such as a bidi override; PIN rules: invalid_pin), conflicts 409
+// (pin_in_use, credential_in_use). Answers are encoded with encoding/json,
+// whose output the v2 encoder would change (nil slices, omitempty, HTML
+// escaping).
 //
 // The sync routes answer with the backend's ack instead, whatever it says;
 // the API chooses the HTTP status from the ack's code ([SyncHTTPStatus],
