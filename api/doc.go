@@ -54,11 +54,19 @@
 // # Secrets
 //
 // A token is compared in constant time against every configured hash.
-// Addresses that send bad tokens are slowed down: after three failures each
-// further one blocks the address for a doubling delay (1 s up to 1 min) and
-// it gets 429 until then. The client address is the TCP peer
-// (echo.ExtractIPDirect): the gateway is reached directly, not through a
-// proxy. No token, PIN or key press is logged, and a PIN appears in exactly
+// Addresses that send bad tokens, or session cookies that name no session,
+// are slowed down: after three failures each further one blocks the address
+// for a doubling delay (1 s up to 1 min) and it gets 429 until then. A
+// valid token does not clear the count, but a token (or a session of a
+// token) that has already been used from the address passes its block, so
+// an attacker behind the same NAT does not lock out its technicians; a
+// token first presented during a block is held back with the guesses, so a
+// blocked guesser cannot tell a right guess from a wrong one. A cookie of a
+// session that expired or was signed out is not a guess. The limiter keeps
+// at most 10,000 addresses (IPv6 by /64) and never forgets a live one to
+// make room: addresses beyond that share one entry. The client address is
+// the TCP peer (echo.ExtractIPDirect): the gateway is reached directly, not
+// through a proxy. No token, PIN or key press is logged, and a PIN appears in exactly
 // one answer, the 201 of the PUT that created it. Key-press frames are
 // blanked in the status (see [Frame]).
 //

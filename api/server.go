@@ -80,7 +80,7 @@ func New(cfg Config, backend Backend, sim Sim) (*Server, error) {
 		page:     page,
 		tokens:   newTokenSet(cfg.Tokens),
 		limiter:  &limiter{now: cfg.Now, addrs: make(map[string]*failures)},
-		sessions: &sessions{now: cfg.Now, ttl: cfg.SessionTTL, byID: make(map[[sha256.Size]byte]*session)},
+		sessions: &sessions{now: cfg.Now, ttl: cfg.SessionTTL, byID: make(map[[sha256.Size]byte]*session), ended: make(map[[sha256.Size]byte]time.Time)},
 		done:     done,
 		streams:  make(chan struct{}, cfg.MaxStreams),
 	}
