@@ -96,6 +96,13 @@ func TestConfigValidate(t *testing.T) {
 		{"no name", api.Config{Tokens: []api.Token{{Role: api.RoleAdmin, Hash: hash}}}, "tokens[0]: name is empty"},
 		{"same name", api.Config{Tokens: []api.Token{{Name: "a", Role: api.RoleAdmin, Hash: hash}, {Name: "a", Role: api.RolePortal, Hash: hash}}}, `tokens[1] ("a"): name is used twice`},
 		{"negative limit", api.Config{BodyLimit: -1}, "body limits must not be negative"},
+		{"hosts", api.Config{Hosts: []string{"gw1.site.example", "door-box", "gw.example."}}, ""},
+		{"host with a port", api.Config{Hosts: []string{"gw1:8080"}}, `hosts[0]: "gw1:8080" is not a host name: character ':'`},
+		{"host with a scheme", api.Config{Hosts: []string{"ok", "https://gw1"}}, `hosts[1]: "https://gw1" is not a host name`},
+		{"host wildcard", api.Config{Hosts: []string{"*.example"}}, `hosts[0]: "*.example" is not a host name`},
+		{"host empty", api.Config{Hosts: []string{""}}, `hosts[0]: "" is not a host name`},
+		{"host empty label", api.Config{Hosts: []string{"a..b"}}, `hosts[0]: "a..b" is not a host name: each dot-separated part`},
+		{"host label with a leading hyphen", api.Config{Hosts: []string{"-gw"}}, `hosts[0]: "-gw" is not a host name`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

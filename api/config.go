@@ -53,6 +53,13 @@ type Config struct {
 	// MaxStreams caps the event streams open at once (status pages,
 	// "lintel events tail -f"); more are refused with 503. Zero means 32.
 	MaxStreams int
+	// Hosts are the names, besides IP addresses and "localhost", that a
+	// request may give in its Host header, e.g. "gw1.site.example" (see
+	// [CheckHost]). Any other name is refused with 421, so a page whose
+	// name an attacker points at the gateway's address (DNS rebinding)
+	// cannot read the API or the status page. Empty accepts IP addresses
+	// and localhost only.
+	Hosts []string
 }
 
 // Role is what a token may do.
@@ -139,6 +146,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxStreams < 0 {
 		return fmt.Errorf("max streams must not be negative")
+	}
+	for i, h := range c.Hosts {
+		if err := CheckHost(h); err != nil {
+			return fmt.Errorf("hosts[%d]: %w", i, err)
+		}
 	}
 	names := make(map[string]bool, len(c.Tokens))
 	for i, t := range c.Tokens {

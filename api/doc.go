@@ -31,6 +31,15 @@
 // The document at GET /api/v1/openapi.json lists every route with its roles;
 // a test keeps it and the router in step.
 //
+// # Host names
+//
+// Every request, the status page's and /healthz included, must name the
+// gateway in its Host header: by an IP address, as "localhost", or by a
+// name listed in [Config.Hosts]. Any other name is refused with 421
+// (unknown_host) before anything else is looked at. A browser sends the
+// name it was pointed at, so a page of another site whose name an attacker
+// resolves to the gateway's address (DNS rebinding) gets nothing back.
+//
 // # Errors
 //
 // Every error answer is {"error":{"code":"...","message":"..."}}. Codes are

@@ -21,6 +21,10 @@ var (
 	portalToken, portalHash = api.NewToken()
 )
 
+// testHost is the Host of httptest.NewRequest, named in the harness's
+// Config.Hosts.
+const testHost = "example.com"
+
 var testTokens = []api.Token{
 	{Name: "admin", Role: api.RoleAdmin, Hash: adminHash},
 	{Name: "tech", Role: api.RoleTechnician, Hash: techHash},
@@ -61,6 +65,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		BodyLimit:     o.bodyLimit,
 		SyncBodyLimit: o.syncBodyLimit,
 		Heartbeat:     time.Hour,
+		Hosts:         []string{testHost},
 	}, b, sim)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -96,6 +101,19 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 	}
 	if r.remote != "" {
 		req.RemoteAddr = r.remote
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// doHost does a request with the Host header host ("" for none).
+func (h *harness) doHost(r request, host string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	req := httptest.NewRequest(r.method, r.path, nil)
+	req.Host = host
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)

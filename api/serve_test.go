@@ -136,7 +136,7 @@ func TestMetrics(t *testing.T) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "lintel_test_total", Help: "A test counter."})
 	reg.MustRegister(c)
 	c.Add(3)
-	s, err := api.New(api.Config{Tokens: testTokens, Metrics: reg}, apitest.New(nil), nil)
+	s, err := api.New(api.Config{Tokens: testTokens, Metrics: reg, Hosts: []string{testHost}}, apitest.New(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestMetrics(t *testing.T) {
 
 func TestStreamLimit(t *testing.T) {
 	b := apitest.New(nil)
-	s, err := api.New(api.Config{Tokens: testTokens, MaxStreams: 1}, b, nil)
+	s, err := api.New(api.Config{Tokens: testTokens, MaxStreams: 1, Hosts: []string{testHost}}, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type Server struct {
 	page    *template.Template
 
 	tokens   tokenSet
+	hosts    hostSet
 	limiter  *limiter
 	sessions *sessions
 
@@ -79,6 +80,7 @@ func New(cfg Config, backend Backend, sim Sim) (*Server, error) {
 		log:      cfg.Logger,
 		page:     page,
 		tokens:   newTokenSet(cfg.Tokens),
+		hosts:    newHostSet(cfg.Hosts),
 		limiter:  &limiter{now: cfg.Now, addrs: make(map[string]*failures)},
 		sessions: &sessions{now: cfg.Now, ttl: cfg.SessionTTL, byID: make(map[[sha256.Size]byte]*session), ended: make(map[[sha256.Size]byte]time.Time)},
 		done:     done,
@@ -101,7 +103,7 @@ func (s *Server) newEcho() *echo.Echo {
 	// is set here on purpose.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverPanics, s.secureHeaders, s.logRequests, s.limitBody)
+	e.Use(s.recoverPanics, s.secureHeaders, s.logRequests, s.checkHost, s.limitBody)
 
 	read := s.allow(RoleTechnician)
 	admin := s.allow()

@@ -101,4 +101,5 @@ const (
 	CodeInternal         = "internal"           // 500: see the gateway's log
 	CodeTooManyStreams   = "too_many_streams"   // 503: every event stream slot is taken
 	CodeUnhealthy        = "unhealthy"          // 503 from /healthz: the decision loop is not alive
+	CodeUnknownHost      = "unknown_host"       // 421: the Host header does not name this gateway
 )
