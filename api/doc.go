@@ -31,6 +31,18 @@
 // The document at GET /api/v1/openapi.json lists every route with its roles;
 // a test keeps it and the router in step.
 //
+// # Limits
+//
+// [Server.Serve] keeps at most [Config.MaxConns] connections open (64 by
+// default); one more is answered 503 (too_many_connections) and closed at
+// once, rather than left waiting. HTTPS is served as HTTP/1.1 only, so a
+// connection carries one request at a time and the cap bounds requests too.
+// At most [Config.MaxStreams] event streams are open at once (32: 503
+// too_many_streams past it), and at most [Config.MaxStreamsPerToken] of
+// them (8) for one token and the status-page sessions signed in with it
+// (429 too_many_streams), so a single leaked or looping client cannot take
+// them all. Bodies are capped by [Config.BodyLimit] and SyncBodyLimit.
+//
 // # Host names
 //
 // Every request, the status page's and /healthz included, must name the

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,6 +82,9 @@ type request struct {
 	body         string
 	header       map[string]string
 	remote       string
+	// ended sends the request with its context already done, so an event
+	// stream the server accepts ends at once instead of running on.
+	ended bool
 }
 
 func (h *harness) do(r request) *httptest.ResponseRecorder {
@@ -101,6 +105,11 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 	}
 	if r.remote != "" {
 		req.RemoteAddr = r.remote
+	}
+	if r.ended {
+		ctx, cancel := context.WithCancel(req.Context())
+		cancel()
+		req = req.WithContext(ctx)
 	}
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)
