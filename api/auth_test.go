@@ -126,6 +126,17 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestNewTokenNeverLooksLikeAFlag: one token in 64 started with '-', and
+// `lintel --token <it>` then failed as an unknown short flag (seen as a
+// hang of the CLI's follow test).
+func TestNewTokenNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 { // (63/64)^2000 < 1e-13: the old tokens fail this
+		if tok, _ := api.NewToken(); strings.HasPrefix(tok, "-") {
+			t.Fatalf("got token %q..., starting with '-'", tok[:4])
+		}
+	}
+}
+
 func TestNewToken(t *testing.T) {
 	a, ha := api.NewToken()
 	b, hb := api.NewToken()

@@ -97,14 +97,18 @@ type Token struct {
 }
 
 // NewToken makes a fresh random token and its hash for [Token.Hash]. The
-// plain token is shown once, to the person who will use it.
+// plain token is shown once, to the person who will use it. It is 43
+// characters of unpadded base64url, never starting with '-': one in 64
+// would otherwise, and `lintel --token -xyz...` reads that as a flag.
 func NewToken() (plain, hash string) {
 	var b [32]byte
-	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
-		// crypto/rand does not fail on any platform Lintel runs on.
-		panic(fmt.Sprintf("api: new token: %v", err))
+	for plain == "" || plain[0] == '-' {
+		if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+			// crypto/rand does not fail on any platform Lintel runs on.
+			panic(fmt.Sprintf("api: new token: %v", err))
+		}
+		plain = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	plain = base64.RawURLEncoding.EncodeToString(b[:])
 	return plain, HashToken(plain)
 }
 

@@ -169,7 +169,9 @@ func TestEventsFollow(t *testing.T) {
 	pr, pw := newPipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Run(ctx, []string{"--addr", g.url, "--token", g.token, "events", "tail", "--follow"}, pw, &bytes.Buffer{})
+		code := cli.Run(ctx, []string{"--addr", g.url, "--token", g.token, "events", "tail", "--follow"}, pw, &bytes.Buffer{})
+		pw.Close()
+		done <- code
 	}()
 	if line := pr.line(t); !strings.Contains(line, "  test  one") {
 		t.Fatalf("got %q, want event one", line)
