@@ -199,7 +199,9 @@ type reject struct {
 func sortedRejects(m map[string]uint64) []reject {
 	out := make([]reject, 0, len(m))
 	for k, v := range m {
-		out = append(out, reject{k, v})
+		if v > 0 { // the gateway lists every cause, most of them at 0
+			out = append(out, reject{k, v})
+		}
 	}
 	slices.SortFunc(out, func(a, b reject) int { return strings.Compare(a.Cause, b.Cause) })
 	return out

@@ -494,7 +494,9 @@ func rejects(m map[string]uint64) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		if m[k] > 0 { // the gateway lists every cause, most of them at 0
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
 	}
 	return orNone(strings.Join(parts, ", "))
 }
