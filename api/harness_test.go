@@ -13,6 +13,7 @@ import (
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/api/apitest"
 	"github.com/lintel-access/lintel/gateway/logtest"
+	"github.com/lintel-access/lintel/gpio/clock/clocktest"
 )
 
 // Tokens of the test server, one per role.
@@ -36,7 +37,7 @@ var testTokens = []api.Token{
 // unless noSim.
 type harness struct {
 	t       testing.TB
-	clock   *apitest.Clock
+	clock   *clocktest.Fake
 	backend *apitest.Backend
 	server  *api.Server
 	handler http.Handler
@@ -51,7 +52,7 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
-	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
+	clock := clocktest.New(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 	b := apitest.New(clock.Now)
 	logs := &logtest.Buffer{}
 	var sim api.Sim

@@ -16,5 +16,7 @@
 // backend: package api runs it over this fake and package gateway over its
 // store-backed backend, so the fake stays what the gateway is.
 //
-// Time comes from an injected clock. Nothing here owns a goroutine.
+// Time comes from an injected clock (a func, such as the Now of
+// gpio/clock/clocktest.Fake, the project's one fake clock). Nothing here
+// owns a goroutine.
 package apitest

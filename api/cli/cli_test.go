@@ -18,6 +18,7 @@ import (
 	"github.com/lintel-access/lintel/api/apitest"
 	"github.com/lintel-access/lintel/api/cli"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/clock/clocktest"
 )
 
 type gateway struct {
@@ -28,7 +29,7 @@ type gateway struct {
 
 func newGateway(t *testing.T) gateway {
 	t.Helper()
-	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
+	clock := clocktest.New(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 	b := apitest.New(clock.Now)
 	plain, hash := api.NewToken()
 	s, err := api.New(api.Config{Tokens: []api.Token{{Name: "admin", Role: api.RoleAdmin, Hash: hash}}, Version: "1.0.0", Now: clock.Now}, b, apitest.Sim{B: b})
