@@ -106,17 +106,15 @@ func decodeBytes(data []byte, v any) *apiError {
 		line, col := position(data, off)
 		return errorf(http.StatusBadRequest, CodeInvalidBody, "body: invalid UTF-8 at line %d, column %d", line, col)
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(data))
-	if err := json.UnmarshalDecode(dec, v, strictJSON); err != nil {
+	// json.Unmarshal (rather than a jsontext.Decoder, which allocates its
+	// buffers per body) refuses trailing data itself, at its first byte.
+	if err := json.Unmarshal(data, v, strictJSON); err != nil {
+		var syn *jsontext.SyntacticError
+		if errors.As(err, &syn) && strings.HasSuffix(syn.Err.Error(), "after top-level value") {
+			line, col := position(data, syn.ByteOffset)
+			return errorf(http.StatusBadRequest, CodeInvalidBody, "body: unexpected data after the JSON object at line %d, column %d", line, col)
+		}
 		return errorf(http.StatusBadRequest, CodeInvalidBody, "%s", describeJSONError(err, data, v))
-	}
-	rest := dec.InputOffset()
-	for rest < int64(len(data)) && isSpace(data[rest]) {
-		rest++
-	}
-	if rest < int64(len(data)) {
-		line, col := position(data, rest)
-		return errorf(http.StatusBadRequest, CodeInvalidBody, "body: unexpected data after the JSON object at line %d, column %d", line, col)
 	}
 	return nil
 }
@@ -314,4 +312,3 @@ func position(data []byte, off int64) (line, col int) {
 	return line, col
 }
 
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
