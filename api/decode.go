@@ -311,4 +311,3 @@ func position(data []byte, off int64) (line, col int) {
 	}
 	return line, col
 }
-

@@ -87,9 +87,9 @@
 // at most 10,000 addresses (IPv6 by /64) and never forgets a live one to
 // make room: addresses beyond that share one entry. The client address is
 // the TCP peer (echo.ExtractIPDirect): the gateway is reached directly, not
-// through a proxy. No token, PIN or key press is logged, and a PIN appears in exactly
-// one answer, the 201 of the PUT that created it. Key-press frames are
-// blanked in the status (see [Frame]).
+// through a proxy. No token, PIN or key press is logged, and a PIN appears
+// in exactly one answer, the 201 of the PUT that created it. Key-press
+// frames are blanked in the status (see [Frame]).
 //
 // # Status page
 //
