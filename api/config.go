@@ -53,6 +53,23 @@ type Config struct {
 	// MaxStreams caps the event streams open at once (status pages,
 	// "lintel events tail -f"); more are refused with 503. Zero means 32.
 	MaxStreams int
+	// MaxConns caps the HTTP connections open at once, keep-alive and
+	// event streams included; one more is answered 503
+	// (too_many_connections) and closed. It must be above MaxStreams, so
+	// streams cannot take every connection. Zero means 64.
+	MaxConns int
+	// MaxStreamsPerToken caps the event streams that one token, with the
+	// status-page sessions signed in with it, holds open at once; one
+	// more is refused with 429 (too_many_streams), so a single leaked or
+	// looping client cannot take every stream. Zero means 8.
+	MaxStreamsPerToken int
+	// Hosts are the names, besides IP addresses and "localhost", that a
+	// request may give in its Host header, e.g. "gw1.site.example" (see
+	// [CheckHost]). Any other name is refused with 421, so a page whose
+	// name an attacker points at the gateway's address (DNS rebinding)
+	// cannot read the API or the status page. Empty accepts IP addresses
+	// and localhost only.
+	Hosts []string
 }
 
 // Role is what a token may do.
@@ -80,14 +97,18 @@ type Token struct {
 }
 
 // NewToken makes a fresh random token and its hash for [Token.Hash]. The
-// plain token is shown once, to the person who will use it.
+// plain token is shown once, to the person who will use it. It is 43
+// characters of unpadded base64url, never starting with '-': one in 64
+// would otherwise, and `lintel --token -xyz...` reads that as a flag.
 func NewToken() (plain, hash string) {
 	var b [32]byte
-	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
-		// crypto/rand does not fail on any platform Lintel runs on.
-		panic(fmt.Sprintf("api: new token: %v", err))
+	for plain == "" || plain[0] == '-' {
+		if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+			// crypto/rand does not fail on any platform Lintel runs on.
+			panic(fmt.Sprintf("api: new token: %v", err))
+		}
+		plain = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	plain = base64.RawURLEncoding.EncodeToString(b[:])
 	return plain, HashToken(plain)
 }
 
@@ -105,6 +126,9 @@ const (
 	DefaultSessionTTL    = 12 * time.Hour
 	DefaultHeartbeat     = 15 * time.Second
 	DefaultMaxStreams    = 32
+	// DefaultMaxConns is room for the streams and as many requests again.
+	DefaultMaxConns           = 64
+	DefaultMaxStreamsPerToken = 8
 )
 
 func (c Config) withDefaults() Config {
@@ -123,6 +147,8 @@ func (c Config) withDefaults() Config {
 	c.SessionTTL = cmp.Or(c.SessionTTL, DefaultSessionTTL)
 	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
 	c.MaxStreams = cmp.Or(c.MaxStreams, DefaultMaxStreams)
+	c.MaxConns = cmp.Or(c.MaxConns, DefaultMaxConns)
+	c.MaxStreamsPerToken = cmp.Or(c.MaxStreamsPerToken, DefaultMaxStreamsPerToken)
 	return c
 }
 
@@ -137,8 +163,16 @@ func (c Config) Validate() error {
 	if c.SessionTTL < 0 || c.Heartbeat < 0 {
 		return fmt.Errorf("durations must not be negative")
 	}
-	if c.MaxStreams < 0 {
-		return fmt.Errorf("max streams must not be negative")
+	if c.MaxStreams < 0 || c.MaxConns < 0 || c.MaxStreamsPerToken < 0 {
+		return fmt.Errorf("max streams and max connections must not be negative")
+	}
+	if d := c.withDefaults(); d.MaxStreams >= d.MaxConns {
+		return fmt.Errorf("max streams (%d) must be fewer than max connections (%d), or event streams could take every connection", d.MaxStreams, d.MaxConns)
+	}
+	for i, h := range c.Hosts {
+		if err := CheckHost(h); err != nil {
+			return fmt.Errorf("hosts[%d]: %w", i, err)
+		}
 	}
 	names := make(map[string]bool, len(c.Tokens))
 	for i, t := range c.Tokens {

@@ -19,7 +19,7 @@ var decodeCases = []struct {
 	{"garbage", `<xml/>`, 400, "body: want a JSON object, got something that is not JSON"},
 	{"unknown field", `{"nmae":"a"}`, 400, `body: unknown field "nmae"`},
 	{"wrong type", `{"name":false}`, 400, "name: must be a string, got bool"},
-	{"second line", "{\n\"name\": \"a\",,\n}", 400, "body: invalid JSON at line 2, column 13: unexpected ',' looking for beginning of object key string"},
+	{"second line", "{\n\"name\": \"a\",,\n}", 400, "body: invalid JSON at line 2, column 13: unexpected ',' at start of value"},
 	{"truncated", `{"name":"a`, 400, "body: the JSON ends too early"},
 	{"two objects", `{}{}`, 400, "body: unexpected data after the JSON object at line 1, column 3"},
 	{"trailing garbage", "{} \n x", 400, "body: unexpected data after the JSON object at line 2, column 2"},
@@ -46,6 +46,72 @@ func TestDecodeJSON(t *testing.T) {
 	}
 }
 
+// strictCases are the bodies encoding/json took and the changesets' decoder
+// refuses (issue 12, finding 9: the API's JSON as strict as the
+// changesets').
+var strictCases = []struct {
+	name, body string
+	message    string
+}{
+	{"duplicate key", `{"name":"a","name":"b"}`, `body: duplicate field "name" at line 1, column 13 (give each field once)`},
+	{"duplicate key, other value kind", `{"enabled":true,"name":"a","enabled":false}`, `body: duplicate field "enabled" at line 1, column 28 (give each field once)`},
+	{"wrong-case key", `{"Name":"a"}`, `body: unknown field "Name" (field names are case-sensitive: did you mean "name"?)`},
+	{"wrong-case key beside the right one", `{"name":"a","ENABLED":true}`, `body: unknown field "ENABLED" (field names are case-sensitive: did you mean "enabled"?)`},
+	{"invalid UTF-8 in a value", "{\"name\":\"Ad\xe9\"}", "body: invalid UTF-8 at line 1, column 12"},
+	{"invalid UTF-8 in a key", "{\"n\xffme\":\"a\"}", "body: invalid UTF-8 at line 1, column 4"},
+	{"invalid UTF-8 on the second line", "{\n\"name\": \"\xc0\xaf\"}", "body: invalid UTF-8 at line 2, column 10"},
+	{"lone surrogate", `{"name":"a\ud800"}`, "body: invalid JSON at line 1, column 11: an invalid escape sequence in a string"},
+}
+
+func TestAPIJSONAsStrictAsChangesets(t *testing.T) {
+	for _, tc := range strictCases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b UserBody
+			err := decodeJSON(strings.NewReader(tc.body), "application/json", 1<<10, &b)
+			if err == nil {
+				t.Fatalf("got %+v and no error, want 400 %q", b, tc.message)
+			}
+			if err.Status != http.StatusBadRequest || err.Code != CodeInvalidBody || err.Message != tc.message {
+				t.Errorf("got %d %s %q, want 400 invalid_body %q", err.Status, err.Code, err.Message, tc.message)
+			}
+		})
+	}
+	// What the decoder lets through, the name check refuses: characters
+	// that make a name display as another.
+	names := []struct {
+		name, value, message string
+	}{
+		{"right-to-left override", "Ada\u202Egnp.exe", "name: character 4 is U+202E, an invisible formatting character (such as a bidi override) that could make the name display as something else"},
+		{"left-to-right embedding", "\u202AAda", "name: character 1 is U+202A"},
+		{"pop directional formatting", "Ada\u202C", "name: character 4 is U+202C"},
+		{"right-to-left isolate", "Ada \u2067Bo", "name: character 5 is U+2067"},
+		{"pop directional isolate", "Ada\u2069", "name: character 4 is U+2069"},
+		{"left-to-right mark", "Ada\u200E", "name: character 4 is U+200E"},
+		{"right-to-left mark", "\u200FAda", "name: character 1 is U+200F"},
+		{"arabic letter mark", "Ada\u061C", "name: character 4 is U+061C"},
+		{"zero-width space", "A\u200Bda", "name: character 2 is U+200B"},
+		{"byte-order mark", "\uFEFFAda", "name: character 1 is U+FEFF"},
+		{"line separator", "Ada\u2028Bo", "name: character 4 is U+2028"},
+		{"Persian with a zero-width non-joiner", "\u0645\u06cc\u200c\u0631\u0648\u06cc", ""},
+		{"emoji with a zero-width joiner", "Ada \U0001F469\u200D\U0001F4BB", ""},
+		{"accents", "Zoë Ångström", ""},
+	}
+	for _, tc := range names {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := UserBody{Name: tc.value}.user("u1")
+			switch {
+			case tc.message == "" && err != nil:
+				t.Fatalf("got %v, want the name accepted", err)
+			case tc.message == "":
+			case err == nil:
+				t.Fatalf("got the name accepted, want 422 %q", tc.message)
+			case err.Status != http.StatusUnprocessableEntity || !strings.HasPrefix(err.Message, tc.message):
+				t.Errorf("got %d %q, want 422 starting %q", err.Status, err.Message, tc.message)
+			}
+		})
+	}
+}
+
 func TestDecodeJSONContentType(t *testing.T) {
 	for _, ct := range []string{"", "application/json", "application/merge-patch+json"} {
 		var b UserBody
@@ -66,6 +132,9 @@ func TestDecodeJSONContentType(t *testing.T) {
 // and every refusal must be a 4xx with a message.
 func FuzzDecodeBodies(f *testing.F) {
 	for _, tc := range decodeCases {
+		f.Add([]byte(tc.body))
+	}
+	for _, tc := range strictCases {
 		f.Add([]byte(tc.body))
 	}
 	for _, s := range []string{`{"length":6}`, `{"pin":"12345678"}`, `{"type":"card","format":"H10301","facility":1,"number":12345}`,

@@ -31,15 +31,42 @@
 // The document at GET /api/v1/openapi.json lists every route with its roles;
 // a test keeps it and the router in step.
 //
+// # Limits
+//
+// [Server.Serve] keeps at most [Config.MaxConns] connections open (64 by
+// default); one more is answered 503 (too_many_connections) and closed at
+// once, rather than left waiting. HTTPS is served as HTTP/1.1 only, so a
+// connection carries one request at a time and the cap bounds requests too.
+// At most [Config.MaxStreams] event streams are open at once (32: 503
+// too_many_streams past it), and at most [Config.MaxStreamsPerToken] of
+// them (8) for one token and the status-page sessions signed in with it
+// (429 too_many_streams), so a single leaked or looping client cannot take
+// them all. Bodies are capped by [Config.BodyLimit] and SyncBodyLimit.
+//
+// # Host names
+//
+// Every request, the status page's and /healthz included, must name the
+// gateway in its Host header: by an IP address, as "localhost", or by a
+// name listed in [Config.Hosts]. Any other name is refused with 421
+// (unknown_host) before anything else is looked at. A browser sends the
+// name it was pointed at, so a page of another site whose name an attacker
+// resolves to the gateway's address (DNS rebinding) gets nothing back.
+//
 // # Errors
 //
 // Every error answer is {"error":{"code":"...","message":"..."}}. Codes are
 // stable (the Code constants); messages say what was wrong and where, e.g.
 // `body: unknown field "nmae"` or `facility: must be a whole number from 0
-// to 4294967295, got string`. Bodies are decoded strictly: unknown fields,
-// trailing data and wrong types are 400, bodies over the limit 413, bodies
-// that are not JSON 415, well-formed but unacceptable values 422 (PIN rules:
-// invalid_pin), conflicts 409 (pin_in_use, credential_in_use).
+// to 4294967295, got string`. Bodies are decoded as strictly as changesets,
+// with the same library (github.com/go-json-experiment/json): unknown
+// fields, a field given twice, a field in the wrong case ("Name" for
+// "name"), invalid UTF-8, trailing data and wrong types are 400, bodies over
+// the limit 413, bodies that are not JSON 415, well-formed but unacceptable
+// values 422 (a user name with a control or invisible formatting character
+// such as a bidi override; PIN rules: invalid_pin), conflicts 409
+// (pin_in_use, credential_in_use). Answers are encoded with encoding/json,
+// whose output the v2 encoder would change (nil slices, omitempty, HTML
+// escaping).
 //
 // The sync routes answer with the backend's ack instead, whatever it says;
 // the API chooses the HTTP status from the ack's code ([SyncHTTPStatus],
@@ -48,13 +75,21 @@
 // # Secrets
 //
 // A token is compared in constant time against every configured hash.
-// Addresses that send bad tokens are slowed down: after three failures each
-// further one blocks the address for a doubling delay (1 s up to 1 min) and
-// it gets 429 until then. The client address is the TCP peer
-// (echo.ExtractIPDirect): the gateway is reached directly, not through a
-// proxy. No token, PIN or key press is logged, and a PIN appears in exactly
-// one answer, the 201 of the PUT that created it. Key-press frames are
-// blanked in the status (see [Frame]).
+// Addresses that send bad tokens, or session cookies that name no session,
+// are slowed down: after three failures each further one blocks the address
+// for a doubling delay (1 s up to 1 min) and it gets 429 until then. A
+// valid token does not clear the count, but a token (or a session of a
+// token) that has already been used from the address passes its block, so
+// an attacker behind the same NAT does not lock out its technicians; a
+// token first presented during a block is held back with the guesses, so a
+// blocked guesser cannot tell a right guess from a wrong one. A cookie of a
+// session that expired or was signed out is not a guess. The limiter keeps
+// at most 10,000 addresses (IPv6 by /64) and never forgets a live one to
+// make room: addresses beyond that share one entry. The client address is
+// the TCP peer (echo.ExtractIPDirect): the gateway is reached directly, not
+// through a proxy. No token, PIN or key press is logged, and a PIN appears
+// in exactly one answer, the 201 of the PUT that created it. Key-press
+// frames are blanked in the status (see [Frame]).
 //
 // # Status page
 //

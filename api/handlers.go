@@ -118,6 +118,10 @@ func (b UserBody) user(id string) (access.User, *apiError) {
 	case strings.IndexFunc(b.Name, unicode.IsControl) >= 0:
 		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "name: has a control character")
 	}
+	if i, r, bad := invisibleRune(b.Name); bad {
+		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid,
+			"name: character %d is U+%04X, an invisible formatting character (such as a bidi override) that could make the name display as something else", i, r)
+	}
 	var err error
 	if b.ValidFrom != "" {
 		if u.ValidFrom, err = time.Parse(time.RFC3339, b.ValidFrom); err != nil {
@@ -133,6 +137,28 @@ func (b UserBody) user(id string) (access.User, *apiError) {
 		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "valid_to: must be after valid_from")
 	}
 	return u, nil
+}
+
+// invisibleRune finds the first character of s that changes how text
+// around it displays without showing itself: the Unicode format characters
+// (category Cf: the bidi embeddings, overrides, isolates and marks
+// U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C, the zero-width
+// space U+200B, the word joiner, the soft hyphen, the byte-order mark ...)
+// and the line and paragraph separators U+2028 and U+2029. A name with a
+// right-to-left override shows one name on the status page and in the
+// activity log and is another. The zero-width non-joiner and joiner
+// (U+200C, U+200D) are allowed: Persian, the Indic scripts and emoji
+// sequences need them to spell names. i counts characters from 1.
+func invisibleRune(s string) (i int, r rune, found bool) {
+	for _, r := range s {
+		i++
+		switch {
+		case r == '\u200c' || r == '\u200d':
+		case unicode.Is(unicode.Cf, r), r == '\u2028', r == '\u2029':
+			return i, r, true
+		}
+	}
+	return 0, 0, false
 }
 
 func userDoc(v UserView) UserDoc {

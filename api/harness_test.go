@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/api/apitest"
 	"github.com/lintel-access/lintel/gateway/logtest"
+	"github.com/lintel-access/lintel/gpio/clock/clocktest"
 )
 
 // Tokens of the test server, one per role.
@@ -20,6 +22,10 @@ var (
 	techToken, techHash     = api.NewToken()
 	portalToken, portalHash = api.NewToken()
 )
+
+// testHost is the Host of httptest.NewRequest, named in the harness's
+// Config.Hosts.
+const testHost = "example.com"
 
 var testTokens = []api.Token{
 	{Name: "admin", Role: api.RoleAdmin, Hash: adminHash},
@@ -31,7 +37,7 @@ var testTokens = []api.Token{
 // unless noSim.
 type harness struct {
 	t       testing.TB
-	clock   *apitest.Clock
+	clock   *clocktest.Fake
 	backend *apitest.Backend
 	server  *api.Server
 	handler http.Handler
@@ -46,7 +52,7 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
-	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
+	clock := clocktest.New(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 	b := apitest.New(clock.Now)
 	logs := &logtest.Buffer{}
 	var sim api.Sim
@@ -61,6 +67,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		BodyLimit:     o.bodyLimit,
 		SyncBodyLimit: o.syncBodyLimit,
 		Heartbeat:     time.Hour,
+		Hosts:         []string{testHost},
 	}, b, sim)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
@@ -76,6 +83,9 @@ type request struct {
 	body         string
 	header       map[string]string
 	remote       string
+	// ended sends the request with its context already done, so an event
+	// stream the server accepts ends at once instead of running on.
+	ended bool
 }
 
 func (h *harness) do(r request) *httptest.ResponseRecorder {
@@ -96,6 +106,24 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 	}
 	if r.remote != "" {
 		req.RemoteAddr = r.remote
+	}
+	if r.ended {
+		ctx, cancel := context.WithCancel(req.Context())
+		cancel()
+		req = req.WithContext(ctx)
+	}
+	rec := httptest.NewRecorder()
+	h.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// doHost does a request with the Host header host ("" for none).
+func (h *harness) doHost(r request, host string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	req := httptest.NewRequest(r.method, r.path, nil)
+	req.Host = host
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)

@@ -78,8 +78,11 @@ func (s *Server) index(c echo.Context) error {
 	if err != nil {
 		return s.render(c, http.StatusOK, "signin", pageData{})
 	}
-	sess, ok := s.sessions.get(ck.Value)
-	if !ok {
+	sess, ae := s.session(c, ck.Value)
+	if ae != nil && ae.RetryAfter > 0 {
+		return s.tooManyPage(c, ae)
+	}
+	if ae != nil {
 		return s.render(c, http.StatusOK, "signin", pageData{Error: "Your session has ended. Sign in again."})
 	}
 	st := s.snapshot()
@@ -111,26 +114,25 @@ func (s *Server) panel(c echo.Context) error {
 
 // signIn trades a token typed into the form for a session cookie. Only
 // admin and technician tokens may sign in; bad tokens count against the
-// address like bad bearer tokens do.
+// address like bad bearer tokens do, and so does a cookie that names no
+// session, here and on every route.
 func (s *Server) signIn(c echo.Context) error {
 	r := c.Request()
 	addr := c.RealIP()
 	if o := r.Header.Get(echo.HeaderOrigin); o != "" && !sameOrigin(o, r) {
 		return s.render(c, http.StatusForbidden, "signin", pageData{Error: "Sign in from this gateway's own page."})
 	}
-	if d := s.limiter.blocked(addr); d > 0 {
-		ae := tooMany(d)
-		c.Response().Header().Set("Retry-After", fmt.Sprint(ae.RetryAfter))
-		return s.render(c, ae.Status, "signin", pageData{Error: fmt.Sprintf("Too many bad tokens. Try again in %d s.", ae.RetryAfter)})
-	}
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	t, ok := s.tokens.lookup(tok)
-	if tok == "" || !ok {
+	ok = ok && tok != ""
+	if d := s.limiter.check(addr, t.Name, ok); d > 0 {
+		return s.tooManyPage(c, tooMany(d))
+	}
+	if !ok {
 		s.limiter.fail(addr)
 		s.log.Warn("api: bad token at sign-in", "remote", addr)
 		return s.render(c, http.StatusUnauthorized, "signin", pageData{Error: "That token is not valid."})
 	}
-	s.limiter.succeed(addr)
 	if t.Role != RoleAdmin && t.Role != RoleTechnician {
 		return s.render(c, http.StatusForbidden, "signin", pageData{Error: "This token is for the portal; sign in with a technician or admin token."})
 	}
@@ -142,6 +144,12 @@ func (s *Server) signIn(c echo.Context) error {
 	})
 	s.log.Info("api: signed in", "token", t.Name, "role", string(t.Role), "remote", addr)
 	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// tooManyPage is the sign-in form of an address the limiter holds back.
+func (s *Server) tooManyPage(c echo.Context, ae *apiError) error {
+	c.Response().Header().Set("Retry-After", fmt.Sprint(ae.RetryAfter))
+	return s.render(c, ae.Status, "signin", pageData{Error: fmt.Sprintf("Too many bad tokens or session cookies from this address. Try again in %d s.", ae.RetryAfter)})
 }
 
 // signOut ends the session (the route checks its CSRF token).
@@ -191,7 +199,9 @@ type reject struct {
 func sortedRejects(m map[string]uint64) []reject {
 	out := make([]reject, 0, len(m))
 	for k, v := range m {
-		out = append(out, reject{k, v})
+		if v > 0 { // the gateway lists every cause, most of them at 0
+			out = append(out, reject{k, v})
+		}
 	}
 	slices.SortFunc(out, func(a, b reject) int { return strings.Compare(a.Cause, b.Cause) })
 	return out

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -136,7 +138,7 @@ func TestMetrics(t *testing.T) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "lintel_test_total", Help: "A test counter."})
 	reg.MustRegister(c)
 	c.Add(3)
-	s, err := api.New(api.Config{Tokens: testTokens, Metrics: reg}, apitest.New(nil), nil)
+	s, err := api.New(api.Config{Tokens: testTokens, Metrics: reg, Hosts: []string{testHost}}, apitest.New(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,7 @@ func TestMetrics(t *testing.T) {
 
 func TestStreamLimit(t *testing.T) {
 	b := apitest.New(nil)
-	s, err := api.New(api.Config{Tokens: testTokens, MaxStreams: 1}, b, nil)
+	s, err := api.New(api.Config{Tokens: testTokens, MaxStreams: 1, Hosts: []string{testHost}}, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,5 +160,133 @@ func TestStreamLimit(t *testing.T) {
 	srv := newStreamServer(t, h)
 	defer s.Close()
 	openStream(t, srv, "", nil) // takes the only slot
-	h.mustDo(request{method: "GET", path: "/api/v1/events/stream", token: techToken}, 503)
+	h.mustDo(request{method: "GET", path: "/api/v1/events/stream", token: techToken, ended: true}, 503)
+}
+
+// TestConnectionCapAnswers503: the server took every connection offered, so
+// a client could hold any number of them open (issue 12, finding 10). Past
+// Config.MaxConns a connection is answered 503 too_many_connections and
+// closed, in plain HTTP and over TLS; a freed slot is taken again.
+func TestConnectionCapAnswers503(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "tls"}[useTLS], func(t *testing.T) {
+			cfg := api.Config{Tokens: testTokens, MaxConns: 2, MaxStreams: 1}
+			if useTLS {
+				cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
+			}
+			s, err := api.New(cfg, apitest.New(nil), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx, ln) }()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			})
+			deadline := time.Now().Add(10 * time.Second)
+			dial := func() net.Conn {
+				t.Helper()
+				var c net.Conn
+				var err error
+				if useTLS {
+					c, err = tls.DialWithDialer(&net.Dialer{Deadline: deadline}, "tcp", ln.Addr().String(), &tls.Config{RootCAs: pool})
+				} else {
+					c, err = net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = c.SetDeadline(deadline)
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			get := func(c net.Conn) *http.Response {
+				t.Helper()
+				if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { resp.Body.Close() })
+				return resp
+			}
+
+			held := []net.Conn{dial(), dial()}
+			for _, c := range held { // both are served, and kept open
+				if resp := get(c); resp.StatusCode != 200 {
+					t.Fatalf("within the cap: got %d, want 200", resp.StatusCode)
+				}
+			}
+			resp := get(dial())
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" ||
+				!strings.Contains(string(body), `"code":"too_many_connections"`) || !strings.Contains(string(body), "2 connections open") {
+				t.Fatalf("past the cap: got %d Retry-After %q %s, want 503 too_many_connections", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+			}
+			held[0].Close()
+			for {
+				if resp := get(dial()); resp.StatusCode == 200 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("a closed connection's slot was not taken again within 10 s")
+				}
+			}
+		})
+	}
+}
+
+// TestStreamsCappedPerToken: one token could hold every event stream slot
+// (issue 12, finding 10). A token's streams, its sessions' included, are
+// capped by Config.MaxStreamsPerToken and refused with 429 past it.
+func TestStreamsCappedPerToken(t *testing.T) {
+	b := apitest.New(nil)
+	s, err := api.New(api.Config{Tokens: testTokens, MaxStreams: 8, MaxStreamsPerToken: 1, Hosts: []string{testHost}}, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, handler: s.Handler()}
+	srv := newStreamServer(t, h)
+	defer s.Close()
+	first := openStream(t, srv, "", nil) // the technician token's one stream
+	body := h.mustDo(request{method: "GET", path: "/api/v1/events/stream", token: techToken, ended: true}, 429)
+	if !strings.Contains(body, `"code":"too_many_streams"`) || !strings.Contains(body, `token \"tech\" has 1 event streams open already`) {
+		t.Errorf("second stream of a token: got %s, want too_many_streams naming the token", body)
+	}
+	ck := sessionCookie(t, h.signIn(techToken, nil))
+	h.mustDo(request{method: "GET", path: "/api/v1/events/stream", header: map[string]string{"Cookie": ck.Name + "=" + ck.Value}, ended: true}, 429)
+	openStream(t, srv, "", map[string]string{"Authorization": "Bearer " + adminToken}) // another token's
+
+	first.resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/events/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+techToken)
+		ctx, cancel := context.WithCancel(context.Background())
+		resp, err := srv.Client().Do(req.WithContext(ctx))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		code := resp.StatusCode
+		cancel()
+		resp.Body.Close()
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream's slot was not free again within 10 s: got %d", code)
+		}
+	}
 }

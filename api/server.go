@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"html/template"
@@ -31,6 +32,7 @@ type Server struct {
 	page    *template.Template
 
 	tokens   tokenSet
+	hosts    hostSet
 	limiter  *limiter
 	sessions *sessions
 
@@ -40,6 +42,8 @@ type Server struct {
 	closeOnce sync.Once
 	// streams holds one token per open event stream.
 	streams chan struct{}
+	// tokenStreams counts the open event streams of each API token.
+	tokenStreams *streamCounts
 }
 
 func isNil(v any) bool {
@@ -73,16 +77,18 @@ func New(cfg Config, backend Backend, sim Sim) (*Server, error) {
 	}
 	done := make(chan struct{})
 	s := &Server{
-		cfg:      cfg,
-		backend:  backend,
-		sim:      sim,
-		log:      cfg.Logger,
-		page:     page,
-		tokens:   newTokenSet(cfg.Tokens),
-		limiter:  &limiter{now: cfg.Now, addrs: make(map[string]*failures)},
-		sessions: &sessions{now: cfg.Now, ttl: cfg.SessionTTL, byID: make(map[[sha256.Size]byte]*session)},
-		done:     done,
-		streams:  make(chan struct{}, cfg.MaxStreams),
+		cfg:          cfg,
+		backend:      backend,
+		sim:          sim,
+		log:          cfg.Logger,
+		page:         page,
+		tokens:       newTokenSet(cfg.Tokens),
+		hosts:        newHostSet(cfg.Hosts),
+		limiter:      &limiter{now: cfg.Now, addrs: make(map[string]*failures)},
+		sessions:     &sessions{now: cfg.Now, ttl: cfg.SessionTTL, byID: make(map[[sha256.Size]byte]*session), ended: make(map[[sha256.Size]byte]time.Time)},
+		done:         done,
+		streams:      make(chan struct{}, cfg.MaxStreams),
+		tokenStreams: &streamCounts{max: cfg.MaxStreamsPerToken, open: make(map[string]int)},
 	}
 	s.echo = s.newEcho()
 	return s, nil
@@ -101,7 +107,7 @@ func (s *Server) newEcho() *echo.Echo {
 	// is set here on purpose.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.recoverPanics, s.secureHeaders, s.logRequests, s.limitBody)
+	e.Use(s.recoverPanics, s.secureHeaders, s.logRequests, s.checkHost, s.limitBody)
 
 	read := s.allow(RoleTechnician)
 	admin := s.allow()
@@ -165,7 +171,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, ends the event
-// streams and waits up to 5 s for requests in flight.
+// streams and waits up to 5 s for requests in flight. At most
+// Config.MaxConns connections are open at once; one more is answered 503
+// and closed.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.echo,
@@ -175,16 +183,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() {
-		var err error
-		if s.cfg.TLSCertFile != "" {
-			err = hs.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
-		} else {
-			err = hs.Serve(ln)
+	// The cap sits under TLS, so the server still sees *tls.Conn (r.TLS,
+	// handshake deadlines). HTTPS is HTTP/1.1 only: with HTTP/2 one
+	// connection carries any number of requests, and the cap would no
+	// longer bound them.
+	var tlsConfig *tls.Config
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("api: tls: %w", err)
 		}
-		errc <- err
-	}()
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
+	served := net.Listener(newLimitListener(ln, s.cfg.MaxConns, tlsConfig))
+	if tlsConfig != nil {
+		served = tls.NewListener(served, tlsConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(served) }()
 	s.log.Info("api: serving", "addr", ln.Addr().String(), "tls", s.cfg.TLSCertFile != "", "sim", s.sim != nil)
 	select {
 	case err := <-errc:

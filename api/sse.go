@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 )
@@ -39,6 +40,11 @@ func (s *Server) eventStream(c echo.Context) error {
 		after = s.backend.Status().Journal.Last
 	}
 
+	p, _ := c.Get(principalKey).(*principal)
+	if !s.tokenStreams.take(p.Name) {
+		return errorf(http.StatusTooManyRequests, CodeTooManyStreams, "token %q has %d event streams open already, as many as one token may; close one", p.Name, s.cfg.MaxStreamsPerToken)
+	}
+	defer s.tokenStreams.release(p.Name)
 	select {
 	case s.streams <- struct{}{}:
 		defer func() { <-s.streams }()
@@ -102,5 +108,33 @@ func (s *Server) eventStream(c echo.Context) error {
 			s.log.Error("api: event stream: wait for events", "after", after, "err", err)
 			return nil
 		}
+	}
+}
+
+// streamCounts counts the event streams each token holds open, a
+// session's under its token.
+type streamCounts struct {
+	max int
+
+	mu   sync.Mutex // guards open
+	open map[string]int
+}
+
+// take counts one more stream for token, unless it holds max already.
+func (s *streamCounts) take(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[token] >= s.max {
+		return false
+	}
+	s.open[token]++
+	return true
+}
+
+func (s *streamCounts) release(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[token]--; s.open[token] <= 0 {
+		delete(s.open, token)
 	}
 }

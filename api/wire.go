@@ -84,21 +84,23 @@ type SimDoorBody struct {
 
 // Error codes. They are a contract: clients branch on them.
 const (
-	CodeUnauthorized     = "unauthorized"       // 401: no credentials, or not valid ones
-	CodeForbidden        = "forbidden"          // 403: the role may not do this
-	CodeTooManyAttempts  = "too_many_attempts"  // 429: bad tokens from this address; wait
-	CodeNotFound         = "not_found"          // 404: no such route, user, reader or door
-	CodeMethodNotAllowed = "method_not_allowed" // 405
-	CodeInvalidBody      = "invalid_body"       // 400: not JSON, wrong types, unknown fields
-	CodeInvalidRequest   = "invalid_request"    // 400: a bad path or query parameter
-	CodeBodyTooLarge     = "body_too_large"     // 413
-	CodeUnsupportedMedia = "unsupported_media"  // 415: a body that is not application/json
-	CodeInvalid          = "invalid"            // 422: well-formed but not acceptable
-	CodeInvalidPIN       = "invalid_pin"        // 422: against the PIN rules (R2, R4)
-	CodePINInUse         = "pin_in_use"         // 409: another user holds that PIN (R3)
-	CodeCredentialInUse  = "credential_in_use"  // 409: the card is already enrolled
-	CodeCSRF             = "csrf"               // 403: a cookie request without its CSRF token
-	CodeInternal         = "internal"           // 500: see the gateway's log
-	CodeTooManyStreams   = "too_many_streams"   // 503: every event stream slot is taken
-	CodeUnhealthy        = "unhealthy"          // 503 from /healthz: the decision loop is not alive
+	CodeUnauthorized       = "unauthorized"         // 401: no credentials, or not valid ones
+	CodeForbidden          = "forbidden"            // 403: the role may not do this
+	CodeTooManyAttempts    = "too_many_attempts"    // 429: bad tokens or session cookies from this address; wait
+	CodeNotFound           = "not_found"            // 404: no such route, user, reader or door
+	CodeMethodNotAllowed   = "method_not_allowed"   // 405
+	CodeInvalidBody        = "invalid_body"         // 400: not JSON, wrong types, unknown, duplicate or wrong-case fields, invalid UTF-8
+	CodeInvalidRequest     = "invalid_request"      // 400: a bad path or query parameter
+	CodeBodyTooLarge       = "body_too_large"       // 413
+	CodeUnsupportedMedia   = "unsupported_media"    // 415: a body that is not application/json
+	CodeInvalid            = "invalid"              // 422: well-formed but not acceptable
+	CodeInvalidPIN         = "invalid_pin"          // 422: against the PIN rules (R2, R4)
+	CodePINInUse           = "pin_in_use"           // 409: another user holds that PIN (R3)
+	CodeCredentialInUse    = "credential_in_use"    // 409: the card is already enrolled
+	CodeCSRF               = "csrf"                 // 403: a cookie request without its CSRF token
+	CodeInternal           = "internal"             // 500: see the gateway's log
+	CodeTooManyStreams     = "too_many_streams"     // 503: every event stream slot is taken; 429: every one of this token's
+	CodeTooManyConnections = "too_many_connections" // 503: the gateway has as many connections open as it takes
+	CodeUnhealthy          = "unhealthy"            // 503 from /healthz: the decision loop is not alive
+	CodeUnknownHost        = "unknown_host"         // 421: the Host header does not name this gateway
 )

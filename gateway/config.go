@@ -156,6 +156,16 @@ type APIConfig struct {
 	// Tokens may call the API. An admin token kept in DataDir/admin.token
 	// is added on first start when the list has no admin.
 	Tokens []TokenConfig `toml:"tokens"`
+	// Hosts are the names, besides IP addresses and localhost, that
+	// requests may call the gateway by (the Host header); see
+	// [api.Config.Hosts]. Zero: none.
+	Hosts []string `toml:"hosts"`
+	// MaxConnections caps open HTTP connections; see [api.Config.MaxConns].
+	// Zero: 64.
+	MaxConnections int `toml:"max_connections"`
+	// MaxStreamsPerToken caps one token's event streams; see
+	// [api.Config.MaxStreamsPerToken]. Zero: 8.
+	MaxStreamsPerToken int `toml:"max_streams_per_token"`
 }
 
 // TokenConfig is one API bearer token, stored as the hex SHA-256 of the
@@ -466,6 +476,10 @@ func apiConfig(c *Config) api.Config {
 		TLSCertFile: c.API.TLSCert,
 		TLSKeyFile:  c.API.TLSKey,
 		Tokens:      apiTokens(c, ""),
+
+		Hosts:              c.API.Hosts,
+		MaxConns:           c.API.MaxConnections,
+		MaxStreamsPerToken: c.API.MaxStreamsPerToken,
 	}
 }
 

@@ -149,6 +149,10 @@ func TestConfigErrors(t *testing.T) {
 			`lintel.toml: gateway.id: "a/b": '/' is not allowed`},
 		{"bad uplink scheme", func(s string) string { return strings.Replace(s, `url = ""`, `url = "http://cloud:80"`, 1) },
 			`lintel.toml: uplink.url: unsupported scheme "http"`},
+		{"host with a port", func(s string) string { return strings.Replace(s, `hosts = []`, `hosts = ["gw1.site.example:8080"]`, 1) },
+			`lintel.toml: api: hosts[0]: "gw1.site.example:8080" is not a host name`},
+		{"connections below streams", func(s string) string { return strings.Replace(s, `max_connections = 64`, `max_connections = 16`, 1) },
+			`lintel.toml: api: max streams (32) must be fewer than max connections (16)`},
 		{"bad token role", func(s string) string { return strings.Replace(s, `role = "portal"`, `role = "root"`, 1) },
 			`lintel.toml: api: tokens[0] ("portal"): role: "root" is not a role (want admin, technician or portal)`},
 		{"bad token hash", func(s string) string {

@@ -40,6 +40,7 @@ func syncTokens(c *Config) {
 func post(t *testing.T, g *Gateway, path, token, body string) (int, http.Header, []byte) {
 	t.Helper()
 	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Host = "127.0.0.1:8080" // the API refuses httptest's example.com
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

@@ -3,40 +3,81 @@ package apitest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/wiegand"
 )
 
-func TestH10301(t *testing.T) {
-	tests := []struct {
+// TestSimFramesAreWiegands: the fake kept its own H10301 codec beside
+// gpio/wiegand's (issue 12, finding 11). Its frames are now wiegand's: what
+// it sends is wiegand.EncodeCard, what it decodes is wiegand's decoding.
+func TestSimFramesAreWiegands(t *testing.T) {
+	b := New(nil)
+	sim := Sim{B: b}
+	frame := func(reader string) api.Frame {
+		t.Helper()
+		for _, r := range b.Status().Readers {
+			if r.Name == reader && r.LastFrame != nil {
+				return *r.LastFrame
+			}
+		}
+		t.Fatalf("reader %s has no frame", reader)
+		return api.Frame{}
+	}
+	cards := []struct {
+		format   string
 		facility uint32
 		number   uint64
-		bits     string
 	}{
-		{1, 100, "10000000100000000011001000"},
-		{0, 0, "00000000000000000000000001"},
-		{255, 65535, "01111111111111111111111111"},
+		{"H10301", 1, 100}, {"H10301", 0, 0}, {"H10301", 255, 65535}, {"h10301", 7, 7},
+		{"H10306", 1000, 50000}, {"C1k35", 4000, 1000000}, {"H10304", 65535, 524287}, {"CSN32", 0, 0xdeadbeef},
 	}
-	for _, tc := range tests {
-		got, err := EncodeH10301(tc.facility, tc.number)
-		if err != nil || got != tc.bits {
-			t.Errorf("EncodeH10301(%d, %d): got %q %v, want %q", tc.facility, tc.number, got, err, tc.bits)
+	for _, tc := range cards {
+		want, err := wiegand.EncodeCard(tc.format, tc.facility, tc.number)
+		if err != nil {
+			t.Fatal(err)
 		}
-		f, n, ok := decodeH10301(tc.bits)
-		if f != tc.facility || n != tc.number || !ok {
-			t.Errorf("decodeH10301(%q): got %d %d %v, want %d %d true", tc.bits, f, n, ok, tc.facility, tc.number)
+		if err := sim.Card("garage", tc.format, tc.facility, tc.number); err != nil {
+			t.Fatalf("Card(%s %d/%d): %v", tc.format, tc.facility, tc.number, err)
 		}
-		flipped := []byte(tc.bits)
-		flipped[5] ^= 1
-		if _, _, ok := decodeH10301(string(flipped)); ok {
-			t.Errorf("decodeH10301 accepted %q with a flipped bit", flipped)
+		canon, _ := wiegand.CanonicalFormat(tc.format)
+		got := frame("garage")
+		if got.Bits != want || got.Format != canon || got.Facility != tc.facility || got.Number != tc.number || !got.ParityOK {
+			t.Errorf("Card(%s %d/%d): got frame %+v, want bits %s decoded back", tc.format, tc.facility, tc.number, got, want)
 		}
 	}
-	if _, err := EncodeH10301(256, 1); !errors.Is(err, api.ErrInvalid) {
-		t.Errorf("facility 256: got %v, want ErrInvalid", err)
+	bits, _ := wiegand.EncodeCard("H10301", 1, 100)
+	flipped := []byte(bits)
+	flipped[5] ^= 1
+	if err := sim.Bits("front", string(flipped)); err != nil {
+		t.Fatal(err)
+	}
+	if got := frame("front"); got.ParityOK || got.Error != string(wiegand.CauseParity) {
+		t.Errorf("a flipped bit: got %+v, want a parity reject", got)
+	}
+	if err := sim.Bits("front", "101"); err != nil {
+		t.Fatal(err)
+	}
+	if got := frame("front"); got.Error != string(wiegand.CauseLength) {
+		t.Errorf("3 bits: got %+v, want a length reject", got)
+	}
+	for _, r := range b.Status().Readers {
+		if r.Name == "front" && (r.Rejects["parity"] != 1 || r.Rejects["length"] != 1) {
+			t.Errorf("front's rejects: got %v, want parity 1, length 1", r.Rejects)
+		}
+	}
+	if err := sim.Card("garage", "H10301", 256, 1); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "H10301 facility must be 0 to 255, got 256") {
+		t.Errorf("facility 256: got %v, want ErrInvalid with wiegand's message", err)
+	}
+	if err := sim.Card("garage", "FOO", 1, 1); !errors.Is(err, api.ErrInvalid) {
+		t.Errorf("format FOO: got %v, want ErrInvalid", err)
+	}
+	if err := sim.Bits("garage", strings.Repeat("1", 65)); !errors.Is(err, api.ErrInvalid) {
+		t.Errorf("65 bits: got %v, want ErrInvalid", err)
 	}
 }
 

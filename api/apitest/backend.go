@@ -12,6 +12,7 @@ import (
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/wiegand"
 )
 
 // GatewayID is the id the fake reports.
@@ -88,7 +89,12 @@ func New(now func() time.Time) *Backend {
 	b.engine = e
 	for _, r := range Readers {
 		b.doors[r.Door] = &api.DoorStatus{Name: r.Door, Locked: true, Alarms: []string{}}
-		b.readers[r.Name] = &api.ReaderStatus{Name: r.Name, Door: r.Door, Model: r.Model, Mode: r.Mode, Rejects: map[string]uint64{}}
+		// The causes the gateway reports, each from zero (see wiegand.Cause).
+		rejects := map[string]uint64{}
+		for _, c := range []wiegand.Cause{wiegand.CauseLength, wiegand.CauseParity, wiegand.CauseInvalid, wiegand.CauseBothLow, wiegand.CausePartial} {
+			rejects[string(c)] = 0
+		}
+		b.readers[r.Name] = &api.ReaderStatus{Name: r.Name, Door: r.Door, Model: r.Model, Mode: r.Mode, Rejects: rejects}
 	}
 	return b
 }

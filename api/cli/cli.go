@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -28,6 +29,8 @@ type Globals struct {
 	Addr      string `help:"Address of the gateway's API." env:"LINTEL_ADDR" default:"http://127.0.0.1:8080"`
 	Token     string `help:"API token; prefer LINTEL_TOKEN, which other users cannot see." env:"LINTEL_TOKEN"`
 	TokenFile string `help:"File holding the API token, read when no token is given." default:"lintel-data/admin.token" placeholder:"FILE"`
+	// InsecureToken sends the token over plain HTTP to another machine.
+	InsecureToken bool `help:"Send the token even over plain HTTP to a gateway on another machine, where anyone on the network path can read it (prefer an https:// address)."`
 
 	// Context bounds every request; nil means context.Background. The
 	// main binary sets it to its signal context so Ctrl-C ends
@@ -37,6 +40,9 @@ type Globals struct {
 	// process's own.
 	Stdout io.Writer `kong:"-"`
 	Stdin  io.Reader `kong:"-"`
+	// HTTP is the client requests go through; nil means
+	// http.DefaultClient.
+	HTTP *http.Client `kong:"-"`
 }
 
 func (g *Globals) ctx() context.Context {
@@ -69,6 +75,11 @@ func (g *Globals) Client() (*client.Client, error) {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
+	if !g.InsecureToken {
+		if err := client.CheckTokenTransport(addr); err != nil {
+			return nil, fmt.Errorf("%w; give an https:// address (the gateway serves HTTPS with api.tls_cert and api.tls_key), or pass --insecure-token to send it anyway", err)
+		}
+	}
 	tok := strings.TrimSpace(g.Token)
 	if tok == "" {
 		file := g.TokenFile
@@ -84,7 +95,9 @@ func (g *Globals) Client() (*client.Client, error) {
 			return nil, fmt.Errorf("no API token: %s is empty", file)
 		}
 	}
-	return client.New(addr, tok), nil
+	c := client.New(addr, tok)
+	c.HTTP, c.InsecureToken = g.HTTP, g.InsecureToken
+	return c, nil
 }
 
 // Report prints err the way the API stated it, "lintel: <code>:
@@ -481,7 +494,9 @@ func rejects(m map[string]uint64) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		if m[k] > 0 { // the gateway lists every cause, most of them at 0
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
 	}
 	return orNone(strings.Join(parts, ", "))
 }

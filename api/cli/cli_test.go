@@ -3,11 +3,14 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/lintel-access/lintel/api/apitest"
 	"github.com/lintel-access/lintel/api/cli"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/clock/clocktest"
 )
 
 type gateway struct {
@@ -25,7 +29,7 @@ type gateway struct {
 
 func newGateway(t *testing.T) gateway {
 	t.Helper()
-	clock := apitest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
+	clock := clocktest.New(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 	b := apitest.New(clock.Now)
 	plain, hash := api.NewToken()
 	s, err := api.New(api.Config{Tokens: []api.Token{{Name: "admin", Role: api.RoleAdmin, Hash: hash}}, Version: "1.0.0", Now: clock.Now}, b, apitest.Sim{B: b})
@@ -169,7 +173,9 @@ func TestEventsFollow(t *testing.T) {
 	pr, pw := newPipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Run(ctx, []string{"--addr", g.url, "--token", g.token, "events", "tail", "--follow"}, pw, &bytes.Buffer{})
+		code := cli.Run(ctx, []string{"--addr", g.url, "--token", g.token, "events", "tail", "--follow"}, pw, &bytes.Buffer{})
+		pw.Close()
+		done <- code
 	}()
 	if line := pr.line(t); !strings.Contains(line, "  test  one") {
 		t.Fatalf("got %q, want event one", line)
@@ -181,5 +187,82 @@ func TestEventsFollow(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("events tail --follow ended with %d after Ctrl-C, want 0", code)
+	}
+}
+
+// recorder answers every request with a status document and remembers the
+// requests, so a test sees whether a token went out without any network.
+type recorder struct {
+	mu   sync.Mutex // guards reqs
+	reqs []*http.Request
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req)
+	r.mu.Unlock()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"gateway_id":"gw-remote","version":"1.0.0","clock_trusted":true}`)), Request: req}, nil
+}
+
+func (r *recorder) sent() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reqs)
+}
+
+// TestStatusRefusesPlainTextTokenToRemote: `lintel status --addr
+// http://10.1.2.3:8080` sent the admin token across the network unencrypted
+// (issue 12, finding 10). It now refuses before sending anything and says
+// what to do; --insecure-token sends it anyway.
+func TestStatusRefusesPlainTextTokenToRemote(t *testing.T) {
+	tests := []struct {
+		name     string
+		addr     string
+		insecure bool
+		sent     bool
+	}{
+		{"remote plain HTTP", "http://192.0.2.10:8080", false, false},
+		{"remote without a scheme", "192.0.2.10:8080", false, false},
+		{"remote name", "http://gw1.site.example:8080", false, false},
+		{"remote HTTPS", "https://192.0.2.10:8443", false, true},
+		{"loopback", "http://127.0.0.1:8080", false, true},
+		{"localhost", "localhost:8080", false, true},
+		{"remote plain HTTP with --insecure-token", "http://192.0.2.10:8080", true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			var out bytes.Buffer
+			g := &cli.Globals{Addr: tc.addr, Token: "the-token", InsecureToken: tc.insecure, HTTP: &http.Client{Transport: rec}, Stdout: &out}
+			err := (&cli.StatusCmd{}).Run(g)
+			if !tc.sent {
+				if rec.sent() != 0 {
+					t.Errorf("sent %d requests, want none", rec.sent())
+				}
+				var stderr bytes.Buffer
+				cli.Report(&stderr, err)
+				for _, want := range []string{"plain text", "https://", "--insecure-token"} {
+					if !strings.Contains(stderr.String(), want) {
+						t.Errorf("got %q, want it to mention %s", stderr.String(), want)
+					}
+				}
+				return
+			}
+			if err != nil || rec.sent() != 1 || !strings.Contains(out.String(), "gateway gw-remote") {
+				t.Fatalf("got %v, %d requests, output %q; want the status of gw-remote", err, rec.sent(), out.String())
+			}
+		})
+	}
+	// The flag, from the command line.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if code := cli.Run(ctx, []string{"--addr", "http://192.0.2.10:8080", "--token", "x", "status"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "pass --insecure-token to send it anyway") {
+		t.Errorf("lintel status to a remote plain-HTTP address: got exit %d stderr %q, want 1 and the advice", code, errOut.String())
+	}
+	if strings.Contains(errOut.String(), "deadline") {
+		t.Errorf("the command tried the network: %q", errOut.String())
 	}
 }

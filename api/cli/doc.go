@@ -20,7 +20,10 @@
 // The address comes from --addr or LINTEL_ADDR (default
 // http://127.0.0.1:8080), the token from --token or LINTEL_TOKEN, else from
 // the file lintel-data/admin.token that `lintel run --sim` writes on its
-// first start. Errors the API answered print as `lintel: <code>: <message>`
-// and exit non-zero. A generated PIN is printed once, by `pin set
-// --generate`; nothing else prints a PIN.
+// first start. The token is never sent over plain HTTP to another machine:
+// with an http:// address that is not loopback or localhost, a command
+// fails before sending anything and says to use an https:// address, or to
+// pass --insecure-token to send it anyway. Errors the API answered print as
+// `lintel: <code>: <message>` and exit non-zero. A generated PIN is printed
+// once, by `pin set --generate`; nothing else prints a PIN.
 package cli

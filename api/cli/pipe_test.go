@@ -9,7 +9,9 @@ import (
 // pipe carries a command's output to a test line by line.
 type pipe struct{ r *bufio.Reader }
 
-func newPipe() (*pipe, io.Writer) {
+// newPipe returns the reading end and the writer; closing the writer
+// makes a waiting line fail instead of hang.
+func newPipe() (*pipe, *io.PipeWriter) {
 	r, w := io.Pipe()
 	return &pipe{r: bufio.NewReader(r)}, w
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,6 +26,37 @@ type Client struct {
 	Token string
 	// HTTP is the client used; nil means http.DefaultClient.
 	HTTP *http.Client
+	// InsecureToken sends the token even over plain HTTP to a host that
+	// is not this machine, where anyone on the way can read it. Without
+	// it such a request fails with [ErrPlainTextToken] before anything is
+	// sent.
+	InsecureToken bool
+}
+
+// ErrPlainTextToken is the error of a request that would carry the token
+// over plain HTTP off this machine; see [CheckTokenTransport].
+var ErrPlainTextToken = errors.New("the API token would cross the network in plain text")
+
+// CheckTokenTransport returns an error wrapping [ErrPlainTextToken] when a
+// token sent to the gateway at base would leave this machine unencrypted:
+// base is http:// and its host is neither a loopback IP address nor
+// localhost. A name is not resolved to find out: it could resolve anywhere.
+func CheckTokenTransport(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("gateway address %q: %w", base, err)
+	}
+	if !strings.EqualFold(u.Scheme, "http") {
+		return nil
+	}
+	host := u.Hostname()
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is plain HTTP to %s, which is not this machine", ErrPlainTextToken, base, host)
 }
 
 // New returns a client for the gateway at base using token.
@@ -85,6 +117,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) (int,
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	if c.Token != "" && !c.InsecureToken {
+		if err := CheckTokenTransport(c.Base); err != nil {
+			return nil, fmt.Errorf("%s %s: %w; use an https:// address, or allow it with InsecureToken", method, path, err)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)

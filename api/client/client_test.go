@@ -3,8 +3,13 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +172,75 @@ func TestErrorFromAProxy(t *testing.T) {
 	var e *client.Error
 	if !errors.As(err, &e) || e.Code != "http_502" || e.Message != "Bad Gateway upstream gone" {
 		t.Errorf("got %#v, want http_502 with the proxy's text", err)
+	}
+}
+
+// recorder is an http.RoundTripper that answers every request with a status
+// document and remembers what was asked, so a test can see whether a token
+// went out without any network.
+type recorder struct {
+	mu   sync.Mutex // guards reqs
+	reqs []*http.Request
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req)
+	r.mu.Unlock()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"gateway_id":"gw-remote"}`)), Request: req}, nil
+}
+
+func (r *recorder) sent() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+// TestTokenNeverSentInPlainTextToARemoteHost: the client sent its bearer
+// token over plain HTTP to any address it was given (issue 12, finding 10).
+func TestTokenNeverSentInPlainTextToARemoteHost(t *testing.T) {
+	tests := []struct {
+		base     string
+		token    string
+		insecure bool
+		sent     bool
+	}{
+		{"http://192.0.2.10:8080", "tok", false, false},
+		{"http://gw1.site.example:8080", "tok", false, false},
+		{"http://[2001:db8::1]:8080", "tok", false, false},
+		{"http://127.0.0.1.nip.io:8080", "tok", false, false},
+		{"HTTP://10.0.0.1", "tok", false, false},
+		{"http://127.0.0.1:8080", "tok", false, true},
+		{"http://127.8.9.10:8080", "tok", false, true},
+		{"http://[::1]:8080", "tok", false, true},
+		{"http://localhost:8080", "tok", false, true},
+		{"https://192.0.2.10:8443", "tok", false, true},
+		{"http://192.0.2.10:8080", "tok", true, true},
+		{"http://192.0.2.10:8080", "", false, true}, // no token to give away
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s token %q insecure %v", tc.base, tc.token, tc.insecure), func(t *testing.T) {
+			rec := &recorder{}
+			c := client.New(tc.base, tc.token)
+			c.HTTP, c.InsecureToken = &http.Client{Transport: rec}, tc.insecure
+			_, err := c.Status(context.Background())
+			sent := rec.sent()
+			if !tc.sent {
+				if !errors.Is(err, client.ErrPlainTextToken) || !strings.Contains(err.Error(), "use an https:// address") {
+					t.Errorf("got %v, want ErrPlainTextToken saying what to do", err)
+				}
+				if len(sent) != 0 {
+					t.Errorf("sent %d requests, want none", len(sent))
+				}
+				return
+			}
+			if err != nil || len(sent) != 1 {
+				t.Fatalf("got %v and %d requests, want 1 sent", err, len(sent))
+			}
+			if got, want := sent[0].Header.Get("Authorization"), "Bearer "+tc.token; tc.token != "" && got != want {
+				t.Errorf("got Authorization %q, want %q", got, want)
+			}
+		})
 	}
 }
