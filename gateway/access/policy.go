@@ -562,11 +562,6 @@ func (o Override) Validate() error {
 	return nil
 }
 
-// covers reports whether the override applies to door.
-func (o Override) covers(door string) bool {
-	return len(o.Doors) == 1 && o.Doors[0] == AllDoors || slices.Contains(o.Doors, door)
-}
-
 // severity orders override modes at equal rank: the stricter wins.
 func severity(m DoorMode) int {
 	switch m {
