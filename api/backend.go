@@ -12,10 +12,12 @@ import (
 // sync apply and doors. Implementations must be safe for concurrent use; the
 // server calls them from one goroutine per request.
 //
-// Errors the API acts on: access.ErrNotFound (404), access.ErrCredentialInUse
-// and access.ErrPINInUse (409), access.ErrPINLength, access.ErrPINNotDigits
-// and access.ErrPINSpaceExhausted (422), access.ErrUnknownReader (404) and
-// [ErrInvalid] (422), all matched with errors.Is or errors.As. Any other
+// Errors the API acts on: access.ErrNotFound (404), access.ErrCredentialInUse,
+// access.ErrPINInUse and access.ErrInUse (409), access.ErrPINLength,
+// access.ErrPINNotDigits, access.ErrPINTrivial and access.ErrPINSpaceExhausted
+// (422), access.ErrInvalid and access.ErrBuiltIn (422, with the field of an
+// access.FieldError), access.ErrUnknownReader (404) and [ErrInvalid] (422),
+// all matched with errors.Is or errors.As. Any other
 // error is a 500 whose text is logged but not returned. No error may contain
 // a PIN or a key press.
 type Backend interface {
@@ -26,23 +28,30 @@ type Backend interface {
 	// Healthy reports whether the decision loop is alive (GET /healthz).
 	Healthy() bool
 
-	// PutUser creates or replaces a user and reports whether it was new.
-	// The user's PIN and credentials are kept.
-	PutUser(u access.User) (created bool, err error)
+	// Every change names its actor (the token's name): the gateway
+	// journals an audit event naming them for it, never a PIN.
+
+	// PutUser creates or updates a user and reports whether it was new:
+	// the name and validity, and the fields set names (access.UserFields;
+	// the others keep their values, or take their defaults on a new
+	// user). The user's PIN and credentials are kept.
+	PutUser(actor string, u access.User, set access.UserFields) (created bool, err error)
 	// User returns a user with its credentials; never the PIN.
 	User(id string) (UserView, error)
 	// DeleteUser removes a user with its PIN and credentials.
-	DeleteUser(id string) error
+	DeleteUser(actor, id string) error
 	// SetPIN gives a user a custom PIN (R1-R3).
-	SetPIN(userID, pin string) error
+	SetPIN(actor, userID, pin string) error
 	// GeneratePIN gives a user a fresh random PIN of length digits (R4)
 	// and returns it; this is the only time the PIN leaves the backend.
-	GeneratePIN(userID string, length int) (string, error)
+	GeneratePIN(actor, userID string, length int) (string, error)
 	// ClearPIN removes a user's PIN; clearing an absent PIN is not an error.
-	ClearPIN(userID string) error
+	ClearPIN(actor, userID string) error
 	// AddCredential enrols a card for a user. An empty c.ID asks the
 	// backend to choose one; the stored credential is returned.
-	AddCredential(userID string, c access.Credential) (access.Credential, error)
+	AddCredential(actor, userID string, c access.Credential) (access.Credential, error)
+
+	PolicyBackend
 
 	// Events returns up to limit journal entries with Seq > after, in
 	// order.
@@ -68,8 +77,9 @@ type Backend interface {
 	ResetSync(ctx context.Context, actor string, revision uint64) (ack []byte, err error)
 
 	// PulseDoor opens a door's strike for its configured pulse, as a
-	// technician's test. Unknown doors wrap access.ErrNotFound.
-	PulseDoor(door string) error
+	// technician's test, and journals who did. Unknown doors wrap
+	// access.ErrNotFound.
+	PulseDoor(actor, door string) error
 }
 
 // Sim feeds simulated hardware. It is nil when the simulator is off, and

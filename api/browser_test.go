@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -162,9 +163,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 	}
 	sim("/api/v1/sim/readers/garage/card", `{"format":"H10301","facility":1,"number":100}`)
-	poll("the swipe appears live", `(() => { const li = document.querySelector('#events li[data-seq="3"]');
+	poll("the swipe appears live", fmt.Sprintf(`(() => { const li = document.querySelector('#events li[data-seq="%d"]');
 		return li !== null && li.textContent.includes("Grant Access - Card") && li.textContent.includes("user u1")
-			&& li.classList.contains("ok") && document.querySelector("#events li") === li; })()`)
+			&& li.classList.contains("ok") && document.querySelector("#events li") === li; })()`, seedEvents+1))
 	if got, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.lintelTestMark === true`)); err != nil || !got {
 		t.Errorf("the page reloaded to show the event (mark %v, %v); want it streamed", got, err)
 	}

@@ -81,24 +81,24 @@ func TestAPIJSONAsStrictAsChangesets(t *testing.T) {
 	names := []struct {
 		name, value, message string
 	}{
-		{"right-to-left override", "Ada\u202Egnp.exe", "name: character 4 is U+202E, an invisible formatting character (such as a bidi override) that could make the name display as something else"},
-		{"left-to-right embedding", "\u202AAda", "name: character 1 is U+202A"},
-		{"pop directional formatting", "Ada\u202C", "name: character 4 is U+202C"},
-		{"right-to-left isolate", "Ada \u2067Bo", "name: character 5 is U+2067"},
-		{"pop directional isolate", "Ada\u2069", "name: character 4 is U+2069"},
-		{"left-to-right mark", "Ada\u200E", "name: character 4 is U+200E"},
-		{"right-to-left mark", "\u200FAda", "name: character 1 is U+200F"},
-		{"arabic letter mark", "Ada\u061C", "name: character 4 is U+061C"},
-		{"zero-width space", "A\u200Bda", "name: character 2 is U+200B"},
-		{"byte-order mark", "\uFEFFAda", "name: character 1 is U+FEFF"},
-		{"line separator", "Ada\u2028Bo", "name: character 4 is U+2028"},
+		{"right-to-left override", "Ada\u202Egnp.exe", "name: name has an invisible or control character (U+202E) at byte 3, which could make it display as something else"},
+		{"left-to-right embedding", "\u202AAda", "name: name has an invisible or control character (U+202A) at byte 0"},
+		{"pop directional formatting", "Ada\u202C", "name: name has an invisible or control character (U+202C) at byte 3"},
+		{"right-to-left isolate", "Ada \u2067Bo", "name: name has an invisible or control character (U+2067) at byte 4"},
+		{"pop directional isolate", "Ada\u2069", "name: name has an invisible or control character (U+2069) at byte 3"},
+		{"left-to-right mark", "Ada\u200E", "name: name has an invisible or control character (U+200E) at byte 3"},
+		{"right-to-left mark", "\u200FAda", "name: name has an invisible or control character (U+200F) at byte 0"},
+		{"arabic letter mark", "Ada\u061C", "name: name has an invisible or control character (U+061C) at byte 3"},
+		{"zero-width space", "A\u200Bda", "name: name has an invisible or control character (U+200B) at byte 1"},
+		{"byte-order mark", "\uFEFFAda", "name: name has an invisible or control character (U+FEFF) at byte 0"},
+		{"line separator", "Ada\u2028Bo", "name: name has an invisible or control character (U+2028) at byte 3"},
 		{"Persian with a zero-width non-joiner", "\u0645\u06cc\u200c\u0631\u0648\u06cc", ""},
 		{"emoji with a zero-width joiner", "Ada \U0001F469\u200D\U0001F4BB", ""},
 		{"accents", "Zoë Ångström", ""},
 	}
 	for _, tc := range names {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := UserBody{Name: tc.value}.user("u1")
+			_, _, err := UserBody{Name: tc.value}.user("u1")
 			switch {
 			case tc.message == "" && err != nil:
 				t.Fatalf("got %v, want the name accepted", err)
@@ -149,7 +149,7 @@ func FuzzDecodeBodies(f *testing.F) {
 		}
 		var u UserBody
 		if err := decodeBytes(data, &u); err == nil {
-			_, err := u.user("u1")
+			_, _, err := u.user("u1")
 			check(err)
 		} else {
 			check(err)

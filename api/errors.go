@@ -30,7 +30,14 @@ func errorf(status int, code, format string, args ...any) *apiError {
 // the thing the request was about, e.g. `user "u1"`.
 func (s *Server) backendError(c echo.Context, what string, err error) error {
 	var unknown access.ErrUnknownReader
+	var fe *access.FieldError
 	switch {
+	case errors.Is(err, access.ErrInUse):
+		return errorf(http.StatusConflict, CodeInUse, "%s", trimStore(err))
+	case errors.As(err, &fe):
+		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%s", fe.Error())
+	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrBuiltIn):
+		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%s", trimStore(err))
 	case errors.Is(err, access.ErrNotFound):
 		return errorf(http.StatusNotFound, CodeNotFound, "%s does not exist", what)
 	case errors.As(err, &unknown):

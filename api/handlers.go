@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +18,6 @@ var openAPIDoc []byte
 
 // Limits of the fields the API checks itself.
 const (
-	maxNameLength = 128
 	maxBitsLength = 256
 	maxKeysLength = 64
 	defaultLimit  = 100
@@ -88,11 +85,11 @@ func (s *Server) putUser(c echo.Context) error {
 	if ae := s.decode(c, &b); ae != nil {
 		return ae
 	}
-	u, ae := b.user(id)
+	u, set, ae := b.user(id)
 	if ae != nil {
 		return ae
 	}
-	created, err := s.backend.PutUser(u)
+	created, err := s.backend.PutUser(actorOf(c), u, set)
 	if err != nil {
 		return s.backendError(c, fmt.Sprintf("user %q", id), err)
 	}
@@ -107,58 +104,48 @@ func (s *Server) putUser(c echo.Context) error {
 	return c.JSON(code, userDoc(v))
 }
 
-// user checks a UserBody and turns it into the user it describes.
-func (b UserBody) user(id string) (access.User, *apiError) {
-	u := access.User{ID: id, Name: b.Name, Enabled: b.Enabled == nil || *b.Enabled}
-	switch {
-	case strings.TrimSpace(b.Name) == "":
-		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "name: is empty")
-	case utf8.RuneCountInString(b.Name) > maxNameLength:
-		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "name: longer than %d characters", maxNameLength)
-	case strings.IndexFunc(b.Name, unicode.IsControl) >= 0:
-		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "name: has a control character")
+// user checks a UserBody and turns it into the user it describes and the
+// optional fields it sets. The name's rule is access.CheckName's; the API
+// only adds that a name is required.
+func (b UserBody) user(id string) (access.User, access.UserFields, *apiError) {
+	u := access.User{ID: id, Name: b.Name}
+	var set access.UserFields
+	if b.Enabled != nil {
+		u.Enabled, set = *b.Enabled, set|access.FieldEnabled
 	}
-	if i, r, bad := invisibleRune(b.Name); bad {
-		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid,
-			"name: character %d is U+%04X, an invisible formatting character (such as a bidi override) that could make the name display as something else", i, r)
+	if b.Levels != nil {
+		u.Levels, set = *b.Levels, set|access.FieldLevels
+		if u.Levels == nil {
+			u.Levels = []string{}
+		}
+	}
+	if b.Override != nil {
+		u.Override, set = *b.Override, set|access.FieldOverride
+	}
+	invalid := func(format string, args ...any) (access.User, access.UserFields, *apiError) {
+		return u, set, errorf(http.StatusUnprocessableEntity, CodeInvalid, format, args...)
+	}
+	if strings.TrimSpace(b.Name) == "" {
+		return invalid("name: is empty")
+	}
+	if err := access.CheckName(b.Name); err != nil {
+		return invalid("name: %v", err)
 	}
 	var err error
 	if b.ValidFrom != "" {
 		if u.ValidFrom, err = time.Parse(time.RFC3339, b.ValidFrom); err != nil {
-			return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "valid_from: must be an RFC 3339 time such as 2026-01-31T08:00:00Z")
+			return invalid("valid_from: must be an RFC 3339 time such as 2026-01-31T08:00:00Z")
 		}
 	}
 	if b.ValidTo != "" {
 		if u.ValidTo, err = time.Parse(time.RFC3339, b.ValidTo); err != nil {
-			return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "valid_to: must be an RFC 3339 time such as 2026-12-31T18:00:00Z")
+			return invalid("valid_to: must be an RFC 3339 time such as 2026-12-31T18:00:00Z")
 		}
 	}
 	if !u.ValidFrom.IsZero() && !u.ValidTo.IsZero() && !u.ValidTo.After(u.ValidFrom) {
-		return u, errorf(http.StatusUnprocessableEntity, CodeInvalid, "valid_to: must be after valid_from")
+		return invalid("valid_to: must be after valid_from")
 	}
-	return u, nil
-}
-
-// invisibleRune finds the first character of s that changes how text
-// around it displays without showing itself: the Unicode format characters
-// (category Cf: the bidi embeddings, overrides, isolates and marks
-// U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C, the zero-width
-// space U+200B, the word joiner, the soft hyphen, the byte-order mark ...)
-// and the line and paragraph separators U+2028 and U+2029. A name with a
-// right-to-left override shows one name on the status page and in the
-// activity log and is another. The zero-width non-joiner and joiner
-// (U+200C, U+200D) are allowed: Persian, the Indic scripts and emoji
-// sequences need them to spell names. i counts characters from 1.
-func invisibleRune(s string) (i int, r rune, found bool) {
-	for _, r := range s {
-		i++
-		switch {
-		case r == '\u200c' || r == '\u200d':
-		case unicode.Is(unicode.Cf, r), r == '\u2028', r == '\u2029':
-			return i, r, true
-		}
-	}
-	return 0, 0, false
+	return u, set, nil
 }
 
 func userDoc(v UserView) UserDoc {
@@ -186,7 +173,7 @@ func (s *Server) deleteUser(c echo.Context) error {
 	if ae != nil {
 		return ae
 	}
-	if err := s.backend.DeleteUser(id); err != nil {
+	if err := s.backend.DeleteUser(actorOf(c), id); err != nil {
 		return s.backendError(c, fmt.Sprintf("user %q", id), err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -211,7 +198,7 @@ func (s *Server) putPIN(c echo.Context) error {
 		if err := access.ValidatePINLength(*b.Length); err != nil {
 			return errorf(http.StatusUnprocessableEntity, CodeInvalidPIN, "length: %v", err)
 		}
-		pin, err := s.backend.GeneratePIN(id, *b.Length)
+		pin, err := s.backend.GeneratePIN(actorOf(c), id, *b.Length)
 		if err != nil {
 			return s.backendError(c, what, err)
 		}
@@ -220,7 +207,7 @@ func (s *Server) putPIN(c echo.Context) error {
 		if err := access.CheckCustomPIN(*b.PIN); err != nil {
 			return errorf(http.StatusUnprocessableEntity, CodeInvalidPIN, "pin: %v", err)
 		}
-		if err := s.backend.SetPIN(id, *b.PIN); err != nil {
+		if err := s.backend.SetPIN(actorOf(c), id, *b.PIN); err != nil {
 			return s.backendError(c, what, err)
 		}
 		return c.JSON(http.StatusCreated, PINDoc{PIN: *b.PIN})
@@ -233,7 +220,7 @@ func (s *Server) deletePIN(c echo.Context) error {
 	if ae != nil {
 		return ae
 	}
-	if err := s.backend.ClearPIN(id); err != nil {
+	if err := s.backend.ClearPIN(actorOf(c), id); err != nil {
 		return s.backendError(c, fmt.Sprintf("user %q", id), err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -252,7 +239,7 @@ func (s *Server) postCredential(c echo.Context) error {
 	if ae != nil {
 		return ae
 	}
-	got, err := s.backend.AddCredential(id, cred)
+	got, err := s.backend.AddCredential(actorOf(c), id, cred)
 	if err != nil {
 		return s.backendError(c, fmt.Sprintf("user %q", id), err)
 	}
@@ -344,11 +331,10 @@ func (s *Server) pulseDoor(c echo.Context) error {
 	if ae != nil {
 		return ae
 	}
-	if err := s.backend.PulseDoor(door); err != nil {
+	if err := s.backend.PulseDoor(actorOf(c), door); err != nil {
 		return s.backendError(c, fmt.Sprintf("door %q", door), err)
 	}
-	p, _ := c.Get(principalKey).(*principal)
-	s.log.Info("api: door test pulse", "door", door, "token", p.Name)
+	s.log.Info("api: door test pulse", "door", door, "token", actorOf(c))
 	return c.NoContent(http.StatusAccepted)
 }
 

@@ -80,7 +80,7 @@ func newStreamServer(t *testing.T, h *harness) *httptest.Server {
 
 func TestEventStream(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	seed(h) // events 1 and 2
+	seed(h) // events 1 to seedEvents
 	srv := httptest.NewServer(h.handler)
 	defer srv.Close()
 

@@ -18,13 +18,17 @@ type ErrorBody struct {
 	Message string `json:"message"`
 }
 
-// UserBody is the body of PUT /api/v1/users/{id}. Enabled defaults to true;
-// ValidFrom and ValidTo are optional RFC 3339 times.
+// UserBody is the body of PUT /api/v1/users/{id}. ValidFrom and ValidTo
+// are optional RFC 3339 times. Enabled, Levels and Override are optional:
+// a new user without them is enabled, on the level "all" and not an
+// override user; an existing user keeps theirs. Levels [] means no door.
 type UserBody struct {
-	Name      string `json:"name"`
-	Enabled   *bool  `json:"enabled,omitempty"`
-	ValidFrom string `json:"valid_from,omitempty"`
-	ValidTo   string `json:"valid_to,omitempty"`
+	Name      string    `json:"name"`
+	Enabled   *bool     `json:"enabled,omitempty"`
+	ValidFrom string    `json:"valid_from,omitempty"`
+	ValidTo   string    `json:"valid_to,omitempty"`
+	Levels    *[]string `json:"levels,omitempty"`
+	Override  *bool     `json:"override,omitempty"`
 }
 
 // UserDoc is a user as GET /api/v1/users/{id} and PUT answer it.
@@ -97,6 +101,7 @@ const (
 	CodeInvalidPIN         = "invalid_pin"          // 422: against the PIN rules (R2, R4)
 	CodePINInUse           = "pin_in_use"           // 409: another user holds that PIN (R3)
 	CodeCredentialInUse    = "credential_in_use"    // 409: the card is already enrolled
+	CodeInUse              = "in_use"               // 409: a schedule or level that others still name
 	CodeCSRF               = "csrf"                 // 403: a cookie request without its CSRF token
 	CodeInternal           = "internal"             // 500: see the gateway's log
 	CodeTooManyStreams     = "too_many_streams"     // 503: every event stream slot is taken; 429: every one of this token's

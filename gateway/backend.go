@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/gateway/access"
@@ -25,46 +27,100 @@ func (b *backend) Status() api.Status { return b.gw().status() }
 
 func (b *backend) Healthy() bool { return b.gw().Healthy() }
 
-func (b *backend) PutUser(u access.User) (created bool, err error) {
+// The API's changes of the user table and the policy go through the
+// store's all-or-nothing transactions and, once committed, journal an
+// audit event naming the actor (the token's name) and what changed, never
+// a PIN.
+
+func (b *backend) PutUser(actor string, u access.User, set access.UserFields) (created bool, err error) {
 	err = b.store.Update(func(tx *store.Tx) error {
-		created, err = tx.PutUser(u)
+		created, err = tx.UpsertUser(u, set)
 		return err
 	})
-	return created, domainErr(err)
+	if err == nil {
+		name := "User Updated"
+		if created {
+			name = "User Added"
+		}
+		b.gw().audit(actor, name, access.Event{User: u.ID}, userChange(u, set))
+	}
+	return created, err
+}
+
+// userChange says what a change of a user set, for its audit event.
+func userChange(u access.User, set access.UserFields) string {
+	var parts []string
+	parts = append(parts, fmt.Sprintf("name %q", u.Name))
+	if set&access.FieldEnabled != 0 {
+		parts = append(parts, fmt.Sprintf("enabled %v", u.Enabled))
+	}
+	if !u.ValidFrom.IsZero() || !u.ValidTo.IsZero() {
+		parts = append(parts, "validity "+validityText(u))
+	}
+	if set&access.FieldLevels != 0 {
+		parts = append(parts, fmt.Sprintf("levels %v", u.Levels))
+	}
+	if set&access.FieldOverride != 0 {
+		parts = append(parts, fmt.Sprintf("override %v", u.Override))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func validityText(u access.User) string {
+	f := func(t time.Time) string {
+		if t.IsZero() {
+			return "open"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return f(u.ValidFrom) + " to " + f(u.ValidTo)
 }
 
 func (b *backend) User(id string) (api.UserView, error) {
 	r, err := b.store.User(id)
 	if err != nil {
-		return api.UserView{}, domainErr(err)
+		return api.UserView{}, err
 	}
 	return api.UserView{User: r.User, HasPIN: r.HasPIN, Credentials: r.Credentials}, nil
 }
 
-func (b *backend) DeleteUser(id string) error {
-	return domainErr(b.store.Update(func(tx *store.Tx) error { return tx.DeleteUser(id) }))
+func (b *backend) DeleteUser(actor, id string) error {
+	err := b.store.Update(func(tx *store.Tx) error { return tx.DeleteUser(id) })
+	if err == nil {
+		b.gw().audit(actor, "User Deleted", access.Event{User: id}, "with their PIN and cards")
+	}
+	return err
 }
 
-func (b *backend) SetPIN(userID, pin string) error {
-	return domainErr(b.store.Update(func(tx *store.Tx) error { return tx.SetPIN(userID, pin) }))
+func (b *backend) SetPIN(actor, userID, pin string) error {
+	err := b.store.Update(func(tx *store.Tx) error { return tx.SetPIN(userID, pin) })
+	if err == nil {
+		b.gw().audit(actor, "PIN Set", access.Event{User: userID}, "a custom PIN")
+	}
+	return err
 }
 
-func (b *backend) GeneratePIN(userID string, length int) (pin string, err error) {
+func (b *backend) GeneratePIN(actor, userID string, length int) (pin string, err error) {
 	err = b.store.Update(func(tx *store.Tx) error {
 		pin, err = tx.GeneratePIN(userID, length)
 		return err
 	})
 	if err != nil {
-		return "", domainErr(err)
+		return "", err
 	}
+	b.gw().audit(actor, "PIN Generated", access.Event{User: userID}, fmt.Sprintf("a random PIN of %d digits", length))
 	return pin, nil
 }
 
-func (b *backend) ClearPIN(userID string) error {
-	return domainErr(b.store.Update(func(tx *store.Tx) error { return tx.ClearPIN(userID) }))
+func (b *backend) ClearPIN(actor, userID string) error {
+	err := b.store.Update(func(tx *store.Tx) error { return tx.ClearPIN(userID) })
+	if err == nil {
+		b.gw().audit(actor, "PIN Cleared", access.Event{User: userID}, "")
+	}
+	return err
 }
 
-func (b *backend) AddCredential(userID string, c access.Credential) (out access.Credential, err error) {
+func (b *backend) AddCredential(actor, userID string, c access.Credential) (out access.Credential, err error) {
 	c.UserID = userID
 	if c.Type == "" {
 		c.Type = access.CredentialCard
@@ -73,7 +129,88 @@ func (b *backend) AddCredential(userID string, c access.Credential) (out access.
 		out, err = tx.AddCredential(c)
 		return err
 	})
-	return out, domainErr(err)
+	if err == nil {
+		b.gw().audit(actor, "Card Added", access.Event{User: userID, Credential: out.ID}, "card "+out.Card.String())
+	}
+	return out, err
+}
+
+func (b *backend) Policy() *access.Table { return b.store.Policy() }
+
+// putPolicy runs one policy change and journals it. exists reports
+// whether the object was in the table before, for created.
+func (b *backend) putPolicy(actor, name string, ev access.Event, detail string, exists bool, fn func(tx *store.Tx) error) (created bool, err error) {
+	if err := b.store.Update(fn); err != nil {
+		return false, err
+	}
+	b.gw().audit(actor, name, ev, detail)
+	return !exists, nil
+}
+
+func (b *backend) PutSchedule(actor string, sc access.Schedule) (bool, error) {
+	_, exists := b.store.Policy().Schedules[sc.ID]
+	return b.putPolicy(actor, "Schedule Saved", access.Event{}, fmt.Sprintf("schedule %q, %d intervals", sc.ID, len(sc.Intervals)), exists,
+		func(tx *store.Tx) error { return tx.PutSchedule(sc) })
+}
+
+func (b *backend) DeleteSchedule(actor, id string) error {
+	_, err := b.putPolicy(actor, "Schedule Deleted", access.Event{}, fmt.Sprintf("schedule %q", id), true,
+		func(tx *store.Tx) error { return tx.DeleteSchedule(id) })
+	return err
+}
+
+func (b *backend) PutHoliday(actor string, h access.Holiday) (bool, error) {
+	_, exists := b.store.Policy().Holidays[h.ID]
+	span := h.Date
+	if h.Until != "" {
+		span += " to " + h.Until
+	}
+	return b.putPolicy(actor, "Holiday Saved", access.Event{}, fmt.Sprintf("holiday %q, %s, type %d", h.ID, span, h.Type), exists,
+		func(tx *store.Tx) error { return tx.PutHoliday(h) })
+}
+
+func (b *backend) DeleteHoliday(actor, id string) error {
+	_, err := b.putPolicy(actor, "Holiday Deleted", access.Event{}, fmt.Sprintf("holiday %q", id), true,
+		func(tx *store.Tx) error { return tx.DeleteHoliday(id) })
+	return err
+}
+
+func (b *backend) PutLevel(actor string, l access.Level) (bool, error) {
+	_, exists := b.store.Policy().Levels[l.ID]
+	return b.putPolicy(actor, "Level Saved", access.Event{}, fmt.Sprintf("level %q, %d doors", l.ID, len(l.Doors)), exists,
+		func(tx *store.Tx) error { return tx.PutLevel(l) })
+}
+
+func (b *backend) DeleteLevel(actor, id string) error {
+	_, err := b.putPolicy(actor, "Level Deleted", access.Event{}, fmt.Sprintf("level %q", id), true,
+		func(tx *store.Tx) error { return tx.DeleteLevel(id) })
+	return err
+}
+
+func (b *backend) SetDoorPolicy(actor string, p access.DoorPolicy) error {
+	detail := fmt.Sprintf("%d modes", len(p.Modes))
+	if len(p.Modes) == 0 {
+		detail = "removed: the door runs its reader's mode"
+	}
+	_, err := b.putPolicy(actor, "Door Policy Set", access.Event{Door: p.Door}, detail, true,
+		func(tx *store.Tx) error { return tx.SetDoorPolicy(p) })
+	return err
+}
+
+func (b *backend) SetOverride(actor string, o access.Override) (bool, error) {
+	_, exists := b.store.Policy().Overrides[o.ID]
+	detail := fmt.Sprintf("override %q: %s on %v", o.ID, o.Mode, o.Doors)
+	if o.Until != nil {
+		detail += " until " + o.Until.UTC().Format(time.RFC3339)
+	}
+	return b.putPolicy(actor, "Override Set", access.Event{}, detail, exists,
+		func(tx *store.Tx) error { return tx.SetOverride(o) })
+}
+
+func (b *backend) ClearOverride(actor, id string) error {
+	_, err := b.putPolicy(actor, "Override Cleared", access.Event{}, fmt.Sprintf("override %q", id), true,
+		func(tx *store.Tx) error { return tx.ClearOverride(id) })
+	return err
 }
 
 func (b *backend) Events(after uint64, limit int) ([]access.Event, error) {
@@ -118,26 +255,12 @@ type invalid struct{ err error }
 func (e invalid) Error() string   { return e.err.Error() }
 func (e invalid) Unwrap() []error { return []error{api.ErrInvalid, e.err} }
 
-func (b *backend) PulseDoor(door string) error {
+func (b *backend) PulseDoor(actor, door string) error {
 	d, ok := b.hw.door(door)
 	if !ok {
 		return fmt.Errorf("door %q: %w", door, access.ErrNotFound)
 	}
-	return b.gw().testPulse(d)
-}
-
-// domainErr maps the store's errors onto the core's, which the API and the
-// changeset layer act on.
-func domainErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, access.ErrNotFound) && !errors.Is(err, access.ErrNotFound):
-		return fmt.Errorf("%w (%w)", access.ErrNotFound, err)
-	case errors.Is(err, access.ErrCredentialInUse) && !errors.Is(err, access.ErrCredentialInUse):
-		return fmt.Errorf("%w (%w)", access.ErrCredentialInUse, err)
-	}
-	return err
+	return b.gw().testPulse(actor, d)
 }
 
 func digestHex(d [32]byte) string { return hex.EncodeToString(d[:]) }

@@ -281,10 +281,10 @@ func TestPINsAtRestDataDirCopyHoldsNoKey(t *testing.T) {
 			if tt.enrol {
 				b := (*backend)(g)
 				for id, pin := range pins {
-					if _, err := b.PutUser(access.User{ID: id, Name: id, Enabled: true}); err != nil {
+					if _, err := b.PutUser("test", access.User{ID: id, Name: id, Enabled: true}, access.AllFields); err != nil {
 						t.Fatal(err)
 					}
-					if err := b.SetPIN(id, pin); err != nil {
+					if err := b.SetPIN("test", id, pin); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -87,7 +87,7 @@ func TestFullDiskKeepsDoorsWorking(t *testing.T) {
 	if err := os.WriteFile(filler, make([]byte, int(st.Bavail*uint64(st.Bsize))-3<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.PutUser(access.User{ID: "bob", Name: "Bob", Enabled: true})
+	_, err = b.PutUser("test", access.User{ID: "bob", Name: "Bob", Enabled: true}, access.AllFields)
 	if !errors.Is(err, store.ErrDiskFull) {
 		t.Fatalf("PutUser on a full disk: got %v, want ErrDiskFull", err)
 	}
@@ -128,7 +128,7 @@ func TestFullDiskKeepsDoorsWorking(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.PutUser(access.User{ID: "bob", Name: "Bob", Enabled: true}); err != nil {
+	if _, err := b.PutUser("test", access.User{ID: "bob", Name: "Bob", Enabled: true}, access.AllFields); err != nil {
 		t.Fatalf("PutUser once the disk has room: %v", err)
 	}
 	waitEvent(t, g, start, func(ev access.Event) bool { return ev.User == "ann" && ev.Type == access.TypeGranted })

@@ -73,14 +73,14 @@ func waitEvent(t testing.TB, g *Gateway, after uint64, ok func(access.Event) boo
 func enrol(t testing.TB, g *Gateway, user string, card access.CardKey, pin string) {
 	t.Helper()
 	b := (*backend)(g)
-	if _, err := b.PutUser(access.User{ID: user, Name: user, Enabled: true}); err != nil {
+	if _, err := b.PutUser("test", access.User{ID: user, Name: user, Enabled: true}, access.AllFields); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.AddCredential(user, access.Credential{Type: "card", Card: card}); err != nil {
+	if _, err := b.AddCredential("test", user, access.Credential{Type: "card", Card: card}); err != nil {
 		t.Fatal(err)
 	}
 	if pin != "" {
-		if err := b.SetPIN(user, pin); err != nil {
+		if err := b.SetPIN("test", user, pin); err != nil {
 			t.Fatal(err)
 		}
 	}

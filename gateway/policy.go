@@ -239,3 +239,19 @@ func (g *Gateway) doorFault(d *doorUnit, what string, err error) {
 	g.appendEvent(access.Event{Type: typeDoorFault, Name: "Door Output Fault", Door: d.name, Reader: d.reader,
 		Detail: what + ": " + strings.TrimPrefix(err.Error(), "door "+d.name+": ")})
 }
+
+// audit journals a change to the user table or the policy made by actor:
+// ev carries the user or door it concerns, name says what kind of change,
+// detail what changed. Never a PIN.
+func (g *Gateway) audit(actor, name string, ev access.Event, detail string) {
+	ev.Type, ev.Name, ev.Actor = access.TypeAudit, name, actor
+	ev.Detail = detail
+	if actor != "" {
+		if ev.Detail != "" {
+			ev.Detail = "by " + actor + ": " + ev.Detail
+		} else {
+			ev.Detail = "by " + actor
+		}
+	}
+	g.appendEvent(ev)
+}

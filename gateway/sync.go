@@ -46,7 +46,7 @@ func localBrokerActor(username string) string {
 // onSyncApplied journals the audit event of an applied changeset. It runs
 // on the inbox's worker, before the ack goes out.
 func (g *Gateway) onSyncApplied(actor string, ack changeset.Ack) {
-	g.appendEvent(access.Event{Type: TypeSyncApplied, Name: NameSyncApplied, Detail: fmt.Sprintf(
+	g.appendEvent(access.Event{Type: TypeSyncApplied, Name: NameSyncApplied, Actor: actor, Detail: fmt.Sprintf(
 		"revision %d applied by %s: %d users, %d credentials, %d PINs",
 		ack.Revision, actor, ack.Counts.Users, ack.Counts.Credentials, ack.Counts.PINs)})
 }
@@ -59,7 +59,7 @@ func (g *Gateway) resetSync(actor string, rev uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.appendEvent(access.Event{Type: TypeSyncReset, Name: NameSyncReset, Detail: fmt.Sprintf(
+	g.appendEvent(access.Event{Type: TypeSyncReset, Name: NameSyncReset, Actor: actor, Detail: fmt.Sprintf(
 		"sync revision reset from %d to %d by %s", from, rev, actor)})
 	b := changeset.MarshalAck(ack)
 	g.publishLocalAck(b)

@@ -49,11 +49,11 @@ func (g *Gateway) onReaderEvent(ev reader.Event) {
 
 // testPulse unlocks a door for its configured time at a technician's
 // request, and says so in the journal.
-func (g *Gateway) testPulse(d *doorUnit) error {
+func (g *Gateway) testPulse(actor string, d *doorUnit) error {
 	if err := d.door.Unlock(0); err != nil {
 		return err
 	}
-	g.appendEvent(access.Event{Type: "door.test_pulse", Name: "Door Test Pulse", Door: d.name, Reader: d.reader})
+	g.appendEvent(access.Event{Type: "door.test_pulse", Name: "Door Test Pulse", Door: d.name, Reader: d.reader, Actor: actor})
 	return nil
 }
 

@@ -84,26 +84,26 @@ func TestSimFramesAreWiegands(t *testing.T) {
 func TestPINRules(t *testing.T) {
 	b := New(nil)
 	for _, id := range []string{"u1", "u2"} {
-		if _, err := b.PutUser(access.User{ID: id, Name: id, Enabled: true}); err != nil {
+		if _, err := b.PutUser("test", access.User{ID: id, Name: id, Enabled: true}, access.AllFields); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.SetPIN("u1", "2468"); err != nil {
+	if err := b.SetPIN("test", "u1", "4826"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SetPIN("u2", "2468"); !errors.Is(err, access.ErrPINInUse) {
+	if err := b.SetPIN("test", "u2", "4826"); !errors.Is(err, access.ErrPINInUse) {
 		t.Errorf("R3: got %v, want ErrPINInUse", err)
 	}
-	if err := b.SetPIN("u1", "13579"); err != nil { // R1: replaces, frees 2468
+	if err := b.SetPIN("test", "u1", "13579"); err != nil { // R1: replaces, frees 2468
 		t.Fatal(err)
 	}
-	if err := b.SetPIN("u2", "2468"); err != nil {
+	if err := b.SetPIN("test", "u2", "4826"); err != nil {
 		t.Errorf("a replaced PIN is free again: got %v", err)
 	}
-	if err := b.SetPIN("u2", "12"); !errors.Is(err, access.ErrPINLength) {
+	if err := b.SetPIN("test", "u2", "12"); !errors.Is(err, access.ErrPINLength) {
 		t.Errorf("R2: got %v, want ErrPINLength", err)
 	}
-	if _, err := b.GeneratePIN("nobody", 6); !errors.Is(err, access.ErrNotFound) {
+	if _, err := b.GeneratePIN("test", "nobody", 6); !errors.Is(err, access.ErrNotFound) {
 		t.Errorf("unknown user: got %v, want ErrNotFound", err)
 	}
 }

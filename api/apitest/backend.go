@@ -32,6 +32,7 @@ type Backend struct {
 	engine  *access.Engine
 
 	mu       sync.Mutex // guards everything below
+	policy   *access.Table
 	users    map[string]*user
 	pins     map[string]string // PIN → user id
 	cards    map[access.CardKey]access.Credential
@@ -79,6 +80,7 @@ func New(now func() time.Time) *Backend {
 		doors:   make(map[string]*api.DoorStatus),
 		readers: make(map[string]*api.ReaderStatus),
 		healthy: true,
+		policy:  access.NewTable(),
 		uplink:  api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
 	}
 	e, err := access.NewEngine(access.EngineConfig{Directory: directory{b}, Readers: Readers})
@@ -225,25 +227,50 @@ func (b *Backend) Healthy() bool {
 	return b.healthy
 }
 
-// PutUser implements api.Backend.
-func (b *Backend) PutUser(u access.User) (bool, error) {
+// PutUser implements api.Backend. Its rules are the store's: fields not
+// set keep their values (or take access's defaults on a new user), and the
+// levels must exist in the policy table (access.Table.CheckUserLevels).
+func (b *Backend) PutUser(actor string, u access.User, set access.UserFields) (bool, error) {
 	if err := access.CheckID(u.ID); err != nil {
 		return false, fmt.Errorf("apitest: put user: %w: %w", api.ErrInvalid, err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if old, ok := b.users[u.ID]; ok {
-		if u.Levels == nil {
-			u.Levels = old.u.Levels
-		}
-		old.u = u
-		return false, nil
-	}
-	if u.Levels == nil {
+	old, exists := b.users[u.ID]
+	switch {
+	case set&access.FieldLevels != 0:
+	case exists:
+		u.Levels = old.u.Levels
+	default:
 		u.Levels = access.DefaultLevels()
 	}
+	if set&access.FieldEnabled == 0 {
+		u.Enabled = !exists || old.u.Enabled
+	}
+	if set&access.FieldOverride == 0 {
+		u.Override = exists && old.u.Override
+	}
+	if u.Levels == nil {
+		u.Levels = access.DefaultLevels() // nil is the default, [] no door
+	}
+	if err := b.policy.CheckUserLevels(u.Levels); err != nil {
+		return false, fmt.Errorf("apitest: put user %q: %w", u.ID, err)
+	}
+	u.Levels = slices.Sorted(slices.Values(u.Levels))
+	if exists {
+		old.u = u
+		b.auditLocked(actor, "User Updated", u.ID)
+		return false, nil
+	}
 	b.users[u.ID] = &user{u: u}
+	b.auditLocked(actor, "User Added", u.ID)
 	return true, nil
+}
+
+// auditLocked journals a change as the gateway does: an audit event
+// naming the actor.
+func (b *Backend) auditLocked(actor, name, user string) {
+	b.emitLocked(access.Event{Type: access.TypeAudit, Name: name, User: user, Actor: actor})
 }
 
 // User implements api.Backend.
@@ -258,7 +285,7 @@ func (b *Backend) User(id string) (api.UserView, error) {
 }
 
 // DeleteUser implements api.Backend.
-func (b *Backend) DeleteUser(id string) error {
+func (b *Backend) DeleteUser(actor, id string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[id]
@@ -271,12 +298,13 @@ func (b *Backend) DeleteUser(id string) error {
 		delete(b.credIDs, c.ID)
 	}
 	delete(b.users, id)
+	b.auditLocked(actor, "User Deleted", id)
 	return nil
 }
 
 // SetPIN implements api.Backend.
-func (b *Backend) SetPIN(userID, pin string) error {
-	if err := access.ValidatePIN(pin); err != nil {
+func (b *Backend) SetPIN(actor, userID, pin string) error {
+	if err := access.CheckCustomPIN(pin); err != nil {
 		return fmt.Errorf("apitest: set pin of %q: %w", userID, err)
 	}
 	b.mu.Lock()
@@ -289,6 +317,7 @@ func (b *Backend) SetPIN(userID, pin string) error {
 		return fmt.Errorf("apitest: set pin of %q: %w", userID, access.ErrPINInUse)
 	}
 	b.setPINLocked(u, pin)
+	b.auditLocked(actor, "PIN Set", userID)
 	return nil
 }
 
@@ -299,7 +328,7 @@ func (b *Backend) setPINLocked(u *user, pin string) {
 }
 
 // GeneratePIN implements api.Backend.
-func (b *Backend) GeneratePIN(userID string, length int) (string, error) {
+func (b *Backend) GeneratePIN(actor, userID string, length int) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[userID]
@@ -311,11 +340,12 @@ func (b *Backend) GeneratePIN(userID string, length int) (string, error) {
 		return "", fmt.Errorf("apitest: generate pin for %q: %w", userID, err)
 	}
 	b.setPINLocked(u, pin)
+	b.auditLocked(actor, "PIN Generated", userID)
 	return pin, nil
 }
 
 // ClearPIN implements api.Backend.
-func (b *Backend) ClearPIN(userID string) error {
+func (b *Backend) ClearPIN(actor, userID string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[userID]
@@ -324,11 +354,12 @@ func (b *Backend) ClearPIN(userID string) error {
 	}
 	delete(b.pins, u.pin)
 	u.pin = ""
+	b.auditLocked(actor, "PIN Cleared", userID)
 	return nil
 }
 
 // AddCredential implements api.Backend.
-func (b *Backend) AddCredential(userID string, c access.Credential) (access.Credential, error) {
+func (b *Backend) AddCredential(actor, userID string, c access.Credential) (access.Credential, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[userID]
@@ -350,6 +381,7 @@ func (b *Backend) AddCredential(userID string, c access.Credential) (access.Cred
 	b.cards[c.Card] = c
 	b.credIDs[c.ID] = true
 	u.creds = append(u.creds, c)
+	b.auditLocked(actor, "Card Added", userID)
 	return c, nil
 }
 
@@ -464,13 +496,102 @@ const (
 )
 
 // PulseDoor implements api.Backend.
-func (b *Backend) PulseDoor(door string) error {
+func (b *Backend) PulseDoor(actor, door string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.doors[door]; !ok {
 		return fmt.Errorf("apitest: pulse door %q: %w", door, access.ErrNotFound)
 	}
 	b.pulses = append(b.pulses, door)
-	b.emitLocked(access.Event{Type: TypeDoor, Name: NameDoorTestPulse, Door: door})
+	b.emitLocked(access.Event{Type: TypeDoor, Name: NameDoorTestPulse, Door: door, Actor: actor})
 	return nil
+}
+
+// Policy implements api.Backend.
+func (b *Backend) Policy() *access.Table {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.policy.Clone()
+}
+
+// changePolicy runs one change of the policy on a copy of the table, with
+// access.Table's rules, and keeps the copy when it succeeds, as the store
+// does.
+func (b *Backend) changePolicy(actor, name string, fn func(t *access.Table) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.policy.Clone()
+	if err := fn(t); err != nil {
+		return fmt.Errorf("apitest: %w", err)
+	}
+	b.policy = t
+	b.auditLocked(actor, name, "")
+	b.engine.SetPolicy(t)
+	return nil
+}
+
+func (b *Backend) has(m func(t *access.Table) bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return m(b.policy)
+}
+
+// PutSchedule implements api.Backend.
+func (b *Backend) PutSchedule(actor string, s access.Schedule) (bool, error) {
+	exists := b.has(func(t *access.Table) bool { _, ok := t.Schedules[s.ID]; return ok })
+	return !exists, b.changePolicy(actor, "Schedule Saved", func(t *access.Table) error { return t.PutSchedule(s) })
+}
+
+// DeleteSchedule implements api.Backend.
+func (b *Backend) DeleteSchedule(actor, id string) error {
+	return b.changePolicy(actor, "Schedule Deleted", func(t *access.Table) error { return t.DeleteSchedule(id) })
+}
+
+// PutHoliday implements api.Backend.
+func (b *Backend) PutHoliday(actor string, h access.Holiday) (bool, error) {
+	exists := b.has(func(t *access.Table) bool { _, ok := t.Holidays[h.ID]; return ok })
+	return !exists, b.changePolicy(actor, "Holiday Saved", func(t *access.Table) error { return t.PutHoliday(h) })
+}
+
+// DeleteHoliday implements api.Backend.
+func (b *Backend) DeleteHoliday(actor, id string) error {
+	return b.changePolicy(actor, "Holiday Deleted", func(t *access.Table) error { return t.DeleteHoliday(id) })
+}
+
+// PutLevel implements api.Backend.
+func (b *Backend) PutLevel(actor string, l access.Level) (bool, error) {
+	exists := b.has(func(t *access.Table) bool { _, ok := t.Levels[l.ID]; return ok })
+	return !exists, b.changePolicy(actor, "Level Saved", func(t *access.Table) error { return t.PutLevel(l, b.engine.Site()) })
+}
+
+// DeleteLevel implements api.Backend.
+func (b *Backend) DeleteLevel(actor, id string) error {
+	return b.changePolicy(actor, "Level Deleted", func(t *access.Table) error { return t.DeleteLevel(id, b.holdersLocked(id)) })
+}
+
+// holdersLocked counts the users holding a level; b.mu is held.
+func (b *Backend) holdersLocked(id string) int {
+	n := 0
+	for _, u := range b.users {
+		if slices.Contains(u.u.Levels, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// SetDoorPolicy implements api.Backend.
+func (b *Backend) SetDoorPolicy(actor string, p access.DoorPolicy) error {
+	return b.changePolicy(actor, "Door Policy Set", func(t *access.Table) error { return t.PutDoorPolicy(p, b.engine.Site()) })
+}
+
+// SetOverride implements api.Backend.
+func (b *Backend) SetOverride(actor string, o access.Override) (bool, error) {
+	exists := b.has(func(t *access.Table) bool { _, ok := t.Overrides[o.ID]; return ok })
+	return !exists, b.changePolicy(actor, "Override Set", func(t *access.Table) error { return t.SetOverride(o, b.engine.Site()) })
+}
+
+// ClearOverride implements api.Backend.
+func (b *Backend) ClearOverride(actor, id string) error {
+	return b.changePolicy(actor, "Override Cleared", func(t *access.Table) error { return t.ClearOverride(id) })
 }

@@ -50,6 +50,7 @@ func RunContract(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"cards", contractCards},
 		{"status, doors and events", contractStatus},
 		{"simulator", contractSim},
+		{"access policy", contractPolicy},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -90,6 +91,9 @@ type step struct {
 	role               api.Role // zero: admin
 	status             int
 	code               string // the error code, for error answers
+	// says, when set, is a part of the error's message: the field a
+	// policy error names, say.
+	says string
 	// check, when set, checks the answer's body.
 	check func(t *testing.T, body []byte)
 }
@@ -134,6 +138,9 @@ func (c *contract) do(t *testing.T, s step) []byte {
 		var doc api.ErrorDoc
 		if err := json.Unmarshal(body, &doc); err != nil || doc.Error.Code != s.code || doc.Error.Message == "" {
 			t.Fatalf("got %s, want an error document with code %q and a message", body, s.code)
+		}
+		if !strings.Contains(doc.Error.Message, s.says) {
+			t.Fatalf("got message %q, want it to say %q", doc.Error.Message, s.says)
 		}
 	}
 	if s.check != nil {
@@ -466,4 +473,86 @@ func contractSim(c *contract) {
 		step{method: "POST", path: "/api/v1/sim/doors/front/contact", body: `{"open":false}`, status: 202},
 		step{method: "POST", path: "/api/v1/sim/doors/attic/contact", body: `{"open":true}`, status: 404, code: api.CodeNotFound},
 	)
+}
+
+// contractPolicy is the access policy's routes and their errors, and the
+// user fields they bring (levels, override, an enabled flag an update
+// keeps).
+func contractPolicy(c *contract) {
+	office := `{"name":"Office","intervals":[{"days":["mon","tue","wed","thu","fri"],"start":"08:00","end":"18:00","holidays":[]}]}`
+	hasLevels := func(levels []string, override, enabled bool) func(t *testing.T, body []byte) {
+		return func(t *testing.T, body []byte) {
+			t.Helper()
+			var got api.UserDoc
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("%v in %s", err, body)
+			}
+			if !slices.Equal(got.Levels, levels) || got.Override != override || got.Enabled != enabled {
+				t.Errorf("user levels %v override %v enabled %v, want %v %v %v", got.Levels, got.Override, got.Enabled, levels, override, enabled)
+			}
+		}
+	}
+	c.run(
+		step{method: "GET", path: "/api/v1/schedules", status: 200, check: isJSON(`{"schedules":[]}`)},
+		step{method: "PUT", path: "/api/v1/schedules/office", body: office, status: 201},
+		step{method: "PUT", path: "/api/v1/schedules/office", body: office, status: 200},
+		step{method: "GET", path: "/api/v1/schedules/office", role: api.RoleTechnician, status: 200,
+			check: isJSON(`{"id":"office","name":"Office","intervals":[{"days":["mon","tue","wed","thu","fri"],"start":"08:00","end":"18:00","holidays":[]}]}`)},
+		step{method: "PUT", path: "/api/v1/schedules/night", body: `{"intervals":[{"days":["mon"],"start":"22:00","end":"25:00","holidays":[]}]}`,
+			status: 422, code: api.CodeInvalid, says: "intervals[0].end"},
+		step{method: "PUT", path: "/api/v1/schedules/night", body: `{"intervals":[{"days":["mon","mun"],"start":"22:00","end":"24:00"}]}`,
+			status: 422, code: api.CodeInvalid, says: "intervals[0].days[1]"},
+		step{method: "PUT", path: "/api/v1/schedules/always", body: `{"intervals":[]}`, status: 422, code: api.CodeInvalid, says: "built in"},
+		step{method: "PUT", path: "/api/v1/schedules/x", body: `{"name":"X"}`, status: 422, code: api.CodeInvalid, says: "intervals"},
+		step{method: "PUT", path: "/api/v1/schedules/x", body: office, role: api.RoleTechnician, status: 403, code: api.CodeForbidden},
+		step{method: "PUT", path: "/api/v1/holidays/ny", body: `{"name":"New Year","date":"2027-01-01","type":1}`, status: 201},
+		step{method: "PUT", path: "/api/v1/holidays/bad", body: `{"date":"2027-02-30","type":1}`, status: 422, code: api.CodeInvalid, says: "date"},
+		step{method: "GET", path: "/api/v1/holidays", status: 200, check: isJSON(`{"holidays":[{"id":"ny","name":"New Year","date":"2027-01-01","type":1}]}`)},
+		step{method: "PUT", path: "/api/v1/levels/staff", body: `{"name":"Staff","doors":[{"door":"front","schedule":"office"},{"door":"side","schedule":"always"}]}`, status: 201},
+		step{method: "PUT", path: "/api/v1/levels/lobby", body: `{"doors":[{"door":"lobby","schedule":"always"}]}`,
+			status: 422, code: api.CodeInvalid, says: "doors[0].door"},
+		step{method: "PUT", path: "/api/v1/levels/night", body: `{"doors":[{"door":"side","schedule":"night"}]}`,
+			status: 422, code: api.CodeInvalid, says: "doors[0].schedule"},
+		step{method: "PUT", path: "/api/v1/users/ct-p1", body: `{"name":"Ann","levels":["staff"],"override":true}`, status: 201,
+			check: hasLevels([]string{"staff"}, true, true)},
+		step{method: "PUT", path: "/api/v1/users/ct-p1", body: `{"name":"Ann","enabled":false}`, status: 200,
+			check: hasLevels([]string{"staff"}, true, false)},
+		step{method: "PUT", path: "/api/v1/users/ct-p1", body: `{"name":"Ann B"}`, status: 200,
+			check: hasLevels([]string{"staff"}, true, false)}, // an update without enabled keeps a user disabled
+		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","levels":["boss"]}`, status: 422, code: api.CodeInvalid, says: "levels[0]"},
+		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","levels":[]}`, status: 201, check: hasLevels([]string{}, false, true)},
+		step{method: "DELETE", path: "/api/v1/schedules/office", status: 409, code: api.CodeInUse, says: `level "staff"`},
+		step{method: "DELETE", path: "/api/v1/levels/staff", status: 409, code: api.CodeInUse, says: "1 users"},
+		step{method: "PUT", path: "/api/v1/doors/front/policy", body: `{"modes":[{"schedule":"office","mode":"unlocked","first_in":"staff"}]}`, status: 200},
+		step{method: "GET", path: "/api/v1/doors/front/policy", role: api.RoleTechnician, status: 200,
+			check: isJSON(`{"door":"front","modes":[{"schedule":"office","mode":"unlocked","first_in":"staff"}]}`)},
+		step{method: "PUT", path: "/api/v1/doors/garage/policy", body: `{"modes":[{"schedule":"office","mode":"card_or_pin"}]}`,
+			status: 422, code: api.CodeInvalid, says: "modes[0].mode"},
+		step{method: "DELETE", path: "/api/v1/doors/front/policy", status: 204},
+		step{method: "GET", path: "/api/v1/doors/front/policy", status: 200, check: isJSON(`{"door":"front","modes":[]}`)},
+		step{method: "PUT", path: "/api/v1/overrides/lockdown", body: `{"doors":["*"],"mode":"lockdown","until":null}`, status: 201},
+		step{method: "PUT", path: "/api/v1/overrides/bad", body: `{"doors":["*"],"mode":"open","until":null}`, status: 422, code: api.CodeInvalid, says: "mode"},
+		step{method: "PUT", path: "/api/v1/overrides/bad", body: `{"doors":["*"],"mode":"locked","until":"18:00"}`, status: 422, code: api.CodeInvalid, says: "until"},
+		step{method: "GET", path: "/api/v1/overrides", status: 200, check: isJSON(`{"overrides":[{"id":"lockdown","doors":["*"],"mode":"lockdown","until":null}]}`)},
+		step{method: "DELETE", path: "/api/v1/overrides/lockdown", status: 204},
+		step{method: "DELETE", path: "/api/v1/overrides/lockdown", status: 404, code: api.CodeNotFound},
+		step{method: "DELETE", path: "/api/v1/holidays/ny", status: 204},
+	)
+}
+
+// isJSON checks that an answer is the JSON want, whatever its spacing.
+func isJSON(want string) func(t *testing.T, body []byte) {
+	return func(t *testing.T, body []byte) {
+		t.Helper()
+		var g, w any
+		if err := json.Unmarshal(body, &g); err != nil {
+			t.Fatalf("%v in %s", err, body)
+		}
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			panic(err)
+		}
+		if diff := cmp.Diff(w, g); diff != "" {
+			t.Errorf("answer (-want +got):\n%s", diff)
+		}
+	}
 }

@@ -83,9 +83,9 @@ func TestCommands(t *testing.T) {
 		{[]string{"sim", "keys", "side", "48291573"}, 0, `^pressed 8 keys on reader side\n$`, ""},
 		{[]string{"sim", "door", "front", "open"}, 0, `^door front open\n$`, ""},
 		{[]string{"sim", "door", "front", "ajar"}, 2, ``, `must be one of "open","closed"`},
-		{[]string{"events", "tail", "-n", "3"}, 0, `^2  \S+  access.granted  Grant Access - Card  reader=garage  door=garage  user=u1  credential=c1\n3  \S+  access.granted  Grant Access - PIN  reader=side  door=side  user=u1\n4  \S+  door.contact  Door Opened  door=front\n$`, ""},
-		{[]string{"events", "tail", "--after", "3"}, 0, `^4  \S+  door.contact  Door Opened  door=front\n$`, ""},
-		{[]string{"status"}, 0, `(?s)gateway gw-test, version 1.0.0, up 0s, clock synchronised\n.*front +locked +off +none +open +none\n.*garage +RP40 +card_only +26 bits H10301 1/100 +none\n.*side +RPK40 +card_or_pin +key press +none\n.*journal 4 events, 4 undelivered; sync revision 0`, ""},
+		{[]string{"events", "tail", "-n", "3"}, 0, `^10  \S+  access.granted  Grant Access - Card  reader=garage  door=garage  user=u1  credential=c1\n11  \S+  access.granted  Grant Access - PIN  reader=side  door=side  user=u1\n12  \S+  door.contact  Door Opened  door=front\n$`, ""},
+		{[]string{"events", "tail", "--after", "11"}, 0, `^12  \S+  door.contact  Door Opened  door=front\n$`, ""},
+		{[]string{"status"}, 0, `(?s)gateway gw-test, version 1.0.0, up 0s, clock synchronised\n.*front +locked +off +none +open +none\n.*garage +RP40 +card_only +26 bits H10301 1/100 +none\n.*side +RPK40 +card_or_pin +key press +none\n.*journal 12 events, 12 undelivered; sync revision 0`, ""},
 		{[]string{"user", "rm", "u2"}, 0, `^removed user u2\n$`, ""},
 		{[]string{"user", "rm", "u2"}, 1, ``, `^lintel: not_found: `},
 	}
@@ -107,7 +107,7 @@ func TestCommands(t *testing.T) {
 
 func TestPINFromStdin(t *testing.T) {
 	g := newGateway(t)
-	if _, err := g.backend.PutUser(access.User{ID: "u1", Name: "Ada", Enabled: true}); err != nil {
+	if _, err := g.backend.PutUser("test", access.User{ID: "u1", Name: "Ada", Enabled: true}, access.AllFields); err != nil {
 		t.Fatal(err)
 	}
 	c, err := (&cli.Globals{Addr: g.url, Token: g.token}).Client()

@@ -104,7 +104,9 @@ func TestClient(t *testing.T) {
 	}
 	var names []string
 	for _, ev := range page.Events {
-		names = append(names, ev.Name)
+		if ev.Type != access.TypeAudit { // the changes above journal audit events too
+			names = append(names, ev.Name)
+		}
 	}
 	wantNames := []string{access.NameGrantCard, access.NameDenyCardPINNotFound, apitest.NameDoorOpened, apitest.NameDoorTestPulse}
 	if diff := cmp.Diff(wantNames, names); diff != "" {
@@ -112,8 +114,8 @@ func TestClient(t *testing.T) {
 	}
 
 	st, err := c.Status(ctx)
-	if err != nil || st.GatewayID != apitest.GatewayID || st.Journal.Last != 4 {
-		t.Errorf("Status: got %+v %v, want gateway %s with 4 events", st, err, apitest.GatewayID)
+	if err != nil || st.GatewayID != apitest.GatewayID || st.Journal.Last != uint64(len(page.Events)) {
+		t.Errorf("Status: got %+v %v, want gateway %s with %d events", st, err, apitest.GatewayID, len(page.Events))
 	}
 
 	ack, code, err := c.SyncChanges(ctx, []byte(`{"revision":3}`))

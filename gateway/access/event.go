@@ -22,6 +22,10 @@ type Event struct {
 	Door       string `json:"door,omitempty"`
 	User       string `json:"user,omitempty"`
 	Credential string `json:"credential,omitempty"`
+	// Actor is who made a change an event records (an audit event, a
+	// test pulse, an override): an API token's name, "portal", or
+	// "local-broker:<username>".
+	Actor string `json:"actor,omitempty"`
 	// Detail is a short, secret-free explanation for technicians.
 	Detail string `json:"detail,omitempty"`
 }

@@ -119,9 +119,14 @@ func under(parent string, err error) error {
 func index(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
 
 // CheckName checks a display name of a user or a policy object: at most
-// MaxNameBytes bytes of UTF-8, without control characters or the
-// invisible format characters (bidi overrides, zero-width marks) that make
-// a name read differently from what it holds.
+// MaxNameBytes bytes of UTF-8, without control characters, line or
+// paragraph separators, or the invisible format characters (category Cf:
+// bidi embeddings, overrides and isolates, zero-width spaces, the soft
+// hyphen, the byte-order mark) that make a name on the status page and in
+// the activity log read as something it is not. The zero-width non-joiner
+// and joiner (U+200C, U+200D) are allowed: Persian, the Indic scripts and
+// emoji sequences need them to spell names. Every path that takes a name
+// (API, CLI, changesets, the store) calls it.
 func CheckName(name string) error {
 	if len(name) > MaxNameBytes {
 		return invalidf("name is %d bytes long, at most %d allowed", len(name), MaxNameBytes)
@@ -130,8 +135,10 @@ func CheckName(name string) error {
 		return invalidf("name is not valid UTF-8")
 	}
 	for i, r := range name {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return invalidf("name has an invisible or control character (U+%04X) at byte %d", r, i)
+		switch {
+		case r == '\u200c' || r == '\u200d':
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == '\u2028', r == '\u2029':
+			return invalidf("name has an invisible or control character (U+%04X) at byte %d, which could make it display as something else", r, i)
 		}
 	}
 	return nil

@@ -26,6 +26,20 @@ type User struct {
 	Override bool `json:"override,omitempty"`
 }
 
+// UserFields says which of a user's optional fields a change sets. On an
+// existing user the fields not set keep their values; on a new one they
+// take their defaults: enabled, DefaultLevels, no override.
+type UserFields uint8
+
+// The optional fields of a user.
+const (
+	FieldEnabled UserFields = 1 << iota
+	FieldLevels
+	FieldOverride
+	// AllFields sets every field from the user given.
+	AllFields = FieldEnabled | FieldLevels | FieldOverride
+)
+
 // Validity says whether the user may be granted access at now: "" when they
 // may, or the reason they may not (one of the Deny names).
 func (u User) Validity(now time.Time) string {

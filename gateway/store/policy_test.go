@@ -91,7 +91,7 @@ func TestPolicyChangeAllOrNothing(t *testing.T) {
 func TestUserLevels(t *testing.T) {
 	s := storetest.New(t)
 	putPolicy(t, s)
-	put := func(u access.User, set store.UserFields) error {
+	put := func(u access.User, set access.UserFields) error {
 		return s.Update(func(tx *store.Tx) error { _, err := tx.UpsertUser(u, set); return err })
 	}
 	get := func(id string) access.User {

@@ -286,18 +286,12 @@ func (tx *Tx) User(id string) (UserRecord, error) {
 	return st.record(), nil
 }
 
-// UserFields says which of a user's optional fields an upsert sets. On an
-// existing user the fields not set keep their values; on a new one they
-// take their defaults: enabled, the default levels (["all"]), no override.
-type UserFields uint8
-
-// The optional fields of a user.
+// The optional fields of a user an upsert sets: see access.UserFields.
 const (
-	FieldEnabled UserFields = 1 << iota
-	FieldLevels
-	FieldOverride
-	// AllFields sets every field from the user given.
-	AllFields = FieldEnabled | FieldLevels | FieldOverride
+	FieldEnabled  = access.FieldEnabled
+	FieldLevels   = access.FieldLevels
+	FieldOverride = access.FieldOverride
+	AllFields     = access.AllFields
 )
 
 // PutUser creates a user or updates them, setting every field from u but
@@ -313,10 +307,10 @@ func (tx *Tx) PutUser(u access.User) (created bool, err error) {
 }
 
 // UpsertUser creates a user or updates their name and validity and the
-// fields set names (see [UserFields]); their PIN and credentials stay. The
+// fields set names (see access.UserFields); their PIN and credentials stay. The
 // levels must exist in the policy table. created reports whether the user
 // is new.
-func (tx *Tx) UpsertUser(u access.User, set UserFields) (created bool, err error) {
+func (tx *Tx) UpsertUser(u access.User, set access.UserFields) (created bool, err error) {
 	if err := tx.check(); err != nil {
 		return false, fmt.Errorf("store: put user %q: %w", u.ID, err)
 	}
@@ -334,10 +328,7 @@ func (tx *Tx) UpsertUser(u access.User, set UserFields) (created bool, err error
 	if set&FieldOverride == 0 {
 		u.Override = exists && old.user.Override
 	}
-	if u.Levels == nil {
-		u.Levels = []string{}
-	}
-	u, err = checkUser(u)
+	u, err = checkUser(u) // nil levels: the default; [] none
 	if err != nil {
 		return false, fmt.Errorf("store: put user: %w", err)
 	}
