@@ -228,6 +228,17 @@ func (s *Server) ClientCert(name string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+// Pid is the running mosquitto's process id, or 0 while it is stopped, for
+// tests that measure it (its memory in /proc).
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Addr is the broker's host:port, e.g. "127.0.0.1:41883". It stays the same
 // across Restart.
 func (s *Server) Addr() string { return s.addr }

@@ -297,8 +297,14 @@ func TestKillThenRestart(t *testing.T) {
 	if _, err := connect(t, srv.URL(), "while-killed", "", ""); err == nil {
 		t.Fatal("connect after Kill succeeded, want refused")
 	}
+	if srv.Pid() != 0 {
+		t.Errorf("Pid() = %d after Kill, want 0", srv.Pid())
+	}
 	srv.Kill() // a second Kill does nothing
 	srv.Restart()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", srv.Pid())); srv.Pid() == 0 || err != nil {
+		t.Errorf("Pid() = %d after Restart: %v", srv.Pid(), err)
+	}
 	sub := subscribe(t, mustConnect(t, srv.URL(), "sub", "", ""), "k/#")
 	publish(t, mustConnect(t, srv.URL(), "pub", "", ""), "k/1", "back")
 	receive(t, sub, "back")

@@ -25,8 +25,10 @@
 //
 // A resend from a revision older than the history, or one the portal never
 // made (a gateway whose data was wiped comes back at 0), is a snapshot
-// from [SyncConfig.Snapshot]. A resend is not repeated within RetryAfter
-// (three gap acks for one loss make one resend), and [Syncer.Retry] resends
+// from [SyncConfig.Snapshot]. A resend for a gap is not repeated within
+// RetryAfter (three gap acks for one loss make one resend); one for a
+// current ack always goes out, since a gateway's session is clean and
+// nothing sent before its connect reached it. [Syncer.Retry] resends
 // what went unanswered for RetryAfter, for a changeset lost on its way to
 // a gateway that stayed connected and so sends no current ack. An applied,
 // duplicate or refused ack older than one already taken is ignored, so
@@ -45,9 +47,13 @@
 // and subscribes, with a persistent session, to lintel/v1/+/sync/acks
 // with a plain subscription: acks are few, one subscriber sees each
 // gateway's acks in the order it sent them, and the broker keeps them
-// while the portal is away. It hands acks to the Syncer one at a time on a
-// goroutine of its own, never on paho's, since a resend from there would
-// wait for a PUBACK that paho cannot deliver while its handler is busy.
+// while the portal is away. It hands acks to the Syncer on goroutines of
+// its own, never on paho's, since a resend from there would wait for a
+// PUBACK that paho cannot deliver while its handler is busy; there are 16,
+// each for the gateways hashed to it, so that one gateway's acks are taken
+// in order while the resends a fleet's reconnect asks for wait for their
+// PUBACKs side by side (in build/fleet, one at a time made the last of 200
+// gateways wait 30 s for its resend).
 //
 // # Taking events: Ingester and Sequencer
 //
@@ -77,10 +83,13 @@
 // event id is "<gateway>-<seq>", so this is de-duplication by event id)
 // and is dropped; the expected event is handled, with any that arrived
 // early and now follow on; an event above it waits. If the missing event
-// has not come within [SequencerConfig.GapTimeout] (a shared subscription
-// reorders by milliseconds, so by then the broker has dropped it), the
-// missing range is given up, reported to Lost, and what follows is
-// handled. A portal that persists each gateway's last handled seq gives it
+// has not come within [SequencerConfig.GapTimeout], the missing range is
+// given up, reported to Lost, and what follows is handled; should one of
+// them arrive after all, it goes to Late, once. A shared subscription
+// usually reorders by milliseconds, but one worker can fall behind the
+// others by much more when the portal is short of CPU: in build/fleet, 200
+// gateways and the portal on 2 cores, more than 5 s, so the default is
+// 30 s. A portal that persists each gateway's last handled seq gives it
 // back through Start after a restart.
 //
 // A Sequencer orders events within one process. When several portal

@@ -112,6 +112,7 @@ type worker struct {
 	id string
 
 	connects, received, malformed atomic.Uint64
+	ready                         atomic.Bool // connected and subscribed
 
 	// mu guards live and gateways.
 	mu       sync.Mutex
@@ -197,8 +198,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	for _, w := range in.workers {
 		wg.Go(func() {
 			keep(ctx, in.cfg.MQTT, w.id, session{
-				up:       w.subscribe,
 				live:     w.setLive,
+				up:       w.subscribe,
+				ready:    w.ready.Store,
 				handler:  func(_ mqtt.Client, m mqtt.Message) { w.take(ctx, m) },
 				connects: &w.connects,
 			}, in.log)
@@ -260,7 +262,7 @@ func (in *Ingester) Stats() []WorkerStats {
 	out := make([]WorkerStats, len(in.workers))
 	for i, w := range in.workers {
 		w.mu.Lock()
-		out[i] = WorkerStats{ClientID: w.id, Connected: w.live != nil, Gateways: len(w.gateways)}
+		out[i] = WorkerStats{ClientID: w.id, Connected: w.ready.Load(), Gateways: len(w.gateways)}
 		w.mu.Unlock()
 		out[i].Connects, out[i].Received, out[i].Malformed = w.connects.Load(), w.received.Load(), w.malformed.Load()
 	}
@@ -270,10 +272,7 @@ func (in *Ingester) Stats() []WorkerStats {
 // Ready says whether every worker is connected and subscribed.
 func (in *Ingester) Ready() bool {
 	for _, w := range in.workers {
-		w.mu.Lock()
-		up := w.live != nil
-		w.mu.Unlock()
-		if !up {
+		if !w.ready.Load() {
 			return false
 		}
 	}

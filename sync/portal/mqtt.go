@@ -72,12 +72,17 @@ var ErrNotConnected = errors.New("portal: not connected to the broker")
 
 // session is one connection's lifetime hooks for keep.
 type session struct {
-	// up is called on every connect, before the connection is published as
-	// live, to subscribe. An error drops the connection and retries.
-	up func(ctx context.Context, c mqtt.Client) error
-	// live, when set, is told of the client while it is connected, and of
-	// nil when it is not.
+	// live, when set, is told of the client as soon as it is connected,
+	// and of nil when it is not: a publish may go out at once, even while
+	// up subscribes (a resumed session's queued messages may arrive and
+	// ask for one before up is done).
 	live func(mqtt.Client)
+	// up is called on every connect, to subscribe. An error drops the
+	// connection and retries.
+	up func(ctx context.Context, c mqtt.Client) error
+	// ready, when set, is told true once up has succeeded, and false when
+	// the connection is gone.
+	ready func(bool)
 	// handler takes every message, whatever subscription it came by, and
 	// also those the broker sends before up has subscribed again (a
 	// resumed session's queue).
@@ -172,12 +177,16 @@ func connectOnce(ctx context.Context, cfg MQTTConfig, clientID string, s session
 	if s.connects != nil {
 		s.connects.Add(1)
 	}
-	if err := s.up(ctx, c); err != nil {
-		return err
-	}
 	if s.live != nil {
 		s.live(c)
 		defer s.live(nil)
+	}
+	if err := s.up(ctx, c); err != nil {
+		return err
+	}
+	if s.ready != nil {
+		s.ready(true)
+		defer s.ready(false)
 	}
 	select {
 	case <-ctx.Done():
@@ -229,8 +238,15 @@ func subscribe(ctx context.Context, c mqtt.Client, filters []string, timeout tim
 // contract's (package broker/topic).
 const acksFilter = topic.Prefix + "/+/sync/acks"
 
-// ackQueue is how many acks may wait for the ack handler.
-const ackQueue = 16384
+// ackLanes is how many goroutines hand acks to the ack handler, each for
+// the gateways hashed to it, and ackQueue how many acks may wait for one.
+// A handler that resends waits for the broker's PUBACK; lanes let that
+// wait for one gateway overlap with others' instead of queueing a fleet's
+// reconnect behind it.
+const (
+	ackLanes = 16
+	ackQueue = 1024
+)
 
 // Client is the portal's sync connection: it publishes changesets to
 // gateways and takes their acks. It implements [Publisher], so a
@@ -241,15 +257,18 @@ const ackQueue = 16384
 // persistent session, not a shared one: they are few (one per changeset
 // per gateway, and one per connect), the broker keeps them while the
 // portal is away, and one subscriber sees each gateway's acks in the order
-// they were sent. Create it with NewClient and run it with Run; the other
-// methods may be called from any goroutine.
+// they were sent. The handler runs on one of 16 goroutines chosen by the
+// gateway id: one gateway's acks are handled one at a time, in arrival
+// order; different gateways' in parallel. Create it with NewClient and
+// run it with Run; the other methods may be called from any goroutine.
 type Client struct {
 	cfg   MQTTConfig
 	onAck func(ctx context.Context, gateway string, payload []byte) error
 	log   *slog.Logger
-	acks  chan ackMsg
+	lanes []chan ackMsg
 
 	connects, dropped atomic.Uint64
+	subscribed        atomic.Bool
 
 	// mu guards live.
 	mu   sync.Mutex
@@ -273,29 +292,36 @@ func NewClient(cfg MQTTConfig, onAck func(ctx context.Context, gateway string, p
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg.withDefaults(), onAck: onAck, log: log, acks: make(chan ackMsg, ackQueue)}, nil
+	c := &Client{cfg: cfg.withDefaults(), onAck: onAck, log: log, lanes: make([]chan ackMsg, ackLanes)}
+	for i := range c.lanes {
+		c.lanes[i] = make(chan ackMsg, ackQueue)
+	}
+	return c, nil
 }
 
 // Run keeps the connection until ctx is done, then returns nil.
 func (c *Client) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case a := <-c.acks:
-				if err := c.onAck(ctx, a.gateway, a.payload); err != nil {
-					c.log.Warn("portal: ack not taken", "gateway", a.gateway, "err", err)
+	for _, lane := range c.lanes {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case a := <-lane:
+					if err := c.onAck(ctx, a.gateway, a.payload); err != nil {
+						c.log.Warn("portal: ack not taken", "gateway", a.gateway, "err", err)
+					}
 				}
 			}
-		}
-	})
+		})
+	}
 	keep(ctx, c.cfg, c.cfg.ClientID, session{
 		up: func(ctx context.Context, mc mqtt.Client) error {
 			return subscribe(ctx, mc, []string{acksFilter}, c.cfg.AckTimeout)
 		},
 		live:     c.setLive,
+		ready:    c.subscribed.Store,
 		handler:  c.onMessage,
 		connects: &c.connects,
 	}, c.log)
@@ -311,7 +337,7 @@ func (c *Client) setLive(mc mqtt.Client) {
 
 // onMessage runs on paho's router goroutine, which must not wait on
 // anything that needs a PUBACK of the same connection (a resend does): it
-// queues the ack, or drops it when the queue is full. A dropped ack costs
+// queues the ack on its gateway's lane, or drops it when that is full. A dropped ack costs
 // a resend at worst (Syncer.Retry), which the gateway answers again.
 func (c *Client) onMessage(_ mqtt.Client, m mqtt.Message) {
 	t, err := topic.Parse(m.Topic())
@@ -320,19 +346,15 @@ func (c *Client) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	select {
-	case c.acks <- ackMsg{t.Gateway, m.Payload()}:
+	case c.lanes[shardOf(t.Gateway, len(c.lanes))] <- ackMsg{t.Gateway, m.Payload()}:
 	default:
 		c.dropped.Add(1)
 		c.log.Warn("portal: ack dropped: too many waiting", "gateway", t.Gateway)
 	}
 }
 
-// Connected says whether the connection is up and subscribed.
-func (c *Client) Connected() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.live != nil
-}
+// Connected says whether the connection is up and subscribed to the acks.
+func (c *Client) Connected() bool { return c.subscribed.Load() }
 
 // Connects counts the connections made; DroppedAcks the acks dropped
 // because too many were waiting.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,12 @@ type SequencerConfig struct {
 	// waiting for, from and to inclusive, before the event after them is
 	// handled. Nil: they are only counted.
 	Lost func(gateway string, from, to uint64)
+
+	// Late is given an event that arrives after it was given up as lost,
+	// once, out of order: a portal may still store it. Nil: it is only
+	// counted. (The gap's range is remembered for the last 32 gaps of a
+	// gateway; an event from an older one counts as a duplicate.)
+	Late func(Event)
 
 	// GapTimeout is how long events that arrived early wait for the
 	// missing ones before those are given up as lost. A shared
@@ -67,8 +74,10 @@ type SequencerStats struct {
 	// Early events arrived before an event of the same gateway with a
 	// lower seq and waited for it: the reordering the sequencer undid.
 	Early uint64 `json:"early"`
-	// Lost events were given up on (see SequencerConfig.Lost).
+	// Lost events were given up on (see SequencerConfig.Lost); Late
+	// counts those of them that arrived afterwards.
 	Lost uint64 `json:"lost"`
+	Late uint64 `json:"late"`
 	// Pending events are waiting now for a missing one.
 	Pending int64 `json:"pending"`
 	// Gateways is how many gateways the sequencer has seen.
@@ -84,8 +93,8 @@ type Sequencer struct {
 	cfg    SequencerConfig
 	shards []chan Event
 
-	handled, duplicates, early, lost atomic.Uint64
-	pending, gateways                atomic.Int64
+	handled, duplicates, early, lost, late atomic.Uint64
+	pending, gateways                      atomic.Int64
 }
 
 // NewSequencer returns a Sequencer for cfg.
@@ -131,7 +140,7 @@ func (s *Sequencer) Add(ctx context.Context, ev Event) error {
 func (s *Sequencer) Stats() SequencerStats {
 	return SequencerStats{
 		Handled: s.handled.Load(), Duplicates: s.duplicates.Load(), Early: s.early.Load(),
-		Lost: s.lost.Load(), Pending: s.pending.Load(), Gateways: s.gateways.Load(),
+		Lost: s.lost.Load(), Late: s.late.Load(), Pending: s.pending.Load(), Gateways: s.gateways.Load(),
 	}
 }
 
@@ -154,6 +163,35 @@ type stream struct {
 	next    uint64           // the seq to handle next; everything below is done
 	early   map[uint64]Event // arrived before next; nil when none
 	since   time.Time        // when the wait for next began; zero when none
+	// gaps are the latest ranges given up, oldest first, with the seqs
+	// that arrived late taken out.
+	gaps []seqRange
+}
+
+// seqRange is from..to inclusive.
+type seqRange struct{ from, to uint64 }
+
+// maxGaps bounds the given-up ranges remembered per gateway.
+const maxGaps = 32
+
+// takeLate removes seq from st's given-up ranges and reports whether it
+// was in one.
+func (st *stream) takeLate(seq uint64) bool {
+	for i, r := range st.gaps {
+		if seq < r.from || seq > r.to {
+			continue
+		}
+		var parts []seqRange
+		if seq > r.from {
+			parts = append(parts, seqRange{r.from, seq - 1})
+		}
+		if seq < r.to {
+			parts = append(parts, seqRange{seq + 1, r.to})
+		}
+		st.gaps = slices.Replace(st.gaps, i, i+1, parts...)
+		return true
+	}
+	return false
 }
 
 func (s *Sequencer) runShard(ctx context.Context, q <-chan Event) {
@@ -201,6 +239,11 @@ func (s *Sequencer) runShard(ctx context.Context, q <-chan Event) {
 // add takes one event of st's gateway.
 func (s *Sequencer) add(st *stream, ev Event) {
 	switch {
+	case ev.Seq < st.next && st.takeLate(ev.Seq):
+		s.late.Add(1)
+		if s.cfg.Late != nil {
+			s.cfg.Late(ev)
+		}
 	case ev.Seq < st.next:
 		s.duplicates.Add(1)
 	case ev.Seq > st.next:
@@ -264,6 +307,10 @@ func (s *Sequencer) giveUp(st *stream) {
 		}
 	}
 	from, to := st.next, low-1
+	st.gaps = append(st.gaps, seqRange{from, to})
+	if len(st.gaps) > maxGaps {
+		st.gaps = st.gaps[len(st.gaps)-maxGaps:]
+	}
 	s.lost.Add(to - from + 1)
 	if s.cfg.Lost != nil {
 		s.cfg.Lost(st.gateway, from, to)

@@ -134,20 +134,25 @@ func TestSequencer(t *testing.T) {
 	}
 }
 
-func TestSequencerLateEventAfterGapIsDuplicate(t *testing.T) {
+func TestSequencerLateEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := newRecord()
-		s, stop := runSequencer(t, portal.SequencerConfig{Handle: rec.handle, Lost: rec.lost, GapTimeout: time.Second})
+		late := func(e portal.Event) { rec.handle(portal.Event{Gateway: e.Gateway, Seq: e.Seq + 1000}) }
+		s, stop := runSequencer(t, portal.SequencerConfig{Handle: rec.handle, Lost: rec.lost, Late: late, GapTimeout: time.Second})
 		defer stop()
-		s.Add(t.Context(), ev("gw1", 2))
-		time.Sleep(2 * time.Second)
-		s.Add(t.Context(), ev("gw1", 1)) // too late: given up already
+		s.Add(t.Context(), ev("gw1", 5))
+		time.Sleep(2 * time.Second) // 1-4 given up
+		for _, seq := range []uint64{3, 3, 1, 4, 2, 2} {
+			s.Add(t.Context(), ev("gw1", seq)) // late, each once; then duplicates
+		}
 		synctest.Wait()
-		if diff := cmp.Diff([]string{"lost 1-1", "2"}, rec.get()["gw1"]); diff != "" {
+		// Late events are recorded here as 1000 + seq.
+		want := []string{"lost 1-4", "5", "1003", "1001", "1004", "1002"}
+		if diff := cmp.Diff(want, rec.get()["gw1"]); diff != "" {
 			t.Errorf("handled (-want +got):\n%s", diff)
 		}
-		if got := s.Stats().Duplicates; got != 1 {
-			t.Errorf("Duplicates = %d, want 1 (the late event)", got)
+		if st := s.Stats(); st.Late != 4 || st.Duplicates != 2 || st.Lost != 4 {
+			t.Errorf("Stats() = %+v, want 4 lost, 4 late, 2 duplicates", st)
 		}
 	})
 }

@@ -328,6 +328,9 @@ func (s *Syncer) takeAckLocked(ctx context.Context, g *gwSync, ack changeset.Ack
 	}
 	switch ack.Status {
 	case changeset.StatusCurrent:
+		// The gateway has just subscribed, on a clean session: whatever
+		// went out before did not reach it, however recently.
+		g.resentAt = time.Time{}
 		s.resendLocked(ctx, g, "connected")
 	case changeset.StatusRefused:
 		code := changeset.Code("")
@@ -361,7 +364,8 @@ func (s *Syncer) refusedLocked(g *gwSync, ack changeset.Ack) {
 }
 
 // resendLocked sends g's gateway what takes it from Applied to Latest,
-// unless the same resend went out less than RetryAfter ago.
+// unless the same resend went out less than RetryAfter ago (callers that
+// know it cannot have arrived clear resentAt first).
 func (s *Syncer) resendLocked(ctx context.Context, g *gwSync, why string) {
 	from := g.st.Applied
 	if from >= g.st.Latest {
@@ -378,7 +382,7 @@ func (s *Syncer) resendLocked(ctx context.Context, g *gwSync, why string) {
 			"changesets", len(g.history)-i)
 		for _, d := range g.history[i:] {
 			if err := s.publishLocked(ctx, g, d.payload, true); err != nil {
-				s.log.Warn("portal: resend failed", "gateway", g.st.Gateway, "err", err)
+				s.resendFailedLocked(g, err)
 				return
 			}
 		}
@@ -406,8 +410,15 @@ func (s *Syncer) resendLocked(ctx context.Context, g *gwSync, why string) {
 	g.st.NeedsSnapshot = false
 	s.log.Info("portal: resending as a snapshot", "gateway", g.st.Gateway, "why", why, "from", from, "to", g.st.Latest)
 	if err := s.publishLocked(ctx, g, payload, true); err != nil {
-		s.log.Warn("portal: resend failed", "gateway", g.st.Gateway, "err", err)
+		s.resendFailedLocked(g, err)
 	}
+}
+
+// resendFailedLocked notes a resend that did not go out; the next reason
+// to resend (an ack, Retry) may try again at once.
+func (s *Syncer) resendFailedLocked(g *gwSync, err error) {
+	g.resentAt = time.Time{}
+	s.log.Warn("portal: resend failed", "gateway", g.st.Gateway, "err", err)
 }
 
 // Retry resends to every gateway that has not acknowledged its latest

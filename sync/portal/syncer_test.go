@@ -370,3 +370,44 @@ func TestSyncerSendChecks(t *testing.T) {
 		t.Error("HandleAck of a non-JSON ack succeeded")
 	}
 }
+
+func TestSyncerRetriesAFailedResendAtOnce(t *testing.T) {
+	l := newLoopback(t, "gw1")
+	s := newSyncer(t, portal.SyncConfig{Publisher: l})
+	mustSend(t, s, "gw1", upserts(0, 1, "ann"))
+	l.pump(s)
+	l.offline = true
+	s.Send(context.Background(), "gw1", upserts(1, 2, "bob"))
+	l.connect("gw1") // its current ack asks for a resend, which cannot go out
+	l.pump(s)
+	l.offline = false
+	l.connect("gw1") // the next one, a moment later, must not be held off
+	l.pump(s)
+	if st := state(t, s, "gw1"); !st.InSync() || st.Applied != 2 {
+		t.Errorf("State() = %+v, want in sync at 2 without waiting RetryAfter", st)
+	}
+}
+
+// TestSyncerResendsOnEveryConnect: a resend that went out while the
+// gateway was not subscribed (the broker acknowledged it and dropped it)
+// does not hold off the resend its connect asks for.
+func TestSyncerResendsOnEveryConnect(t *testing.T) {
+	clk := &clock{now: testStart}
+	l := newLoopback(t, "gw1")
+	s := newSyncer(t, portal.SyncConfig{Publisher: l, Now: clk.Now, RetryAfter: 10 * time.Second})
+	mustSend(t, s, "gw1", upserts(0, 1, "ann"))
+	l.pump(s)
+	l.drop = func(changeset.Changeset) bool { return true } // the gateway is away
+	mustSend(t, s, "gw1", upserts(1, 2, "bob"))
+	clk.advance(10 * time.Second)
+	if n := s.Retry(context.Background()); n != 1 {
+		t.Fatalf("Retry() = %d, want 1", n)
+	}
+	l.drop = nil
+	clk.advance(time.Second)
+	l.connect("gw1")
+	l.pump(s)
+	if st := state(t, s, "gw1"); !st.InSync() || st.Applied != 2 {
+		t.Errorf("State() = %+v, want in sync at 2 right after the connect", st)
+	}
+}
