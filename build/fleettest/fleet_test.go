@@ -156,7 +156,7 @@ type tail struct {
 	buf []byte
 }
 
-const tailSize = 64 << 10
+const tailSize = 1 << 20
 
 func (l *tail) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -172,6 +172,10 @@ func (l *tail) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return string(l.buf)
+}
+
+func (f *fleet) portalLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(&f.portalLog, nil))
 }
 
 func secret() string {
@@ -228,6 +232,7 @@ type group struct {
 	strategy portal.Strategy
 	mqtt     portal.MQTTConfig
 	gateways []string
+	log      *slog.Logger
 
 	// runMu guards in, seq, stop and done.
 	runMu sync.Mutex
@@ -254,7 +259,7 @@ func (g *group) start() error {
 	if err != nil {
 		return err
 	}
-	cfg := portal.IngestConfig{MQTT: g.mqtt, Workers: *flagWorkers, Strategy: g.strategy, Group: "portal", Sequencer: seq}
+	cfg := portal.IngestConfig{MQTT: g.mqtt, Workers: *flagWorkers, Strategy: g.strategy, Group: "portal", Sequencer: seq, Log: g.log}
 	if g.strategy == portal.Partitioned {
 		cfg.Gateways = g.gateways
 	}
@@ -382,7 +387,7 @@ func (f *fleet) startPortal() {
 	var err error
 	p.client, err = portal.NewClient(mqttCfg("portal-sync"), func(ctx context.Context, gw string, payload []byte) error {
 		return p.syncer.HandleAck(ctx, gw, payload)
-	}, nil)
+	}, f.portalLogger())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -390,7 +395,7 @@ func (f *fleet) startPortal() {
 		Publisher:  p.client,
 		Snapshot:   f.snapshotFor,
 		RetryAfter: 20 * time.Second,
-		Log:        slog.New(slog.NewTextHandler(&f.portalLog, nil)),
+		Log:        f.portalLogger(),
 		OnAck: func(gw string, ack changeset.Ack) {
 			p.mu.Lock()
 			defer p.mu.Unlock()
@@ -402,7 +407,7 @@ func (f *fleet) startPortal() {
 	}
 	for _, strategy := range []portal.Strategy{portal.Shared, portal.Partitioned} {
 		g := &group{name: strategy.String(), strategy: strategy, mqtt: mqttCfg("portal-" + strategy.String()),
-			gateways: f.ids, last: make(map[string]uint64)}
+			gateways: f.ids, last: make(map[string]uint64), log: f.portalLogger()}
 		if err := g.start(); err != nil {
 			f.t.Fatal(err)
 		}
@@ -705,6 +710,30 @@ func (f *fleet) journals() map[string]uint64 {
 // readers are the simulated readers of every gateway.
 var readers = []string{"front", "garage"}
 
+// settledJournals reads the journals until two reads half a second apart
+// agree: a swipe's event is journaled a moment after the simulator has
+// sent the frame.
+func (f *fleet) settledJournals() map[string]uint64 {
+	f.t.Helper()
+	sum := func(m map[string]uint64) (n uint64) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	prev := f.journals()
+	for range 60 {
+		time.Sleep(500 * time.Millisecond)
+		next := f.journals()
+		if sum(next) == sum(prev) {
+			return next
+		}
+		prev = next
+	}
+	f.t.Fatal("the journals did not stop growing within 30 s of the last swipe")
+	return nil
+}
+
 // swipe presents k cards at each reader of every gateway: a reader's one
 // after the other, as fast as the simulated Wiegand pulses go (a 26-bit
 // frame takes about 80 ms), every reader of every gateway at once. The
@@ -858,7 +887,7 @@ func (f *fleet) run() {
 	if err := f.swipe(*flagEvents, 2); err != nil {
 		t.Fatal(err)
 	}
-	journal := f.journals()
+	journal := f.settledJournals()
 	f.ingested(fmt.Sprintf("events, live: %s swipes", num(*flagEvents*len(readers)*f.n)), journal, swipeStart, before, true)
 
 	f.rss("memory, idle")
@@ -874,7 +903,7 @@ func (f *fleet) run() {
 	if err := f.swipe(*flagEvents, 4); err != nil {
 		t.Fatal(err)
 	}
-	journal = f.journals()
+	journal = f.settledJournals()
 	f.delivered(journal)
 	restarted := time.Now()
 	for _, g := range f.portal.groups {
@@ -939,7 +968,7 @@ func (f *fleet) run() {
 		t.Fatal(err)
 	}
 	f.check(<-sent != nil, "publishing to a dead broker succeeded")
-	journal = f.journals()
+	journal = f.settledJournals()
 
 	// A gateway is back when its uplink says it is connected again: the
 	// gateway's own account, not the portal's, which may be busy.
@@ -1223,7 +1252,8 @@ func procKB(pid int, file string, keys ...string) ([]float64, error) {
 
 func (f *fleet) print() {
 	if f.t.Failed() {
-		f.t.Logf("the portal's log, last %d KiB:\n%s", tailSize>>10, f.portalLog.String())
+		log := f.portalLog.String()
+		f.t.Logf("the portal's log, its end:\n%s", log[max(0, len(log)-64<<10):])
 	}
 	var b strings.Builder
 	mem, _ := procKB(os.Getpid(), "status", "VmRSS:")
@@ -1259,6 +1289,10 @@ func (f *fleet) print() {
 	if *flagOut != "" {
 		if err := os.WriteFile(*flagOut, []byte(b.String()), 0o644); err != nil {
 			f.t.Errorf("writing %s: %v", *flagOut, err)
+		}
+		log := filepath.Join(filepath.Dir(*flagOut), "portal.log")
+		if err := os.WriteFile(log, []byte(f.portalLog.String()), 0o644); err != nil {
+			f.t.Errorf("writing %s: %v", log, err)
 		}
 	}
 }

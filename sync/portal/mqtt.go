@@ -318,7 +318,11 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	keep(ctx, c.cfg, c.cfg.ClientID, session{
 		up: func(ctx context.Context, mc mqtt.Client) error {
-			return subscribe(ctx, mc, []string{acksFilter}, c.cfg.AckTimeout)
+			if err := subscribe(ctx, mc, []string{acksFilter}, c.cfg.AckTimeout); err != nil {
+				return err
+			}
+			c.log.Info("portal: sync client subscribed", "client_id", c.cfg.ClientID)
+			return nil
 		},
 		live:     c.setLive,
 		ready:    c.subscribed.Store,
