@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/lintel-access/lintel/broker/mosquittotest"
@@ -269,5 +270,33 @@ func TestFleetACL(t *testing.T) {
 				t.Errorf("the portal's view of gw-a: %+v, want applied 1 with the table's digest", st)
 			}
 		})
+	}
+}
+
+// TestFleetDocUplinkConfig holds docs/fleet.md's gateway configuration to
+// the uplink's keys: every key in its TOML block is one the uplink reads.
+func TestFleetDocUplinkConfig(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/fleet.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```toml\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) == 0 {
+		t.Fatal("docs/fleet.md has no ```toml block")
+	}
+	for _, b := range blocks {
+		var cfg struct {
+			Uplink uplink.Config `toml:"uplink"`
+		}
+		md, err := toml.Decode(b[1], &cfg)
+		if err != nil {
+			t.Fatalf("TOML block does not decode: %v\n%s", err, b[1])
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			t.Errorf("TOML block has keys the uplink does not know: %v\n%s", und, b[1])
+		}
+		if cfg.Uplink.URL == "" || cfg.Uplink.Username == "" || cfg.Uplink.PasswordFile == "" {
+			t.Errorf("TOML block: %+v, want url, username and password_file", cfg.Uplink)
+		}
 	}
 }

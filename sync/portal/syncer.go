@@ -378,14 +378,15 @@ func (s *Syncer) resendLocked(ctx context.Context, g *gwSync, why string) {
 	g.resentFrom, g.resentAt = from, now
 	i := slices.IndexFunc(g.history, func(d delta) bool { return d.base == from })
 	if i >= 0 {
-		s.log.Info("portal: resending", "gateway", g.st.Gateway, "why", why, "from", from, "to", g.st.Latest,
-			"changesets", len(g.history)-i)
+		began := time.Now()
 		for _, d := range g.history[i:] {
 			if err := s.publishLocked(ctx, g, d.payload, true); err != nil {
 				s.resendFailedLocked(g, err)
 				return
 			}
 		}
+		s.log.Info("portal: resent", "gateway", g.st.Gateway, "why", why, "from", from, "to", g.st.Latest,
+			"changesets", len(g.history)-i, "took", time.Since(began).Round(time.Millisecond))
 		return
 	}
 	if s.cfg.Snapshot == nil {
@@ -408,10 +409,13 @@ func (s *Syncer) resendLocked(ctx context.Context, g *gwSync, why string) {
 	}
 	g.history = nil
 	g.st.NeedsSnapshot = false
-	s.log.Info("portal: resending as a snapshot", "gateway", g.st.Gateway, "why", why, "from", from, "to", g.st.Latest)
+	began := time.Now()
 	if err := s.publishLocked(ctx, g, payload, true); err != nil {
 		s.resendFailedLocked(g, err)
+		return
 	}
+	s.log.Info("portal: resent as a snapshot", "gateway", g.st.Gateway, "why", why, "from", from, "to", g.st.Latest,
+		"bytes", len(payload), "took", time.Since(began).Round(time.Millisecond))
 }
 
 // resendFailedLocked notes a resend that did not go out; the next reason
