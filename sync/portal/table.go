@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/big"
+	"reflect"
 
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
@@ -138,10 +139,13 @@ func cards(creds []access.Credential) map[string]access.CardKey {
 	return m
 }
 
-// sameRecord says whether a user.upsert would change nothing.
+// sameRecord says whether a user.upsert would change nothing. Every field
+// counts, so one the user record gains is compared without a change here;
+// the times are compared as instants.
 func sameRecord(a, b access.User) bool {
-	return a.ID == b.ID && a.Name == b.Name && a.Enabled == b.Enabled &&
-		a.ValidFrom.Equal(b.ValidFrom) && a.ValidTo.Equal(b.ValidTo)
+	a.ValidFrom, a.ValidTo = a.ValidFrom.UTC(), a.ValidTo.UTC()
+	b.ValidFrom, b.ValidTo = b.ValidFrom.UTC(), b.ValidTo.UTC()
+	return reflect.DeepEqual(a, b)
 }
 
 // Digest returns the digest of a table holding users, as docs/sync.md
