@@ -222,7 +222,7 @@ func (g *Gateway) open() error {
 		}
 	}
 	if cfg.Uplink.URL != "" {
-		g.uplink, err = uplink.New(cfg.Uplink, cfg.Gateway.ID, uplinkJournal{st}, uplinkCursor{st}, uplinkSync{g},
+		g.uplink, err = uplink.New(cfg.Uplink, cfg.Gateway.ID, uplinkJournal{st}, uplinkCursor{st}, changeset.Transport{Inbox: g.inbox, Actor: actorPortal},
 			g.log.With("component", "uplink"))
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)

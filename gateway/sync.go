@@ -89,13 +89,6 @@ func (g *Gateway) publishLocalAck(ack []byte) {
 	}
 }
 
-// uplinkSync hands the uplink's changesets to the inbox, as the portal's.
-type uplinkSync struct{ g *Gateway }
-
-var _ uplink.SyncHandler = uplinkSync{}
-
-func (u uplinkSync) SubmitChanges(payload []byte, reply func([]byte)) {
-	u.g.inbox.Submit(actorPortal, payload, func(ack changeset.Ack) { reply(changeset.MarshalAck(ack)) })
-}
-
-func (u uplinkSync) CurrentAck() []byte { return u.g.sync.CurrentAck() }
+// The uplink hands its changesets to the inbox, as the portal's, through
+// a changeset.Transport.
+var _ uplink.SyncHandler = changeset.Transport{}

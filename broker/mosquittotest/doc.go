@@ -16,16 +16,19 @@
 //	opts := mqtt.NewClientOptions().AddBroker(srv.URL())
 //
 // StartWith takes a Config for the options a test may want: a username and
-// password (anonymous clients are then refused), persistence across
-// Restart, and a TLS listener with certificates from a CA made for the
-// test, optionally requiring client certificates (CertPool, CAFile,
-// ClientCert).
+// password, or many accounts (anonymous clients are then refused), an ACL
+// file in mosquitto's own syntax (a fleet's pattern ACL, lintel/v1/%u/#),
+// persistence across Restart, and a TLS listener with certificates from a
+// CA made for the test, optionally requiring client certificates
+// (CertPool, CAFile, ClientCert) and taking a certificate's common name as
+// the username.
 //
 // Outages are part of what Lintel must survive, so a Server can be taken
 // away and brought back on the same port: Stop ends mosquitto (clients see
-// their connection drop), Restart starts it again on the same address, Stall
-// freezes the process with SIGSTOP so connections stay open but nothing is
-// answered (a hung cloud broker), and Resume lets it run again.
+// their connection drop), Kill crashes it (SIGKILL: nothing is saved on the
+// way out), Restart starts it again on the same address, Stall freezes the
+// process with SIGSTOP so connections stay open but nothing is answered (a
+// hung cloud broker), and Resume lets it run again.
 //
 // When mosquitto is not installed the test fails with a message saying so,
 // unless testing.Short() is set, in which case it is skipped: CI installs
@@ -34,7 +37,9 @@
 // then /usr/sbin/mosquitto and /usr/local/sbin/mosquitto (Debian installs it
 // under sbin, which is often not on a user's $PATH).
 //
-// A Server's methods may be called from any goroutine; they are serialised
-// by a mutex. mosquitto's own log is kept in the temporary directory and
-// written to the test log when the test fails.
+// On Linux mosquitto is started with a parent-death signal, so a test
+// process killed from outside leaves no broker behind. A Server's methods
+// may be called from any goroutine; they are serialised by a mutex.
+// mosquitto's own log is kept in the temporary directory and written to
+// the test log when the test fails.
 package mosquittotest

@@ -9,11 +9,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -59,6 +61,25 @@ type Config struct {
 	// Nagle's algorithm on its side then meets the client's delayed ACK:
 	// a small packet can wait up to 40 ms.
 	TCPNoDelay bool
+
+	// Accounts are more username → password pairs the broker accepts,
+	// beside Username: one per gateway of a fleet and the portal's own.
+	// With any account (or Username) set, anonymous clients are refused.
+	// The passwords are stored hashed, as Username's.
+	Accounts map[string]string
+
+	// ACL, when not empty, is the text of a mosquitto acl_file, written
+	// as given: "user NAME", "topic [read|write|readwrite] FILTER" and
+	// "pattern [read|write|readwrite] FILTER" lines, where a pattern's %u
+	// is the client's username and %c its client id (mosquitto.conf(5)).
+	// Without it every authenticated client may use every topic.
+	ACL string
+
+	// IdentityAsUsername makes the TLS listener require a client
+	// certificate and take its common name as the client's username
+	// (use_identity_as_username), so that ACL patterns with %u confine a
+	// client by its certificate. It implies RequireClientCert.
+	IdentityAsUsername bool
 }
 
 // Server is one running mosquitto. Its methods are safe for concurrent use,
@@ -125,7 +146,7 @@ func StartWith(t testing.TB, cfg Config) *Server {
 		}
 		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		tlsPort := 0
-		if cfg.TLS || cfg.RequireClientCert {
+		if cfg.TLS || cfg.RequireClientCert || cfg.IdentityAsUsername {
 			if tlsPort, err = freePort(); err != nil {
 				t.Fatalf("mosquittotest: %v", err)
 			}
@@ -207,6 +228,17 @@ func (s *Server) ClientCert(name string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+// Pid is the running mosquitto's process id, or 0 while it is stopped, for
+// tests that measure it (its memory in /proc).
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Addr is the broker's host:port, e.g. "127.0.0.1:41883". It stays the same
 // across Restart.
 func (s *Server) Addr() string { return s.addr }
@@ -221,6 +253,21 @@ func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked()
+}
+
+// Kill ends mosquitto with SIGKILL and waits for it: a crash. Nothing is
+// saved on the way out, so with Persist a Restart finds what the last
+// autosave wrote, up to a second old. Killing a stopped server does
+// nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill() //nolint:errcheck // it may have exited already; done tells.
+	<-s.done
+	s.cmd, s.done, s.stalled = nil, nil, false
 }
 
 // Restart starts mosquitto again on the same address, stopping it first if
@@ -287,6 +334,7 @@ func (s *Server) startLocked() error {
 		return fmt.Errorf("open log: %w", err)
 	}
 	cmd := exec.Command(s.bin, "-c", s.conf)
+	cmd.SysProcAttr = dieWithParent()
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -359,8 +407,11 @@ func (s *Server) writeConfig(cfg Config, port, tlsPort int) error {
 	}
 	fmt.Fprintf(&b, "listener %d 127.0.0.1\n", port)
 	if tlsPort != 0 {
-		if err := s.writeTLS(&b, tlsPort, cfg.RequireClientCert); err != nil {
+		if err := s.writeTLS(&b, tlsPort, cfg.RequireClientCert || cfg.IdentityAsUsername); err != nil {
 			return err
+		}
+		if cfg.IdentityAsUsername {
+			b.WriteString("use_identity_as_username true\n")
 		}
 	}
 	// mosquitto drops root privileges to the "mosquitto" user unless told
@@ -377,18 +428,38 @@ func (s *Server) writeConfig(cfg Config, port, tlsPort int) error {
 	} else {
 		b.WriteString("persistence false\n")
 	}
+	accounts := make(map[string]string, len(cfg.Accounts)+1)
+	for u, p := range cfg.Accounts {
+		accounts[u] = p
+	}
 	if cfg.Username != "" {
-		pw, err := PasswordLine(cfg.Username, cfg.Password)
-		if err != nil {
-			return err
+		accounts[cfg.Username] = cfg.Password
+	}
+	if len(accounts) > 0 {
+		var pw bytes.Buffer
+		for _, u := range slices.Sorted(maps.Keys(accounts)) {
+			line, err := PasswordLine(u, accounts[u])
+			if err != nil {
+				return err
+			}
+			pw.WriteString(line + "\n")
 		}
 		pwFile := filepath.Join(s.dir, "passwd")
-		if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(pwFile, pw.Bytes(), 0o600); err != nil {
 			return fmt.Errorf("write password file: %w", err)
 		}
 		fmt.Fprintf(&b, "allow_anonymous false\npassword_file %s\n", pwFile)
+	} else if cfg.IdentityAsUsername {
+		b.WriteString("allow_anonymous false\n")
 	} else {
 		b.WriteString("allow_anonymous true\n")
+	}
+	if cfg.ACL != "" {
+		aclFile := filepath.Join(s.dir, "acl")
+		if err := os.WriteFile(aclFile, []byte(cfg.ACL), 0o600); err != nil {
+			return fmt.Errorf("write ACL file: %w", err)
+		}
+		fmt.Fprintf(&b, "acl_file %s\n", aclFile)
 	}
 	if err := os.WriteFile(s.conf, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)

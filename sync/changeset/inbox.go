@@ -229,3 +229,21 @@ func (in *Inbox) Stats() InboxStats {
 	defer in.mu.Unlock()
 	return InboxStats{Waiting: len(in.queue), Bytes: in.bytes, Applied: in.applied.Load(), Busy: in.busy.Load()}
 }
+
+// Transport is an inbox as a transport sees it: the uplink's
+// uplink.SyncHandler, whose changesets all come from one actor.
+type Transport struct {
+	Inbox *Inbox
+	// Actor is who the transport's changesets come from, as the audit
+	// names them ("portal" for the uplink).
+	Actor string
+}
+
+// SubmitChanges submits payload to the inbox and replies with its ack as
+// JSON.
+func (t Transport) SubmitChanges(payload []byte, reply func(ack []byte)) {
+	t.Inbox.Submit(t.Actor, payload, func(a Ack) { reply(MarshalAck(a)) })
+}
+
+// CurrentAck is the applier's current ack, as JSON.
+func (t Transport) CurrentAck() []byte { return t.Inbox.applier.CurrentAck() }

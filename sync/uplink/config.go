@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -26,7 +27,7 @@ type Config struct {
 	// 1883), ssl://, tls:// (MQTT over TLS, default port 8883), ws://
 	// host[:port][/path] or wss:// (MQTT over a WebSocket, default ports 80
 	// and 443). Required. Credentials do not belong in the URL; use Username
-	// and Password.
+	// and Password (or PasswordFile).
 	URL string `toml:"url"`
 
 	// ClientID is the MQTT client identifier. Empty means the gateway id.
@@ -38,6 +39,14 @@ type Config struct {
 	// means no credentials are sent. The password is never logged.
 	Username string `toml:"username"`
 	Password string `toml:"password"`
+
+	// PasswordFile names a file holding the password instead, so that the
+	// secret need not sit in the configuration file: the password is the
+	// file's content without one trailing newline ("\n" or "\r\n"). It is
+	// read when the configuration is checked and when the uplink is
+	// created, that is at every start; change the file, then restart.
+	// Mutually exclusive with Password.
+	PasswordFile string `toml:"password_file"`
 
 	// CAFile is a PEM file of the certificate authorities trusted for the
 	// broker's certificate (ssl, tls and wss only). Empty means the
@@ -117,6 +126,9 @@ func (c Config) Validate() error {
 	if c.Password != "" && c.Username == "" {
 		return errors.New("uplink.password: set without uplink.username")
 	}
+	if _, err := c.password(); err != nil {
+		return err
+	}
 	if c.Username != "" {
 		if err := checkUTF8Field("uplink.username", c.Username); err != nil {
 			return err
@@ -153,6 +165,44 @@ func (c Config) Validate() error {
 		return err
 	}
 	return nil
+}
+
+// maxPassword is the longest password MQTT can carry.
+const maxPassword = 65535
+
+// password returns the password to send: Password, or the content of
+// PasswordFile. Its errors name the key and the file, never the content.
+func (c Config) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	if c.Password != "" {
+		return "", errors.New("uplink.password_file: set together with uplink.password; give the password one way or the other")
+	}
+	if c.Username == "" {
+		return "", errors.New("uplink.password_file: set without uplink.username")
+	}
+	f, err := os.Open(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("uplink.password_file: %w", err)
+	}
+	defer f.Close()
+	// Read one byte more than a password with its newline can take, so an
+	// oversized file (the wrong file) is noticed without reading all of it.
+	b, err := io.ReadAll(io.LimitReader(f, maxPassword+3))
+	if err != nil {
+		return "", fmt.Errorf("uplink.password_file: %w", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	switch {
+	case pw == "":
+		return "", fmt.Errorf("uplink.password_file: %s is empty", c.PasswordFile)
+	case len(pw) > maxPassword:
+		return "", fmt.Errorf("uplink.password_file: %s is longer than MQTT's %d bytes", c.PasswordFile, maxPassword)
+	case strings.ContainsAny(pw, "\r\n"):
+		return "", fmt.Errorf("uplink.password_file: %s holds more than one line; the password is the whole file but for one trailing newline", c.PasswordFile)
+	}
+	return pw, nil
 }
 
 func checkUTF8Field(key, v string) error {

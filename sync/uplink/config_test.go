@@ -267,3 +267,68 @@ func FuzzConfigURL(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	missing := filepath.Join(dir, "missing")
+	long := strings.Repeat("x", maxPassword+1)
+	tests := []struct {
+		name    string
+		cfg     Config
+		want    string // the password read
+		wantErr string // error prefix; "" for none
+	}{
+		{"no file", Config{Username: "gw", Password: "s3cret"}, "s3cret", ""},
+		{"trailing newline", Config{Username: "gw", PasswordFile: write("nl", "s3cret\n")}, "s3cret", ""},
+		{"trailing CRLF", Config{Username: "gw", PasswordFile: write("crlf", "s3cret\r\n")}, "s3cret", ""},
+		{"no newline", Config{Username: "gw", PasswordFile: write("bare", "s3cret")}, "s3cret", ""},
+		{"spaces kept", Config{Username: "gw", PasswordFile: write("spaces", " s3cret \n")}, " s3cret ", ""},
+		{"longest", Config{Username: "gw", PasswordFile: write("longest", long[1:]+"\n")}, long[1:], ""},
+		{"with password too", Config{Username: "gw", Password: "s3cret", PasswordFile: write("both", "s3cret\n")}, "",
+			"uplink.password_file: set together with uplink.password; give the password one way or the other"},
+		{"without username", Config{PasswordFile: write("nouser", "s3cret\n")}, "",
+			"uplink.password_file: set without uplink.username"},
+		{"missing", Config{Username: "gw", PasswordFile: missing}, "",
+			"uplink.password_file: open " + missing + ": no such file or directory"},
+		{"a directory", Config{Username: "gw", PasswordFile: dir}, "",
+			"uplink.password_file: read " + dir + ": is a directory"},
+		{"empty", Config{Username: "gw", PasswordFile: write("empty", "")}, "",
+			"uplink.password_file: " + filepath.Join(dir, "empty") + " is empty"},
+		{"only a newline", Config{Username: "gw", PasswordFile: write("newline", "\n")}, "",
+			"uplink.password_file: " + filepath.Join(dir, "newline") + " is empty"},
+		{"two lines", Config{Username: "gw", PasswordFile: write("two", "s3cret\nmore\n")}, "",
+			"uplink.password_file: " + filepath.Join(dir, "two") + " holds more than one line"},
+		{"two newlines", Config{Username: "gw", PasswordFile: write("twonl", "s3cret\n\n")}, "",
+			"uplink.password_file: " + filepath.Join(dir, "twonl") + " holds more than one line"},
+		{"too long", Config{Username: "gw", PasswordFile: write("long", long)}, "",
+			"uplink.password_file: " + filepath.Join(dir, "long") + " is longer than MQTT's 65535 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.URL = "tcp://b:1"
+			got, err := tc.cfg.password()
+			verr := tc.cfg.Validate()
+			switch {
+			case tc.wantErr == "" && (err != nil || verr != nil):
+				t.Fatalf("password() = %v, Validate() = %v; want no error", err, verr)
+			case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
+				t.Fatalf("password() error = %v, want one starting %q", err, tc.wantErr)
+			case tc.wantErr != "" && (verr == nil || verr.Error() != err.Error()):
+				t.Fatalf("Validate() = %v, want the same error as password(): %v", verr, err)
+			}
+			if got != tc.want {
+				t.Errorf("password() = %q, want %q", got, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q reveals the password", err)
+			}
+		})
+	}
+}

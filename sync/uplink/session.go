@@ -93,7 +93,7 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 			return nc, err
 		})
 	if u.cfg.Username != "" {
-		opts.SetUsername(u.cfg.Username).SetPassword(u.cfg.Password)
+		opts.SetUsername(u.cfg.Username).SetPassword(u.password)
 	}
 	c.client = mqtt.NewClient(opts)
 	tok := c.client.Connect()

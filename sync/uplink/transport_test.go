@@ -3,10 +3,12 @@ package uplink_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -232,6 +234,41 @@ func TestTLSRefused(t *testing.T) {
 			u := start(t, cfg, j, c, nil)
 			eventually(t, "a TLS error in the state", func() bool {
 				return strings.Contains(u.State().LastError, tc.want)
+			})
+			if st := u.State(); st.Connected || st.Cursor != 0 {
+				t.Errorf("State() = %+v, want never connected", st)
+			}
+		})
+	}
+}
+
+func TestPasswordFile(t *testing.T) {
+	srv := mosquittotest.StartWith(t, mosquittotest.Config{Username: gw, Password: "from a file"})
+	dir := t.TempDir()
+	tests := []struct {
+		name, content string
+		wantConnect   bool
+	}{
+		{"right password", "from a file\n", true},
+		{"wrong password", "not it\n", false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(srv.URL())
+			cfg.Username = gw
+			cfg.PasswordFile = filepath.Join(dir, fmt.Sprintf("password%d", i))
+			if err := os.WriteFile(cfg.PasswordFile, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, c := uplinktest.NewMemJournal(), uplinktest.NewMemCursor(0)
+			appendEvents(j, 10)
+			u := start(t, cfg, j, c, nil)
+			if tc.wantConnect {
+				eventually(t, "every event acknowledged by the broker", func() bool { return u.State().Cursor == 10 })
+				return
+			}
+			eventually(t, "the broker's refusal in the state", func() bool {
+				return strings.Contains(u.State().LastError, "not Authorized")
 			})
 			if st := u.State(); st.Connected || st.Cursor != 0 {
 				t.Errorf("State() = %+v, want never connected", st)

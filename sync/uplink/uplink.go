@@ -110,6 +110,7 @@ const disconnectQuiesce = 250 // ms
 type Uplink struct {
 	cfg      Config // with defaults applied
 	url      string // cfg.URL with the default port filled in
+	password string // cfg.Password, or what cfg.PasswordFile holds
 	tls      *tls.Config
 	gw       string
 	topics   topics
@@ -167,6 +168,10 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 	if err != nil {
 		return nil, err
 	}
+	pw, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -177,6 +182,7 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 	return &Uplink{
 		cfg:          cfg.withDefaults(),
 		url:          bu.String(),
+		password:     pw,
 		tls:          tc,
 		gw:           gatewayID,
 		topics:       tp,
