@@ -146,8 +146,8 @@ func TestCloudChangesetRevokesPIN(t *testing.T) {
 		audit = append(audit, ev.Detail)
 	}
 	if want := []string{
-		"revision 1 applied by portal: 1 users, 0 credentials, 1 PINs",
-		"revision 2 applied by portal: 1 users, 0 credentials, 0 PINs",
+		`revision 1 applied by portal: user.upsert user "dan"; pin.set user "dan" (now 1 users, 0 credentials, 1 PINs)`,
+		`revision 2 applied by portal: pin.clear user "dan" (now 1 users, 0 credentials, 0 PINs)`,
 	}; !slices.Equal(audit, want) {
 		t.Errorf("audit events: got %q, want %q", audit, want)
 	}

@@ -45,10 +45,10 @@ func localBrokerActor(username string) string {
 
 // onSyncApplied journals the audit event of an applied changeset. It runs
 // on the inbox's worker, before the ack goes out.
-func (g *Gateway) onSyncApplied(actor string, ack changeset.Ack) {
+func (g *Gateway) onSyncApplied(actor string, ack changeset.Ack, changes changeset.Changes) {
 	g.appendEvent(access.Event{Type: TypeSyncApplied, Name: NameSyncApplied, Actor: actor, Detail: fmt.Sprintf(
-		"revision %d applied by %s: %d users, %d credentials, %d PINs",
-		ack.Revision, actor, ack.Counts.Users, ack.Counts.Credentials, ack.Counts.PINs)})
+		"revision %d applied by %s: %s (now %d users, %d credentials, %d PINs)",
+		ack.Revision, actor, changes, ack.Counts.Users, ack.Counts.Credentials, ack.Counts.PINs)})
 }
 
 // resetSync sets the sync revision back to rev for an operator, journals

@@ -112,8 +112,8 @@ func TestSyncHTTPAnswersItsOwnAck(t *testing.T) {
 		got = append(got, ev.Detail)
 	}
 	want := []string{
-		"revision 1 applied by portal: 1 users, 0 credentials, 0 PINs",
-		"revision 2 applied by ops-admin: 1 users, 0 credentials, 0 PINs",
+		`revision 1 applied by portal: user.upsert user "u1" (now 1 users, 0 credentials, 0 PINs)`,
+		"revision 2 applied by ops-admin: no ops (now 1 users, 0 credentials, 0 PINs)",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("audit events (-want +got):\n%s", diff)

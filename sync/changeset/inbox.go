@@ -36,10 +36,10 @@ type InboxConfig struct {
 	// DefaultInboxBytes.
 	MaxBytes int
 	// OnApplied, when set, is called on the inbox's worker with the
-	// actor and the ack of every changeset applied, before the reply. The
-	// gateway journals its audit event there. It must not block for long:
-	// the next changeset waits for it.
-	OnApplied func(actor string, ack Ack)
+	// actor, the ack and what changed of every changeset applied, before
+	// the reply. The gateway journals its audit event there. It must not
+	// block for long: the next changeset waits for it.
+	OnApplied func(actor string, ack Ack, changes Changes)
 	// Log receives a line when the inbox starts and stops refusing
 	// changesets because it is full. Nil discards.
 	Log *slog.Logger
@@ -56,7 +56,7 @@ type InboxConfig struct {
 type Inbox struct {
 	applier   *Applier
 	maxBytes  int
-	onApplied func(string, Ack)
+	onApplied func(string, Ack, Changes)
 	log       *slog.Logger
 
 	// queue holds the waiting changesets, in arrival order; its capacity
@@ -176,14 +176,14 @@ func (in *Inbox) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case s := <-in.queue:
-			ack := in.applier.Apply(s.payload)
+			ack, changes := in.applier.apply(s.payload)
 			in.mu.Lock()
 			in.bytes -= len(s.payload)
 			in.mu.Unlock()
 			if ack.Status == StatusApplied {
 				in.applied.Add(1)
 				if in.onApplied != nil {
-					in.onApplied(s.actor, ack)
+					in.onApplied(s.actor, ack, changes)
 				}
 			}
 			s.reply(ack)

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lintel-access/lintel/gateway/access"
 )
 
 // replies collects the acks of an inbox in the order they come, and
@@ -87,17 +90,17 @@ func TestInboxBackToBackDeltasInOrder(t *testing.T) {
 	a, s, _ := newApplier(t)
 	var mu sync.Mutex
 	var actors []string
-	in := newInbox(t, a, InboxConfig{OnApplied: func(actor string, ack Ack) {
+	in := newInbox(t, a, InboxConfig{OnApplied: func(actor string, ack Ack, changes Changes) {
 		mu.Lock()
 		defer mu.Unlock()
-		actors = append(actors, fmt.Sprintf("%s@%d", actor, ack.Revision))
+		actors = append(actors, fmt.Sprintf("%s@%d: %s", actor, ack.Revision, changes))
 	}})
 	runInbox(t, in)
 	r := newReplies()
 	var wantActors []string
 	for rev := 1; rev <= n; rev++ {
 		actor := fmt.Sprintf("t%d", rev%3)
-		wantActors = append(wantActors, fmt.Sprintf("%s@%d", actor, rev))
+		wantActors = append(wantActors, fmt.Sprintf("%s@%d: user.upsert user \"u%d\"", actor, rev, rev))
 		p := encode(t, Changeset{Revision: uint64(rev), Base: uint64(rev - 1), Ops: []Op{{Kind: OpUserUpsert, User: fmt.Sprintf("u%d", rev), Enabled: true}}})
 		// Each from its own goroutine, but one after the other: the
 		// order is the order Submit was called in.
@@ -206,5 +209,57 @@ func TestInboxStopAnswersEveryone(t *testing.T) {
 	}
 	if err := in.Run(context.Background()); err == nil {
 		t.Error("a second Run: got no error")
+	}
+}
+
+// TestInboxAuditSaysWhatChanged: the audit of an applied changeset names
+// its ops (never a PIN), counts those past the first few, and sizes a
+// snapshot.
+func TestInboxAuditSaysWhatChanged(t *testing.T) {
+	a, _, _ := newApplier(t)
+	var mu sync.Mutex
+	var got []string
+	in := newInbox(t, a, InboxConfig{OnApplied: func(actor string, ack Ack, changes Changes) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, changes.String())
+	}})
+	runInbox(t, in)
+	r := newReplies()
+	var many []Op
+	for i := range 10 {
+		many = append(many, Op{Kind: OpUserUpsert, User: fmt.Sprintf("u%d", i), Enabled: true})
+	}
+	submit := []Changeset{
+		{Revision: 1, Snapshot: true, Users: []SnapshotUser{{User: access.User{ID: "ann", Enabled: true}, PIN: "482913"}},
+			Policy: Policy{Schedules: []access.Schedule{{ID: "office", Intervals: []access.Interval{{Days: []string{"mon"}, Start: "08:00", End: "18:00"}}}}}},
+		{Revision: 2, Base: 1, Ops: []Op{{Kind: OpPINSet, User: "ann", PIN: "507316"}, {Kind: OpScheduleDelete, ID: "office"}}},
+		{Revision: 3, Base: 2, Ops: many},
+		{Revision: 4, Base: 3},
+	}
+	for _, cs := range submit {
+		in.Submit("portal", encode(t, cs), r.reply())
+	}
+	for i, ack := range r.wait(t, len(submit)) {
+		if ack.Status != StatusApplied {
+			t.Fatalf("changeset %d: %s %+v", i, ack.Status, ack.Error)
+		}
+	}
+	want := []string{
+		"snapshot: 1 users, 1 schedules, 0 holidays, 0 levels, 0 door policies, 0 overrides",
+		`pin.set user "ann"; schedule.delete "office"`,
+		`user.upsert user "u0"; user.upsert user "u1"; user.upsert user "u2"; user.upsert user "u3"; ` +
+			`user.upsert user "u4"; user.upsert user "u5"; user.upsert user "u6"; user.upsert user "u7"; and 2 more ops`,
+		"no ops",
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("what changed (-want +got):\n%s", diff)
+	}
+	for _, s := range got {
+		if strings.Contains(s, "507316") || strings.Contains(s, "482913") {
+			t.Errorf("audit %q holds a PIN", s)
+		}
 	}
 }
