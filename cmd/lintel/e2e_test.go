@@ -65,9 +65,17 @@ type gatewayProc struct {
 
 func startGateway(t testing.TB, dir string) *gatewayProc {
 	t.Helper()
-	p := &gatewayProc{dir: dir, api: freePort(t), mqtt: freePort(t), stdout: &logtest.Buffer{}, stderr: &logtest.Buffer{},
+	api, mqtt := freePort(t), freePort(t)
+	return startLintel(t, dir, api, mqtt, "run", "--sim", "--api", api, "--mqtt", mqtt)
+}
+
+// startLintel starts the binary with args in dir and waits until its API
+// at api is healthy; mqtt is its embedded broker's address, if any.
+func startLintel(t testing.TB, dir, api, mqtt string, args ...string) *gatewayProc {
+	t.Helper()
+	p := &gatewayProc{dir: dir, api: api, mqtt: mqtt, stdout: &logtest.Buffer{}, stderr: &logtest.Buffer{},
 		exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary, "run", "--sim", "--api", p.api, "--mqtt", p.mqtt)
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout = p.stdout
 	p.cmd.Stderr = p.stderr
@@ -96,11 +104,11 @@ func startGateway(t testing.TB, dir string) *gatewayProc {
 		select {
 		case err := <-p.exited:
 			p.finished = true
-			t.Fatalf("lintel run --sim exited: %v\n%s", err, p.stderr.String())
+			t.Fatalf("lintel %s exited: %v\n%s", strings.Join(args, " "), err, p.stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lintel run --sim not healthy within 30s\n%s", p.stderr.String())
+			t.Fatalf("lintel %s not healthy within 30s\n%s", strings.Join(args, " "), p.stderr.String())
 		}
 	}
 }
