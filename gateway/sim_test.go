@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gpio/door"
 	"github.com/lintel-access/lintel/gpio/sim"
 )
@@ -109,12 +110,13 @@ func TestSimEndToEnd(t *testing.T) {
 	waitEvent(t, g, mark, named(door.NameClosed))
 }
 
-// TestDoorsLockedOnEveryExit unlocks every door and then ends the run each
-// way it can end — a signal, a component's fatal error, a panic in a
-// component — and checks that every strike is de-energised (locked, for
-// these fail-secure strikes) when Run returns.
+// TestDoorsLockedOnEveryExit unlocks every door, by a timed unlock or kept
+// unlocked by an override, and then ends the run each way it can end — a
+// signal, a component's fatal error, a panic in a component — and checks
+// that every lock is driven locked when Run returns: the fail-secure
+// strikes de-energised, the fail-safe maglock (the garage's) energised.
 func TestDoorsLockedOnEveryExit(t *testing.T) {
-	tests := []struct {
+	ends := []struct {
 		name    string
 		end     func(cancel context.CancelFunc, fail chan<- string)
 		wantErr string
@@ -123,55 +125,84 @@ func TestDoorsLockedOnEveryExit(t *testing.T) {
 		{"fatal error", func(_ context.CancelFunc, fail chan<- string) { fail <- "error" }, "test component: hardware gone"},
 		{"panic", func(_ context.CancelFunc, fail chan<- string) { fail <- "panic" }, "test component: panic: relay driver bug"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := SimDefaults()
-			cfg.Gateway.DataDir = t.TempDir()
-			cfg.API.Listen = "127.0.0.1:0"
-			cfg.Broker.Listen = "127.0.0.1:0"
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			ready := make(chan *Gateway, 1)
-			done := make(chan error, 1)
-			fail := make(chan string, 1)
-			component := func(ctx context.Context) error {
-				select {
-				case <-ctx.Done():
-					return nil
-				case how := <-fail:
-					if how == "panic" {
-						panic("relay driver bug")
-					}
-					return errors.New("hardware gone")
-				}
-			}
-			go func() {
-				done <- Run(ctx, cfg, Options{Sim: true, Out: discard{}, Logger: quietLogger(),
-					onReady: func(g *Gateway) { ready <- g }, component: component})
-			}()
-			g := <-ready
+	unlocks := []struct {
+		name   string
+		unlock func(t *testing.T, g *Gateway)
+	}{
+		{"timed unlock", func(t *testing.T, g *Gateway) {
 			for _, d := range g.hw.doors {
 				if err := d.door.Unlock(time.Minute); err != nil {
 					t.Fatal(err)
 				}
-				if !simRelay(t, g.hw, d.name).High() {
-					t.Fatalf("door %s did not unlock", d.name)
+			}
+		}},
+		{"kept unlocked by an override", func(t *testing.T, g *Gateway) {
+			if err := g.store.Update(func(tx *store.Tx) error {
+				return tx.SetOverride(access.Override{ID: "open", Doors: []string{access.AllDoors}, Mode: access.ModeUnlocked})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, u := range unlocks {
+		for _, tt := range ends {
+			t.Run(u.name+"/"+tt.name, func(t *testing.T) {
+				cfg := SimDefaults()
+				cfg.Gateway.DataDir = t.TempDir()
+				cfg.API.Listen = "127.0.0.1:0"
+				cfg.Broker.Listen = "127.0.0.1:0"
+				garage := cfg.Doors["garage"]
+				garage.Fail = FailSafe
+				cfg.Doors["garage"] = garage
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				ready := make(chan *Gateway, 1)
+				done := make(chan error, 1)
+				fail := make(chan string, 1)
+				component := func(ctx context.Context) error {
+					select {
+					case <-ctx.Done():
+						return nil
+					case how := <-fail:
+						if how == "panic" {
+							panic("relay driver bug")
+						}
+						return errors.New("hardware gone")
+					}
 				}
-			}
-			tt.end(cancel, fail)
-			err := <-done
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("Run = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("Run = %v, want an error containing %q", err, tt.wantErr)
-			}
-			for _, d := range g.hw.doors {
-				if simRelay(t, g.hw, d.name).High() {
-					t.Errorf("door %s is still energised (unlocked) after the run ended", d.name)
+				go func() {
+					done <- Run(ctx, cfg, Options{Sim: true, Out: discard{}, Logger: quietLogger(),
+						onReady: func(g *Gateway) { ready <- g }, component: component})
+				}()
+				g := <-ready
+				lockedHigh := map[string]bool{}
+				watches := map[string]<-chan sim.Change{}
+				for _, d := range g.hw.doors {
+					lockedHigh[d.name] = cfg.Doors[d.name].Fail == FailSafe
+					watches[d.name] = simRelay(t, g.hw, d.name).Watch()
 				}
-			}
-		})
+				u.unlock(t, g)
+				for _, d := range g.hw.doors {
+					if r := simRelay(t, g.hw, d.name); r.High() == lockedHigh[d.name] {
+						waitLevel(t, watches[d.name], !lockedHigh[d.name])
+					}
+				}
+				tt.end(cancel, fail)
+				err := <-done
+				switch {
+				case tt.wantErr == "" && err != nil:
+					t.Errorf("Run = %v, want nil", err)
+				case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+					t.Errorf("Run = %v, want an error containing %q", err, tt.wantErr)
+				}
+				for _, d := range g.hw.doors {
+					if high := simRelay(t, g.hw, d.name).High(); high != lockedHigh[d.name] {
+						t.Errorf("door %s (fail %s): relay high=%v after the run ended, want high=%v (locked)",
+							d.name, cfg.Doors[d.name].Fail, high, lockedHigh[d.name])
+					}
+				}
+			})
+		}
 	}
 }
 
