@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -160,26 +158,9 @@ func TestSimGrantThroughCLIAndMQTT(t *testing.T) {
 		t.Errorf("admin.token: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
 	}
 
-	host, port, _ := net.SplitHostPort(g.mqtt)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-t", "lintel/v1/+/events/#", "-v")
-	subOut, err := sub.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); sub.Wait() }()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(subOut)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	time.Sleep(300 * time.Millisecond) // let the subscription land before the events
+	// The retained status proves the subscription live before the
+	// events it must see.
+	sub := subscribe(t, g, "lintel/v1/+/status", "lintel/v1/+/events/#")
 
 	g.lintel(t, "user", "add", "ann", "--name", "Ann Example")
 	g.lintel(t, "card", "add", "ann", "--facility", "1", "--number", "100")
@@ -195,19 +176,13 @@ func TestSimGrantThroughCLIAndMQTT(t *testing.T) {
 	g.lintel(t, "sim", "card", "front", "--facility", "1", "--number", "100")
 	g.lintel(t, "sim", "keys", "front", pin+"#")
 
-	want := regexp.MustCompile(`^lintel/v1/lintel-sim/events/front .*"name":"Grant Access - Card and PIN".*"user":"ann"`)
-	timeout := time.After(20 * time.Second)
-	for found := false; !found; {
-		select {
-		case l := <-lines:
-			if strings.Contains(l, pin) {
-				t.Errorf("an MQTT event contains the PIN: %s", l)
-			}
-			found = want.MatchString(l)
-		case <-timeout:
-			t.Fatal("no grant event on the embedded broker within 20s")
+	want := regexp.MustCompile(`"name":"Grant Access - Card and PIN".*"user":"ann"`)
+	sub.next(t, "grant event", func(topic, payload string) bool {
+		if strings.Contains(payload, pin) {
+			t.Errorf("an MQTT event contains the PIN: %s", payload)
 		}
-	}
+		return topic == "lintel/v1/lintel-sim/events/front" && want.MatchString(payload)
+	})
 	events := g.lintel(t, "events", "tail")
 	if !strings.Contains(events, "Grant Access - Card and PIN") {
 		t.Errorf("events tail does not show the grant:\n%s", events)
@@ -220,7 +195,7 @@ func TestSimGrantThroughCLIAndMQTT(t *testing.T) {
 	}
 
 	// An API error prints the way the API states it, with a non-zero exit.
-	out, err = g.lintelErr("pin", "set", "nobody", "--pin", "482913")
+	out, err := g.lintelErr("pin", "set", "nobody", "--pin", "482913")
 	if err == nil || !strings.Contains(out, "lintel: not_found:") {
 		t.Errorf("pin set for an unknown user: err %v, output %q; want exit 1 and 'lintel: not_found:'", err, out)
 	}
