@@ -65,7 +65,7 @@ func TestSimEndToEnd(t *testing.T) {
 	if err := g.hw.sim.Card("garage", "H10301", 5, 555); err != nil {
 		t.Fatal(err)
 	}
-	on := waitLevel(t, relay, true)
+	waitLevel(t, relay, true)
 	ev := waitEvent(t, g, start, func(ev access.Event) bool { return ev.Type == access.TypeGranted })
 	if ev.User != "cat" || ev.Door != "garage" {
 		t.Fatalf("grant %+v, want cat at garage", ev)
@@ -76,10 +76,11 @@ func TestSimEndToEnd(t *testing.T) {
 	if ds := g.status().Doors[1]; ds.Name != "garage" || !ds.RelayEnergised || ds.Indicator != "grant" {
 		t.Errorf("status during the grant: %+v, want garage with the relay energised and the grant pattern", ds)
 	}
-	off := waitLevel(t, relay, false)
-	if pulse := off.Time.Sub(on.Time); pulse < 350*time.Millisecond || pulse > 2*time.Second {
-		t.Errorf("strike pulse lasted %v, want about the configured 400ms", pulse)
-	}
+	// The strike relocks by itself. How long it stays released is the
+	// door's to time and is checked on the fake clock in gpio/door
+	// (TestNewDrivesLocked); a wall-clock bound here would only measure
+	// how busy the machine is.
+	waitLevel(t, relay, false)
 
 	// An unknown card: deny, red LED, the strike untouched.
 	if err := g.hw.sim.Card("garage", "H10301", 5, 556); err != nil {

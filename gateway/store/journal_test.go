@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,45 +16,26 @@ import (
 	"github.com/lintel-access/lintel/gateway/logtest"
 	"github.com/lintel-access/lintel/gateway/store"
 	"github.com/lintel-access/lintel/gateway/store/storetest"
+	"github.com/lintel-access/lintel/gpio/clock/clocktest"
 )
 
-// fakeClock is an injected wall clock.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	trusted bool
+// testClock is the project's fake clock, with the trust the gateway
+// reports beside it (the store asks both).
+type testClock struct {
+	*clocktest.Fake
+	trusted atomic.Bool
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC), trusted: true}
+func newFakeClock() *testClock {
+	c := &testClock{Fake: clocktest.New(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))}
+	c.trusted.Store(true)
+	return c
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func (c *testClock) SetTrusted(v bool) { c.trusted.Store(v) }
 
-func (c *fakeClock) Trusted() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.trusted
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *fakeClock) SetTrusted(v bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.trusted = v
-}
-
-func withClock(c *fakeClock) func(*store.Options) {
-	return func(o *store.Options) { o.Now, o.ClockTrusted = c.Now, c.Trusted }
+func withClock(c *testClock) func(*store.Options) {
+	return func(o *store.Options) { o.Now, o.ClockTrusted = c.Now, c.trusted.Load }
 }
 
 func appendN(t testing.TB, s *store.Store, n int, typ string) []access.Event {
