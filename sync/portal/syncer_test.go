@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lintel-access/lintel/gpio/clock/clocktest"
 	"github.com/lintel-access/lintel/sync/changeset"
 	"github.com/lintel-access/lintel/sync/portal"
 )
@@ -92,19 +93,6 @@ func (l *loopback) revisions(gw string) []uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]uint64(nil), l.got[gw]...)
-}
-
-// clock is a settable Now for the Syncer.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func newSyncer(t *testing.T, cfg portal.SyncConfig) *portal.Syncer {
@@ -294,7 +282,7 @@ func TestSyncerStaleAck(t *testing.T) {
 }
 
 func TestSyncerRetry(t *testing.T) {
-	clk := &clock{now: testStart}
+	clk := clocktest.New(testStart)
 	l := newLoopback(t, "gw1")
 	s := newSyncer(t, portal.SyncConfig{Publisher: l, Now: clk.Now, RetryAfter: 10 * time.Second})
 	mustSend(t, s, "gw1", upserts(0, 1, "ann"))
@@ -305,7 +293,7 @@ func TestSyncerRetry(t *testing.T) {
 		t.Fatalf("Retry() = %d right after the send, want 0", n)
 	}
 	l.drop = nil
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if n := s.Retry(context.Background()); n != 1 {
 		t.Fatalf("Retry() = %d after RetryAfter, want 1", n)
 	}
@@ -392,19 +380,19 @@ func TestSyncerRetriesAFailedResendAtOnce(t *testing.T) {
 // gateway was not subscribed (the broker acknowledged it and dropped it)
 // does not hold off the resend its connect asks for.
 func TestSyncerResendsOnEveryConnect(t *testing.T) {
-	clk := &clock{now: testStart}
+	clk := clocktest.New(testStart)
 	l := newLoopback(t, "gw1")
 	s := newSyncer(t, portal.SyncConfig{Publisher: l, Now: clk.Now, RetryAfter: 10 * time.Second})
 	mustSend(t, s, "gw1", upserts(0, 1, "ann"))
 	l.pump(s)
 	l.drop = func(changeset.Changeset) bool { return true } // the gateway is away
 	mustSend(t, s, "gw1", upserts(1, 2, "bob"))
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if n := s.Retry(context.Background()); n != 1 {
 		t.Fatalf("Retry() = %d, want 1", n)
 	}
 	l.drop = nil
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	l.connect("gw1")
 	l.pump(s)
 	if st := state(t, s, "gw1"); !st.InSync() || st.Applied != 2 {
