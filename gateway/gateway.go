@@ -242,7 +242,10 @@ func (g *Gateway) run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grp, gctx := errgroup.WithContext(runCtx)
-	goSafe := func(name string, fn func(context.Context) error) {
+	// goComponent runs a component under the group, securing every door
+	// if it panics; prefix names it in its error when its errors do not
+	// name it themselves.
+	goComponent := func(name string, prefix bool, fn func(context.Context) error) {
 		grp.Go(func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -250,12 +253,17 @@ func (g *Gateway) run(ctx context.Context) error {
 					err = fmt.Errorf("%s: panic: %v\n%s", name, r, debug.Stack())
 				}
 			}()
-			if err := fn(gctx); err != nil && !errors.Is(err, context.Canceled) {
+			switch err := fn(gctx); {
+			case err == nil || errors.Is(err, context.Canceled):
+				return nil
+			case prefix:
 				return fmt.Errorf("%s: %w", name, err)
+			default:
+				return err
 			}
-			return nil
 		})
 	}
+	goSafe := func(name string, fn func(context.Context) error) { goComponent(name, true, fn) }
 
 	// The doors' modes before anything decides: a restart in the middle
 	// of a scheduled unlock stands the door open again, a lockdown holds.
@@ -267,7 +275,8 @@ func (g *Gateway) run(ctx context.Context) error {
 		goSafe("reader "+r.name, func(ctx context.Context) error { return g.runReader(ctx, r) })
 	}
 	for _, d := range g.hw.doors {
-		goSafe("door "+d.name, func(ctx context.Context) error { return g.runDoor(ctx, d) })
+		// A door's errors name the door.
+		goComponent("door "+d.name, false, func(ctx context.Context) error { return g.runDoor(ctx, d) })
 	}
 	goSafe("sync inbox", g.inbox.Run)
 	if g.broker != nil {

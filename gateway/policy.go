@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/lintel-access/lintel/gateway/access"
@@ -237,7 +236,7 @@ func (g *Gateway) keepDecisionState(res access.Result) {
 func (g *Gateway) doorFault(d *doorUnit, what string, err error) {
 	g.log.Error("door output fault", "door", d.name, "what", what, "err", err)
 	g.appendEvent(access.Event{Type: typeDoorFault, Name: "Door Output Fault", Door: d.name, Reader: d.reader,
-		Detail: what + ": " + strings.TrimPrefix(err.Error(), "door "+d.name+": ")})
+		Detail: what + ": " + err.Error()})
 }
 
 // audit journals a change to the user table or the policy made by actor:

@@ -347,3 +347,31 @@ func TestStrikesLockedAtOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestDoorPathNeverDropsAnError is finding 7 of the security review: a
+// grant whose strike could not be driven was journaled as "Grant Access"
+// and nothing else, so the log said the door opened. The grant is still
+// logged as the decision it was (R11), saying the strike failed, and a
+// Door Output Fault follows it.
+func TestDoorPathNeverDropsAnError(t *testing.T) {
+	g := startSim(t, nil)
+	enrol(t, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
+	relay := simRelay(t, g.hw, "garage")
+	relay.SetFault(errors.New("input/output error"))
+	t.Cleanup(func() { relay.SetFault(nil) }) // before the gateway stops and secures it
+	start := g.store.JournalStats().Last
+	if err := g.hw.sim.Card("garage", "H10301", 5, 555); err != nil {
+		t.Fatal(err)
+	}
+	grant := waitEvent(t, g, start, func(ev access.Event) bool { return ev.Type == access.TypeGranted })
+	if !strings.Contains(grant.Detail, "Door Output Fault") {
+		t.Errorf("grant detail %q, want it to say the strike failed", grant.Detail)
+	}
+	fault := waitEvent(t, g, grant.Seq, named("Door Output Fault"))
+	if fault.Door != "garage" || !strings.Contains(fault.Detail, "input/output error") {
+		t.Errorf("fault %+v, want garage's with the driver's error", fault)
+	}
+	if relay.High() {
+		t.Error("the relay changed level although its driver failed")
+	}
+}

@@ -405,13 +405,13 @@ func (d *Door) Run(ctx context.Context) error {
 	watch(d.cfg.Contact, inContact, !d.cfg.ContactOpenLow)
 	watch(d.cfg.REX, inREX, d.cfg.REXPressedHigh)
 	err := g.Wait()
-	if serr := d.Secure(); err == nil {
-		err = serr
-	}
 	if err != nil {
-		return fmt.Errorf("door %s: %w", d.cfg.Name, err)
+		err = fmt.Errorf("door %s: %w", d.cfg.Name, err)
 	}
-	return nil
+	if serr := d.Secure(); err == nil {
+		err = serr // names the door already
+	}
+	return err
 }
 
 // SetContact reports the door contact's raw state (true = open) and SetREX

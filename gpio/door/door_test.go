@@ -468,6 +468,27 @@ func TestRunWatchesInputsAndSecures(t *testing.T) {
 	}
 }
 
+// TestRunReportsAFailedSecureOnce: when the relay cannot be driven locked
+// as Run ends, Run says so, naming the door once.
+func TestRunReportsAFailedSecureOnce(t *testing.T) {
+	clk := clocktest.New(t0)
+	relay := &recOutput{clk: clk}
+	d, err := New(Config{Name: "front", Relay: relay, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	relay.mu.Lock()
+	relay.err = errors.New("input/output error")
+	relay.mu.Unlock()
+	cancel()
+	if err, want := <-done, "door front: secure: input/output error"; err == nil || err.Error() != want {
+		t.Errorf("Run = %v, want %q", err, want)
+	}
+}
+
 // TestKeptUnlocked: a door a schedule stands open holds its strike
 // released across openings and closings, raises no forced or held alarm,
 // and relocks when the mode ends, for fail-secure and fail-safe locks.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -213,6 +214,7 @@ type Output struct {
 	high    bool
 	history []Change
 	watch   []chan Change
+	fault   error
 }
 
 var _ pins.Output = (*Output)(nil)
@@ -228,6 +230,9 @@ func (o *Output) Name() string { return o.name }
 func (o *Output) Out(high bool) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.fault != nil {
+		return fmt.Errorf("%s: %w", o.name, o.fault)
+	}
 	o.high = high
 	c := Change{Time: time.Now(), High: high}
 	o.history = append(o.history, c)
@@ -241,6 +246,14 @@ func (o *Output) Out(high bool) error {
 		}
 	}
 	return nil
+}
+
+// SetFault makes every later Out fail with err and leave the level as it
+// is, as a driver whose chip has gone away would; nil heals it.
+func (o *Output) SetFault(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fault = err
 }
 
 // High returns the level last driven.
