@@ -135,23 +135,13 @@ func (d *diskGuard) open() {
 
 // allow measures the disk and returns an error wrapping ErrDiskFull when
 // the store must not write now. A refusal is counted in DiskStats.Refused.
-func (d *diskGuard) allow() error {
-	if d.minFree == 0 {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.measureLocked()
-	if !d.st.Full {
-		return nil
-	}
-	d.st.Refused++
-	return fmt.Errorf("%w: %s", ErrDiskFull, d.st.Fault)
-}
+func (d *diskGuard) allow() error { return d.gate(true) }
 
 // check measures the disk like allow, but a refusal is not counted: the
 // journal's commits wait, they are not refused.
-func (d *diskGuard) check() error {
+func (d *diskGuard) check() error { return d.gate(false) }
+
+func (d *diskGuard) gate(count bool) error {
 	if d.minFree == 0 {
 		return nil
 	}
@@ -160,6 +150,9 @@ func (d *diskGuard) check() error {
 	d.measureLocked()
 	if !d.st.Full {
 		return nil
+	}
+	if count {
+		d.st.Refused++
 	}
 	return fmt.Errorf("%w: %s", ErrDiskFull, d.st.Fault)
 }

@@ -480,18 +480,23 @@ func (d *decoder) card(w *wireCard, field string) (access.CardKey, error) {
 	if err := access.CheckCardFormat(w.Format); err != nil {
 		return access.CardKey{}, &Error{Code: CodeInvalid, Path: field + ".format", Message: err.Error()}
 	}
-	return access.CardKey{Format: d.intern(w.Format), Facility: *w.Facility, Number: *w.Number}, nil
+	return access.CardKey{Format: intern(&d.formats, w.Format, maxFormats), Facility: *w.Facility, Number: *w.Number}, nil
 }
 
-func (d *decoder) intern(s string) string {
-	if v, ok := d.formats[s]; ok {
+// maxFormats bounds the card format names a decoder interns.
+const maxFormats = 64
+
+// intern returns cache's copy of s, adding s while the cache holds fewer
+// than limit strings.
+func intern(cache *map[string]string, s string, limit int) string {
+	if v, ok := (*cache)[s]; ok {
 		return v
 	}
-	if d.formats == nil {
-		d.formats = make(map[string]string)
+	if *cache == nil {
+		*cache = make(map[string]string)
 	}
-	if len(d.formats) < 64 {
-		d.formats[s] = s
+	if len(*cache) < limit {
+		(*cache)[s] = s
 	}
 	return s
 }

@@ -330,31 +330,19 @@ func (d *decoder) optStr(buf *string) (*string, error) {
 // levelName reads a level id, interned as format names are: a snapshot
 // names a few hundred levels a hundred thousand times.
 func (d *decoder) levelName() (string, error) {
-	if k := d.dec.PeekKind(); k != '"' {
-		return "", d.wrongKind(k, "a string")
-	}
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return "", jsonError(err, "")
-	}
-	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
-		if l, ok := d.levelIDs[string(v[1:len(v)-1])]; ok {
-			return l, nil
-		}
-	}
-	l, err := unquote(v)
-	if err == nil && len(d.levelIDs) < access.MaxLevels {
-		if d.levelIDs == nil {
-			d.levelIDs = make(map[string]string)
-		}
-		d.levelIDs[l] = l
-	}
-	return l, err
+	return d.internedString(&d.levelIDs, access.MaxLevels)
 }
 
 // formatName reads a card format name, interned: a snapshot repeats a
 // handful of formats many thousand times.
 func (d *decoder) formatName() (string, error) {
+	return d.internedString(&d.formats, maxFormats)
+}
+
+// internedString reads a JSON string and returns the copy of it in cache,
+// adding it while the cache holds fewer than limit. A string without
+// escapes is looked up by its raw bytes, before it is unquoted.
+func (d *decoder) internedString(cache *map[string]string, limit int) (string, error) {
 	if k := d.dec.PeekKind(); k != '"' {
 		return "", d.wrongKind(k, "a string")
 	}
@@ -363,12 +351,15 @@ func (d *decoder) formatName() (string, error) {
 		return "", jsonError(err, "")
 	}
 	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
-		if f, ok := d.formats[string(v[1:len(v)-1])]; ok {
-			return f, nil
+		if s, ok := (*cache)[string(v[1:len(v)-1])]; ok {
+			return s, nil
 		}
 	}
-	f, err := unquote(v)
-	return d.intern(f), err
+	s, err := unquote(v)
+	if err == nil {
+		s = intern(cache, s, limit)
+	}
+	return s, err
 }
 
 // yes and no are what boolean points at: its callers only read the value,
