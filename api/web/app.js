@@ -85,7 +85,12 @@
   const notes = new Map();
   function showNotes() {
     for (const [door, note] of notes) {
-      const out = document.querySelector('#door-' + CSS.escape(door) + ' output.pulse-note');
+      const card = document.getElementById("door-" + door);
+      if (note.relock && card && card.dataset.locked === "true") {
+        note.text += ", then locked again";
+        note.relock = false;
+      }
+      const out = card && card.querySelector("output.pulse-note");
       if (out && out.textContent !== note.text) {
         out.textContent = note.text;
         out.className = "pulse-note " + note.cls;
@@ -157,7 +162,7 @@
         const card = document.getElementById("door-" + door);
         const until = card && card.querySelector(".unlocked time");
         if (card && card.dataset.locked === "false") {
-          notes.set(door, { text: "Pulse sent: door unlocked" + (until ? " until " + until.textContent : ""), cls: "ok" });
+          notes.set(door, { text: "Pulse sent: door unlocked" + (until ? " until " + until.textContent : ""), cls: "ok", relock: true });
         } else {
           notes.set(door, { text: "Pulse sent, but the door shows locked: see its events", cls: "bad" });
         }
