@@ -171,6 +171,9 @@ func (b *browser) checkConsole(when string) {
 
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
+	// From the top: a full-page capture draws the pinned alarm bar where
+	// the window is scrolled to.
+	_, _ = chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`))
 	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Errorf("screenshot %s: %v", name, err)
