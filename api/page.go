@@ -195,6 +195,9 @@ type panelView struct {
 	Readers  []pageReader
 	// UplinkSince is when the uplink connected, "" when unknown.
 	UplinkSince string
+	// PINRisk is the chance that a day of guessing at the keypads finds
+	// some user's PIN, in words ("" with no PIN-accepting reader).
+	PINRisk string
 }
 
 func newPanelView(st Status, now time.Time) panelView {
@@ -205,9 +208,14 @@ func newPanelView(st Status, now time.Time) panelView {
 	v := panelView{Status: st, Zone: z, Now: now, LocalTime: z.Stamp(now)}
 	v.Alarms = alarmsOf(st, z)
 	v.Warnings = slices.Clone(st.PolicyWarnings)
+	if g := st.PINGuessing; g.GuessesPerDay > 0 {
+		v.PINRisk = fmt.Sprintf("%.2g%% chance that a day of guessing (%d PINs a day) finds some user's PIN", g.Day*100, g.GuessesPerDay)
+		if g.Length > 0 {
+			v.PINRisk += fmt.Sprintf("; %d-digit PINs are the densest", g.Length)
+		}
+	}
 	if st.PINGuessingWarn {
-		v.Warnings = append(v.Warnings, fmt.Sprintf("PIN guessing: a day of guessing at the keypads finds some user's PIN with a chance of %.1f%% (%d-digit PINs are the densest); issue longer PINs or use card and PIN readers.",
-			st.PINGuessing.Day*100, st.PINGuessing.Length))
+		v.Warnings = append(v.Warnings, "PIN guessing: "+v.PINRisk+". Issue longer PINs, or use card and PIN readers.")
 	}
 	for _, d := range st.Doors {
 		v.Doors = append(v.Doors, newPageDoor(d, st, z, now))

@@ -472,6 +472,25 @@ func TestPageEvents(t *testing.T) {
 	}
 }
 
+// TestPanelWarnings: the stored policy's warnings and a PIN guessing risk
+// of 1% or more are shown on the gateway's card.
+func TestPanelWarnings(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.backend.SetPolicyWarnings(`level "staff" names door "lobby", which is not configured: left out`)
+	h.backend.SetPINGuessing(access.GuessRisk{Length: 4, Density: 0.1, GuessesPerDay: 145, Day: 0.99})
+	p := getPanel(t, h)
+	want := "99% chance that a day of guessing (145 PINs a day) finds some user's PIN; 4-digit PINs are the densest"
+	if got := p.text("pin-guessing"); got != want {
+		t.Errorf("PIN guessing: got %q, want %q", got, want)
+	}
+	got := p.text("gateway")
+	for _, part := range []string{`warning level "staff" names door "lobby"`, "warning PIN guessing: " + want + ". Issue longer PINs"} {
+		if !strings.Contains(got, part) {
+			t.Errorf("the gateway card says %q, want it to say %q", got, part)
+		}
+	}
+}
+
 // TestPanelRefreshLoggedAtDebug: the page's refreshes, every few seconds
 // from every open page, are logged at debug; other requests at info.
 func TestPanelRefreshLoggedAtDebug(t *testing.T) {

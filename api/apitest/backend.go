@@ -50,6 +50,8 @@ type Backend struct {
 	clock    access.ClockState
 	untrust  access.UntrustedClock
 	storage  api.StorageStatus
+	warnings []string
+	guessing access.GuessRisk
 	healthy  bool
 	uplink   api.UplinkStatus
 	revision uint64
@@ -194,6 +196,22 @@ func (b *Backend) SetStorage(s api.StorageStatus) {
 	b.storage = s
 }
 
+// SetPolicyWarnings sets what the status says of stored policy that does
+// not fit the site.
+func (b *Backend) SetPolicyWarnings(w ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.warnings = w
+}
+
+// SetPINGuessing sets the status's PIN guessing risk; it warns at
+// access.RiskWarn, as the gateway's does.
+func (b *Backend) SetPINGuessing(r access.GuessRisk) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.guessing = r
+}
+
 // Pulses returns the doors test-pulsed so far, in order.
 func (b *Backend) Pulses() []string {
 	b.mu.Lock()
@@ -236,16 +254,19 @@ func (b *Backend) Status() api.Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := api.Status{
-		GatewayID:      GatewayID,
-		Started:        b.started,
-		ClockTrusted:   b.clock.Trusted,
-		UntrustedClock: string(b.untrust),
-		Timezone:       loc.String(),
-		LocalTime:      now.In(loc).Format(time.RFC3339),
-		Uplink:         b.uplink,
-		Storage:        b.storage,
-		Sync:           api.SyncStatus{Revision: b.revision},
-		Broker:         api.BrokerStatus{Clients: 1},
+		GatewayID:       GatewayID,
+		Started:         b.started,
+		ClockTrusted:    b.clock.Trusted,
+		UntrustedClock:  string(b.untrust),
+		Timezone:        loc.String(),
+		LocalTime:       now.In(loc).Format(time.RFC3339),
+		Uplink:          b.uplink,
+		Storage:         b.storage,
+		PolicyWarnings:  slices.Clone(b.warnings),
+		PINGuessing:     b.guessing,
+		PINGuessingWarn: b.guessing.Warn(),
+		Sync:            api.SyncStatus{Revision: b.revision},
+		Broker:          api.BrokerStatus{Clients: 1},
 	}
 	if n := uint64(len(b.events)); n > 0 {
 		st.Journal = api.JournalStatus{First: 1, Last: n, Count: n, Undelivered: n - b.uplink.Cursor}
