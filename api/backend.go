@@ -161,18 +161,25 @@ type DoorStatus struct {
 	// Indicator is the pattern on the reader's LEDs and beeper: "idle",
 	// "grant", "deny", "pin_wait" or "lockout".
 	Indicator string `json:"indicator,omitempty"`
+	// UnlockedUntil is when a timed unlock in progress (a grant, a test
+	// pulse, request-to-exit) ends; zero when there is none.
+	UnlockedUntil time.Time `json:"unlocked_until,omitzero"`
 	// Mode is the door's effective mode (a reader mode, "unlocked",
 	// "locked" or "lockdown"); ModeSource says from where ("override",
 	// "schedule", "reader"), ModeReason says it in words. Override and
-	// Schedule name the object in force; AwaitingFirstIn the level whose
-	// holder must come first. NextChange is when the mode next changes by
-	// itself, to NextMode.
+	// Schedule name the object in force, OverrideUntil the override's end
+	// (zero: until cleared); AwaitingFirstIn the level whose holder must
+	// come first; ClockHeld says the untrusted clock left out a schedule or
+	// an override's end (access.DoorState). NextChange is when the mode
+	// next changes by itself, to NextMode.
 	Mode            access.DoorMode `json:"mode"`
 	ModeSource      string          `json:"mode_source"`
 	ModeReason      string          `json:"mode_reason"`
 	Override        string          `json:"override,omitempty"`
+	OverrideUntil   time.Time       `json:"override_until,omitzero"`
 	Schedule        string          `json:"schedule,omitempty"`
 	AwaitingFirstIn string          `json:"awaiting_first_in,omitempty"`
+	ClockHeld       bool            `json:"clock_held,omitempty"`
 	NextChange      time.Time       `json:"next_change,omitzero"`
 	NextMode        access.DoorMode `json:"next_mode,omitempty"`
 }

@@ -10,10 +10,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/lintel-access/lintel/api"
+	"github.com/lintel-access/lintel/api/apitest"
+	"github.com/lintel-access/lintel/gateway/access"
 )
 
 // findChromium returns the browser the status page test drives:
@@ -36,33 +42,77 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// artifactDir is where the test leaves its screenshots: $LINTEL_ARTIFACTS,
-// else the test's artifact directory (kept with go test -artifacts).
-func artifactDir(t *testing.T) string {
+// screenshotDir is where the browser tests keep their screenshots:
+// $LINTEL_SCREENSHOTS, else build/out/screenshots in the repository (not
+// committed; the README's testing notes say so).
+func screenshotDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("LINTEL_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	dir := os.Getenv("LINTEL_SCREENSHOTS")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
 			t.Fatal(err)
 		}
-		return d
+		for root := wd; ; root = filepath.Dir(root) {
+			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+				dir = filepath.Join(root, "build", "out", "screenshots")
+				break
+			}
+			if filepath.Dir(root) == root {
+				t.Fatalf("no go.mod above %s to put build/out/screenshots in; set LINTEL_SCREENSHOTS", wd)
+			}
+		}
 	}
-	return t.ArtifactDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
-// TestStatusPageInBrowser signs a technician in with a real headless
-// Chromium on a phone-sized screen, checks the doors and readers, swipes a
-// card through the simulator route and watches the grant arrive live, checks
-// the frame inspector (a good card, a parity failure, a hidden key press),
-// sends a door test pulse from the page, and saves screenshots.
-func TestStatusPageInBrowser(t *testing.T) {
-	chromium := findChromium(t)
-	h := newHarness(t, harnessOptions{})
-	seed(h) // events 1 and 2
-	srv := httptest.NewServer(h.handler)
-	defer srv.Close()
-	defer h.server.Close() // end the page's event stream before srv.Close waits for it
-	dir := artifactDir(t)
+// contrastAudit lists the visible text whose contrast with what is behind
+// it is below WCAG 2's AA level (4.5:1, 3:1 for large text), one line each.
+const contrastAudit = `(() => {
+  const parse = c => { const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null;
+    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const over = (c, b) => ({ r: c.r * c.a + b.r * (1 - c.a), g: c.g * c.a + b.g * (1 - c.a), b: c.b * c.a + b.b * (1 - c.a), a: 1 });
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const behind = el => { const layers = [];
+    for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
+    let out = matchMedia("(prefers-color-scheme: dark)").matches ? { r: 0, g: 0, b: 0, a: 1 } : { r: 255, g: 255, b: 255, a: 1 };
+    for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
+    return out; };
+  const low = [], seen = new Set();
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (w.nextNode()) {
+    const el = w.currentNode.parentElement;
+    if (!w.currentNode.textContent.trim() || seen.has(el) || el.closest("script,style,button:disabled")) continue;
+    seen.add(el);
+    const st = getComputedStyle(el), box = el.getBoundingClientRect();
+    if (st.visibility === "hidden" || box.width === 0 || box.height === 0) continue;
+    const bg = behind(el), fg = over(parse(st.color), bg);
+    const l1 = lum(fg), l2 = lum(bg), ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const size = parseFloat(st.fontSize), large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) low.push(el.tagName.toLowerCase() + "." + el.className + " " + JSON.stringify(w.currentNode.textContent.trim().slice(0, 40)) + " " + ratio.toFixed(2) + ":1");
+  }
+  return low;
+})()`
 
+// browser is a headless Chromium driven by a test, with its console
+// watched: an error or an uncaught exception on the page fails the test.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+
+	mu       sync.Mutex // guards problems
+	problems []string
+}
+
+func newBrowser(t *testing.T, tz string, width, height int) *browser {
+	t.Helper()
+	chromium := findChromium(t)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -74,126 +124,308 @@ func TestStatusPageInBrowser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844),
+		chromedp.WindowSize(width, height),
+		chromedp.Env("TZ="+tz), // the browser's own zone, which the page must not use
 	)
-	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-
-	screenshot := func(name string) {
-		t.Helper()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Errorf("screenshot %s: %v", name, err)
-			return
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	// step runs actions with a deadline; on failure it keeps a screenshot.
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, done := context.WithTimeout(ctx, 30*time.Second)
-		defer done()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			screenshot("failure.png")
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	poll := func(what, predicate string) {
-		t.Helper()
-		step(what, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))(ctx, t)
-			return chromedp.Void{}, err
-		})
-	}
-
+	b := &browser{t: t, ctx: ctx, dir: screenshotDir(t)}
 	// The first run starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile)); err != nil {
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
 		t.Fatalf("start chromium (%s): %v", chromium, err)
 	}
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.problems = append(b.problems, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		<-watched
+	})
+	return b
+}
 
-	step("sign in",
+// checkConsole fails the test for every console error since the last check.
+func (b *browser) checkConsole(when string) {
+	b.t.Helper()
+	b.mu.Lock()
+	problems := b.problems
+	b.problems = nil
+	b.mu.Unlock()
+	for _, p := range problems {
+		b.t.Errorf("console %s: %s", when, p)
+	}
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	// From the top: a full-page capture draws the pinned alarm bar where
+	// the window is scrolled to.
+	_, _ = chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`))
+	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(b.dir, name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
+// step runs actions with a deadline; on failure it keeps a screenshot.
+func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, done := context.WithTimeout(b.ctx, 30*time.Second)
+	defer done()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.screenshot("page-failure.png")
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func evaluate[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, done := context.WithTimeout(b.ctx, 30*time.Second)
+	defer done()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// poll waits up to 25 s for a JavaScript predicate to hold.
+func (b *browser) poll(what, predicate string) {
+	b.t.Helper()
+	b.step(what, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(100*time.Millisecond))(ctx, t)
+		return chromedp.Void{}, err
+	})
+}
+
+// audit fails the test for text below the contrast level.
+func (b *browser) audit(scheme string) {
+	b.t.Helper()
+	for _, low := range evaluate[[]string](b, contrastAudit) {
+		b.t.Errorf("%s colour scheme: contrast too low: %s", scheme, low)
+	}
+}
+
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	b.step("prefers-color-scheme: "+scheme, func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return chromedp.Void{}, err
+	})
+}
+
+// TestStatusPageInBrowser signs a technician in with a real headless
+// Chromium, first on a phone-sized screen and then a desktop one, over the
+// fake gateway in New York while the browser runs in Tokyo, and checks what
+// the status page is for: every time in the gateway's zone with its date;
+// events live, with the actors of changes, rendered by the script exactly
+// as the server renders them; the frame inspector naming an unreadable
+// frame as such; a test pulse that shows the door unlocked at once and
+// confirms; each door's mode and why; alarms red and pinned at the top
+// until their condition clears; readable contrast in light and dark; and
+// no console error. It keeps screenshots in build/out/screenshots.
+func TestStatusPageInBrowser(t *testing.T) {
+	h := newHarness(t, harnessOptions{backend: apitest.Options{Location: mustZone(t, "America/New_York")}})
+	seed(h) // events 1 to 6
+	srv := httptest.NewServer(h.handler)
+	defer srv.Close()
+	defer h.server.Close() // end the page's event stream before srv.Close waits for it
+	b := newBrowser(t, "Asia/Tokyo", 390, 844)
+	call := func(token, method, path, body string, want int) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: got %d, want %d", method, path, resp.StatusCode, want)
+		}
+	}
+	const now = "2026-03-14 05:26:53 UTC-04:00" // the harness's clock in New York
+
+	b.step("phone viewport and sign in",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile),
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), techToken),
 		chromedp.Click(chromedp.CSS("#signin")),
 		chromedp.WaitVisible(chromedp.CSS("#door-front")),
 	)
-	if got := text("#door-front"); !strings.Contains(got, "front") || !strings.Contains(got, "locked") || !strings.Contains(got, "closed") {
-		t.Errorf("door front shows %q, want its name, locked and closed", got)
+	if got := b.text("#door-front"); !strings.Contains(got, "front locked closed") || !strings.Contains(got, "Mode card and PIN") {
+		t.Errorf("door front shows %q, want its name, locked, closed and its mode", got)
 	}
-	if got := text("#gateway"); !strings.Contains(got, "gw-test") || !strings.Contains(got, "1.2.3-test") || !strings.Contains(got, "synchronised") {
+	if got := b.text("#gateway"); !strings.Contains(got, "gw-test") || !strings.Contains(got, "1.2.3-test") || !strings.Contains(got, "synchronised") {
 		t.Errorf("gateway card shows %q, want id, version and clock state", got)
 	}
-	if got := text("#events"); !strings.Contains(got, "Grant Access - Card") {
-		t.Errorf("events show %q, want the seeded grant", got)
+	if got, want := b.text("#local-time"), now; got != want {
+		t.Errorf("local time shows %q, want %q: the gateway's zone, not the browser's", got, want)
 	}
-	poll("event stream connects", `document.getElementById("live").textContent === "live"`)
+	if got := b.text("#timezone"); !strings.Contains(got, "America/New_York (EDT, UTC-04:00)") || !strings.Contains(got, "not your device's") {
+		t.Errorf("time zone shows %q, want the gateway's zone named and said to be the gateway's", got)
+	}
+	if got := b.text("#events"); !strings.Contains(got, now+" Grant Access - Card") || !strings.Contains(got, "CHANGE User Added user u1 by test") {
+		t.Errorf("events show %q, want the seeded grant at the gateway's local time and the seeded changes with their actor", got)
+	}
+	b.poll("event stream connects", `document.getElementById("live").textContent === "live"`)
 
 	// A simulated swipe, sent the way `lintel sim card` sends it, must
-	// appear without a reload.
-	step("mark the page", func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+	// appear without a reload, at the gateway's local time.
+	b.step("mark the page", func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		_, err := chromedp.Evaluate[bool](`window.lintelTestMark = true`)(ctx, t)
 		return chromedp.Void{}, err
 	})
-	sim := func(path, body string) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 202 {
-			t.Fatalf("POST %s: got %d, want 202", path, resp.StatusCode)
-		}
-	}
-	sim("/api/v1/sim/readers/garage/card", `{"format":"H10301","facility":1,"number":100}`)
-	poll("the swipe appears live", fmt.Sprintf(`(() => { const li = document.querySelector('#events li[data-seq="%d"]');
+	call(adminToken, "POST", "/api/v1/sim/readers/garage/card", `{"format":"H10301","facility":1,"number":100}`, 202)
+	b.poll("the swipe appears live", fmt.Sprintf(`(() => { const li = document.querySelector('#events li[data-seq="%d"]');
 		return li !== null && li.textContent.includes("Grant Access - Card") && li.textContent.includes("user u1")
-			&& li.classList.contains("ok") && document.querySelector("#events li") === li; })()`, seedEvents+1))
-	if got, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.lintelTestMark === true`)); err != nil || !got {
-		t.Errorf("the page reloaded to show the event (mark %v, %v); want it streamed", got, err)
-	}
-	// The frame inspector shows the frame on the next refresh.
-	poll("the frame inspector shows the swipe", `(() => { const r = document.querySelector("#reader-garage");
+			&& li.textContent.startsWith(%q) && li.classList.contains("ok") && document.querySelector("#events li") === li; })()`, seedEvents+1, now))
+	// The frame inspector shows the frame after the event's refresh.
+	b.poll("the frame inspector shows the swipe", `(() => { const r = document.querySelector("#reader-garage");
 		return r !== null && r.querySelector(".bits")?.textContent === "10000000100000000011001000"
 			&& r.textContent.includes("H10301") && r.textContent.includes("facility 1, number 100"); })()`)
 
-	// A frame with a bad parity bit is shown as rejected and counted; a
-	// key press is shown without its bits.
-	sim("/api/v1/sim/readers/front/card", `{"bits":"00000000100000000011001000"}`)
-	sim("/api/v1/sim/readers/side/keys", `{"keys":"7"}`)
-	poll("the inspector shows the rejected frame and the key press", `(() => {
+	// A frame with a bad parity bit is shown as unreadable, never as a
+	// card; a key press is shown without its bits.
+	call(adminToken, "POST", "/api/v1/sim/readers/front/card", `{"bits":"00000000100000000011001000"}`, 202)
+	call(adminToken, "POST", "/api/v1/sim/readers/side/keys", `{"keys":"7"}`, 202)
+	b.poll("the inspector shows the rejected frame and the key press", `(() => {
 		const f = document.querySelector("#reader-front"), s = document.querySelector("#reader-side");
-		return f !== null && f.textContent.includes("failed") && f.textContent.includes("parity 1")
-			&& s !== null && s.textContent.includes("key press (hidden)") && s.querySelector(".bits") === null; })()`)
+		return f !== null && f.textContent.includes("unreadable card: parity error, 26 bits") && f.textContent.includes("parity 1")
+			&& !f.textContent.includes("facility") && s !== null && s.textContent.includes("key press (hidden)") && s.querySelector(".bits") === null; })()`)
 
-	// A technician's test pulse goes out with the session's CSRF token.
-	step("test pulse", chromedp.Click(chromedp.CSS(`button[data-pulse="front"]`)))
-	poll("the pulse's event appears", `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("Door Test Pulse"))`)
+	// A technician's test pulse goes out with the session's CSRF token; the
+	// page shows the door unlocked from a reload the click makes, and says
+	// until when. The periodic refresh never writes the note.
+	b.step("test pulse", chromedp.Click(chromedp.CSS(`button[data-pulse="front"]`)))
+	b.poll("the door shows unlocked and the pulse is confirmed", `(() => { const d = document.querySelector("#door-front");
+		return d.dataset.locked === "false" && d.querySelector(".unlocked")?.textContent === "Unlocked until 2026-03-14 05:26:58 UTC-04:00"
+			&& d.querySelector("output").textContent === "Pulse sent: door unlocked until 2026-03-14 05:26:58 UTC-04:00"; })()`)
+	b.poll("the pulse's event names who sent it", `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("Door Test Pulse") && li.textContent.includes("by tech"))`)
 	if got := h.backend.Pulses(); !slices.Equal(got, []string{"front"}) {
 		t.Errorf("got pulses %v, want [front]", got)
 	}
-	screenshot("status-phone.png")
+	h.clock.Advance(5 * time.Second)
+	b.poll("the door relocks when the pulse ends, and the note says so", `(() => { const d = document.querySelector("#door-front");
+		return d.dataset.locked === "true" && d.querySelector("output").textContent === "Pulse sent: door unlocked until 2026-03-14 05:26:58 UTC-04:00, then locked again"; })()`)
 
-	step("desktop viewport", chromedp.EmulateViewport(1280, 900))
-	screenshot("status-desktop.png")
+	// Changes through the API arrive live with their actor; a door's mode
+	// says why and when it next changes.
+	call(adminToken, "PUT", "/api/v1/schedules/weekend", `{"name":"Weekend","intervals":[{"days":["sat","sun"],"start":"08:00","end":"18:00","holidays":[]}]}`, 201)
+	call(adminToken, "PUT", "/api/v1/doors/side/policy", `{"modes":[{"schedule":"weekend","mode":"unlocked"}]}`, 200)
+	b.poll("the changes appear live with their actor", `[...document.querySelectorAll("#events li.audit")].filter(li =>
+		li.querySelector(".tag")?.textContent === "change" && li.querySelector(".actor")?.textContent === "by admin").length >= 2`)
+	b.poll("door side says its next change", `document.querySelector("#door-side .next")?.textContent === "unlocked (strike held open) at 2026-03-14 08:00:00 UTC-04:00 (in 2h 33m)"`)
+	screenshotPhone := "page-status-phone.png"
+	b.screenshot(screenshotPhone)
 
-	step("sign out", chromedp.Click(chromedp.CSS("header button")), chromedp.WaitVisible(chromedp.CSS("#token")))
-	screenshot("signin-desktop.png")
+	// Alarms: each is a red line pinned at the top that says "Alarm" and
+	// what it is, raised with the event or at the next refresh, and gone
+	// when its condition clears.
+	h.backend.SetDoorAlarms("front", "forced_open")
+	h.backend.SetReaderFault("side", "d0_stuck_low: D0 held low for 2s")
+	h.backend.SetStorage(api.StorageStatus{Full: true, Fault: "12 MiB free, below the 64 MiB reserve"})
+	h.backend.SetClock(access.ClockState{})
+	call(adminToken, "PUT", "/api/v1/overrides/drill", `{"doors":["*"],"mode":"lockdown"}`, 201)
+	h.backend.Emit(access.Event{Type: "door.forced", Name: "Door Forced Open", Door: "front", Reader: "front"})
+	wantAlarms := []string{"alarm-storage-full", "alarm-clock-untrusted", "alarm-door-front-forced_open", "alarm-lockdown-drill", "alarm-reader-side"}
+	b.poll("the alarms are raised", fmt.Sprintf(`[...document.querySelectorAll("#alarms li.alarm")].map(li => li.id).join(" ") === %q`, strings.Join(wantAlarms, " ")))
+	for _, id := range wantAlarms {
+		if got := b.text("#" + id); !strings.HasPrefix(got, "ALARM ") {
+			t.Errorf("alarm %s reads %q, want it to start with the word ALARM (colour is not the only sign)", id, got)
+		}
+	}
+	if got := b.text("#alarm-lockdown-drill"); got != `ALARM Lockdown doors front, garage, side` {
+		t.Errorf("the lockdown alarm's title reads %q", got)
+	}
+	// With five alarms their explanations are folded; a tap opens one.
+	b.step("open the lockdown alarm", chromedp.Click(chromedp.CSS("#alarm-lockdown-drill summary")))
+	if got := b.text("#alarm-lockdown-drill"); got != `ALARM Lockdown doors front, garage, side Only override users are admitted; request-to-exit still opens the door. Override "drill" holds it until it is cleared.` {
+		t.Errorf("the lockdown alarm, opened, reads %q", got)
+	}
+	if got := b.text("#door-side .why"); got != `Override: "drill" holds the door lockdown (override users only) until it is cleared` {
+		t.Errorf("door side's why reads %q, want the override", got)
+	}
+	if got := evaluate[string](b, `getComputedStyle(document.getElementById("alarms")).backgroundColor`); got != "rgb(164, 14, 38)" {
+		t.Errorf("the alarm bar's background is %s, want the alarm red rgb(164, 14, 38)", got)
+	}
+	pinned := `(() => { window.scrollTo(0, document.documentElement.scrollHeight); const r = document.getElementById("alarms").getBoundingClientRect();
+		const ok = window.scrollY > 0 && Math.abs(r.top) < 1 && r.height > 0; window.scrollTo(0, 0); return ok; })()`
+	if !evaluate[bool](b, pinned) {
+		t.Errorf("the alarm bar is not pinned to the top of the window when the page is scrolled to its end")
+	}
+	b.audit("light")
+	b.screenshot("page-alarms-phone.png")
+	b.colorScheme("dark")
+	b.audit("dark")
+	b.screenshot("page-alarms-phone-dark.png")
+	b.colorScheme("light")
+
+	h.backend.SetDoorAlarms("front")
+	h.backend.SetReaderFault("side", "")
+	h.backend.SetStorage(api.StorageStatus{})
+	h.backend.SetClock(access.ClockState{Trusted: true})
+	call(adminToken, "DELETE", "/api/v1/overrides/drill", "", 204)
+	b.poll("the alarms clear by themselves", `document.querySelectorAll("#alarms li").length === 0 && document.getElementById("alarm-count").textContent === "none"`)
+	b.checkConsole("on the phone")
+
+	// The script renders a streamed event exactly as the server does: a
+	// reload must not change any line.
+	streamed := evaluate[[]string](b, `[...document.querySelectorAll("#events li")].slice(0, 20).map(li => li.outerHTML)`)
+	b.step("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#door-front")))
+	rendered := evaluate[[]string](b, `[...document.querySelectorAll("#events li")].slice(0, 20).map(li => li.outerHTML)`)
+	if len(streamed) < 10 {
+		t.Errorf("only %d events on the page, want the seeded and the streamed ones", len(streamed))
+	}
+	if strings.Join(streamed, "\n") != strings.Join(rendered, "\n") {
+		t.Errorf("streamed event lines differ from the server's:\nstreamed:\n%s\nrendered:\n%s", strings.Join(streamed, "\n"), strings.Join(rendered, "\n"))
+	}
+
+	b.step("desktop viewport", chromedp.EmulateViewport(1280, 900))
+	b.screenshot("page-status-desktop.png")
+	h.backend.SetDoorAlarms("garage", "held_open", "output_error")
+	h.backend.Emit(access.Event{Type: "door.held", Name: "Door Held Open", Door: "garage", Reader: "garage"})
+	b.poll("the desktop shows the alarms", `document.querySelectorAll("#alarms li.alarm").length === 2`)
+	b.audit("light, desktop")
+	b.screenshot("page-alarms-desktop.png")
+	h.backend.SetDoorAlarms("garage")
+	b.poll("and clears them", `document.querySelectorAll("#alarms li").length === 0`)
+	b.checkConsole("on the desktop")
+
+	b.step("sign out", chromedp.Click(chromedp.CSS("header button")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.screenshot("page-signin-desktop.png")
+	b.checkConsole("after signing out")
 }

@@ -100,9 +100,26 @@
 // for an HttpOnly, SameSite=Strict cookie that maps to a session kept in
 // memory. Requests with the cookie that change state must carry the
 // session's CSRF token in X-CSRF-Token (or the form field csrf) and, when
-// present, a same-origin Origin. The page shows the gateway, doors with a
-// test-pulse button, readers with the frame inspector (last frame's bits,
-// length, parity and decoded card) and reject counters, the uplink, journal
-// and sync, and the last events, which arrive live over SSE; the state part
-// reloads from GET /panel every few seconds.
+// present, a same-origin Origin.
+//
+// The page opens with its alarm bar, pinned to the top of the window while
+// any alarm lasts: a door forced or held open, a door output fault, a
+// lockdown, a reader fault, an untrusted clock, a full disk, each in words
+// and marked "Alarm", gone by itself when the status no longer reports it.
+// Then the gateway, with its local time and zone (every time on the page is
+// the gateway's, in status.timezone, with its date and UTC offset, never
+// the browser's); each door with its lock, contact and alarms, its
+// effective mode, why (override, schedule, waiting for first person in,
+// untrusted clock, the reader's configured mode) and its next change, and a
+// test-pulse button whose note confirms the unlock and the relock; each
+// reader with the frame inspector (last frame's bits, length, parity, the
+// decoded card, or for a rejected frame why it was unreadable, e.g.
+// "unreadable card: parity error, 26 bits") and reject counters; the
+// uplink, journal and sync; and the last events, which arrive live over
+// SSE, changes and pulses with their actor. What the page says is worked
+// out in Go from the status (page.go), so it reads the same without its
+// script; the script only swaps in, from GET /panel, the parts that
+// changed, every few seconds, soon after each event and when a timed
+// unlock ends. GET /panel requests are logged at debug, every other
+// request at info.
 package api

@@ -48,12 +48,14 @@ type harnessOptions struct {
 	noSim         bool
 	bodyLimit     int64
 	syncBodyLimit int64
+	// backend configures the fake: its time zone and clock policy.
+	backend apitest.Options
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	clock := clocktest.New(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
-	b := apitest.New(clock.Now)
+	b := apitest.NewWith(clock.Now, o.backend)
 	logs := &logtest.Buffer{}
 	var sim api.Sim
 	if !o.noSim {

@@ -275,8 +275,9 @@ func (s *Server) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests logs one line per request: never its body, query, headers or
-// cookies, which may hold a token, a PIN or key presses.
+// logRequests logs one line per request, at info (the status page's
+// refreshes at debug): never its body, query, headers or cookies, which may
+// hold a token, a PIN or key presses.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := s.cfg.Now()
@@ -294,7 +295,11 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if p, ok := c.Get(principalKey).(*principal); ok {
 			attrs = append(attrs, "token", p.Name, "role", string(p.Role))
 		}
-		s.log.Info("api: request", attrs...)
+		level := slog.LevelInfo
+		if quietRequest(c.Request(), c.Response().Status) {
+			level = slog.LevelDebug
+		}
+		s.log.Log(c.Request().Context(), level, "api: request", attrs...)
 		return nil
 	}
 }

@@ -209,10 +209,17 @@ func (g *Gateway) status() api.Status {
 		ds := d.door.Status()
 		out := api.DoorStatus{Name: d.name, Locked: ds.Locked, Open: ds.Open, Alarms: alarms(ds),
 			RelayEnergised: ds.RelayHigh != d.relayActiveLow, Indicator: ds.Pattern}
+		if !ds.Locked && !ds.KeptUnlocked {
+			out.UnlockedUntil = ds.UnlockedUntil // a timed unlock, not a mode
+		}
 		for _, m := range modes {
 			if m.Door == d.name {
 				out.Mode, out.ModeSource, out.ModeReason = m.Mode, m.Source, m.Reason
 				out.Override, out.Schedule, out.AwaitingFirstIn = m.Override, m.Schedule, m.AwaitingFirstIn
+				if m.Until != nil {
+					out.OverrideUntil = *m.Until
+				}
+				out.ClockHeld = m.ClockHeld
 				out.NextChange, out.NextMode = m.Next, m.NextMode
 				if m.Mode == access.ModeLockdown {
 					out.Alarms = append(out.Alarms, "lockdown")

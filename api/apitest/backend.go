@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/gateway/access"
+	"github.com/lintel-access/lintel/gpio/door"
 	"github.com/lintel-access/lintel/gpio/wiegand"
 )
 
@@ -43,6 +45,13 @@ type Backend struct {
 	doors    map[string]*api.DoorStatus
 	readers  map[string]*api.ReaderStatus
 	pulses   []string
+	// pulsing holds the end of each door's test pulse in progress.
+	pulsing  map[string]time.Time
+	clock    access.ClockState
+	untrust  access.UntrustedClock
+	storage  api.StorageStatus
+	warnings []string
+	guessing access.GuessRisk
 	healthy  bool
 	uplink   api.UplinkStatus
 	revision uint64
@@ -63,9 +72,21 @@ var (
 	_ access.Directory = directory{}
 )
 
+// Options are the fake's settings beyond its clock, as the gateway's
+// configuration gives them. The zero value is the gateway's default.
+type Options struct {
+	// Location is gateway.timezone; nil means UTC.
+	Location *time.Location
+	// UntrustedClock is access.untrusted_clock; zero means restrict.
+	UntrustedClock access.UntrustedClock
+}
+
 // New returns a healthy, empty backend reading time from now (nil means
-// time.Now).
-func New(now func() time.Time) *Backend {
+// time.Now), with a trusted clock, in UTC.
+func New(now func() time.Time) *Backend { return NewWith(now, Options{}) }
+
+// NewWith is [New] with options.
+func NewWith(now func() time.Time, o Options) *Backend {
 	if now == nil {
 		now = time.Now
 	}
@@ -82,12 +103,16 @@ func New(now func() time.Time) *Backend {
 		healthy: true,
 		policy:  access.NewTable(),
 		uplink:  api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
+		pulsing: make(map[string]time.Time),
+		clock:   access.ClockState{Trusted: true},
+		untrust: cmp.Or(o.UntrustedClock, access.ClockRestrict),
 	}
-	e, err := access.NewEngine(access.EngineConfig{Directory: directory{b}, Readers: Readers})
+	e, err := access.NewEngine(access.EngineConfig{Directory: directory{b}, Readers: Readers,
+		Location: o.Location, UntrustedClock: o.UntrustedClock})
 	if err != nil {
 		panic(fmt.Sprintf("apitest: the built-in readers do not validate: %v", err))
 	}
-	e.SetClock(access.ClockState{Trusted: true})
+	e.SetClock(b.clock)
 	b.engine = e
 	for _, r := range Readers {
 		b.doors[r.Door] = &api.DoorStatus{Name: r.Door, Locked: true, Alarms: []string{}}
@@ -139,6 +164,54 @@ func (b *Backend) SetUplink(u api.UplinkStatus) {
 	b.uplink = u
 }
 
+// SetClock sets what the gateway knows about its clock: the status shows
+// it and the engine decides by it.
+func (b *Backend) SetClock(c access.ClockState) {
+	b.mu.Lock()
+	b.clock = c
+	b.mu.Unlock()
+	b.engine.SetClock(c)
+}
+
+// SetDoorAlarms sets a door's alarms from its hardware ("forced_open",
+// "held_open", "output_error"; see api.DoorStatus), as the door would
+// raise them. A lockdown is the engine's, from an override.
+func (b *Backend) SetDoorAlarms(door string, alarms ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.doors[door].Alarms = append([]string{}, alarms...)
+}
+
+// SetReaderFault sets a reader's fault ("" when healthy).
+func (b *Backend) SetReaderFault(reader, fault string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readers[reader].Fault = fault
+}
+
+// SetStorage sets the disk's state in the status.
+func (b *Backend) SetStorage(s api.StorageStatus) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.storage = s
+}
+
+// SetPolicyWarnings sets what the status says of stored policy that does
+// not fit the site.
+func (b *Backend) SetPolicyWarnings(w ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.warnings = w
+}
+
+// SetPINGuessing sets the status's PIN guessing risk; it warns at
+// access.RiskWarn, as the gateway's does.
+func (b *Backend) SetPINGuessing(r access.GuessRisk) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.guessing = r
+}
+
 // Pulses returns the doors test-pulsed so far, in order.
 func (b *Backend) Pulses() []string {
 	b.mu.Lock()
@@ -171,17 +244,29 @@ func (b *Backend) emitLocked(evs ...access.Event) []access.Event {
 	return out
 }
 
-// Status implements api.Backend.
+// Status implements api.Backend. Doors carry the engine's effective mode
+// as the gateway's do: an unlocked mode or a test pulse in progress shows
+// the door unlocked, a lockdown raises the "lockdown" alarm.
 func (b *Backend) Status() api.Status {
+	now := b.now()
+	modes := b.engine.DoorStatuses(now) // before b.mu: the engine calls into the directory
+	loc := b.engine.Location()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := api.Status{
-		GatewayID:    GatewayID,
-		Started:      b.started,
-		ClockTrusted: true,
-		Uplink:       b.uplink,
-		Sync:         api.SyncStatus{Revision: b.revision},
-		Broker:       api.BrokerStatus{Clients: 1},
+		GatewayID:       GatewayID,
+		Started:         b.started,
+		ClockTrusted:    b.clock.Trusted,
+		UntrustedClock:  string(b.untrust),
+		Timezone:        loc.String(),
+		LocalTime:       now.In(loc).Format(time.RFC3339),
+		Uplink:          b.uplink,
+		Storage:         b.storage,
+		PolicyWarnings:  slices.Clone(b.warnings),
+		PINGuessing:     b.guessing,
+		PINGuessingWarn: b.guessing.Warn(),
+		Sync:            api.SyncStatus{Revision: b.revision},
+		Broker:          api.BrokerStatus{Clients: 1},
 	}
 	if n := uint64(len(b.events)); n > 0 {
 		st.Journal = api.JournalStatus{First: 1, Last: n, Count: n, Undelivered: n - b.uplink.Cursor}
@@ -189,6 +274,25 @@ func (b *Backend) Status() api.Status {
 	for _, name := range sortedKeys(b.doors) {
 		d := *b.doors[name]
 		d.Alarms = slices.Clone(d.Alarms)
+		for _, m := range modes {
+			if m.Door != name {
+				continue
+			}
+			d.Mode, d.ModeSource, d.ModeReason = m.Mode, m.Source, m.Reason
+			d.Override, d.Schedule, d.AwaitingFirstIn, d.ClockHeld = m.Override, m.Schedule, m.AwaitingFirstIn, m.ClockHeld
+			if m.Until != nil {
+				d.OverrideUntil = *m.Until
+			}
+			d.NextChange, d.NextMode = m.Next, m.NextMode
+			if m.Mode == access.ModeLockdown {
+				d.Alarms = append(d.Alarms, "lockdown")
+			}
+		}
+		if until, ok := b.pulsing[name]; ok && now.Before(until) {
+			d.UnlockedUntil = until
+		}
+		d.Locked = d.UnlockedUntil.IsZero() && d.Mode != access.ModeUnlocked
+		d.RelayEnergised = !d.Locked // fail-secure strikes
 		st.Doors = append(st.Doors, d)
 	}
 	for _, name := range sortedKeys(b.readers) {
@@ -495,15 +599,18 @@ const (
 	NameDoorClosed    = "Door Closed"
 )
 
-// PulseDoor implements api.Backend.
-func (b *Backend) PulseDoor(actor, door string) error {
+// PulseDoor implements api.Backend: the door is unlocked at once, for
+// door.DefaultUnlockTime by the fake's clock, as a gateway's door with the
+// default unlock time is.
+func (b *Backend) PulseDoor(actor, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.doors[door]; !ok {
-		return fmt.Errorf("apitest: pulse door %q: %w", door, access.ErrNotFound)
+	if _, ok := b.doors[name]; !ok {
+		return fmt.Errorf("apitest: pulse door %q: %w", name, access.ErrNotFound)
 	}
-	b.pulses = append(b.pulses, door)
-	b.emitLocked(access.Event{Type: TypeDoor, Name: NameDoorTestPulse, Door: door, Actor: actor})
+	b.pulses = append(b.pulses, name)
+	b.pulsing[name] = b.now().Add(door.DefaultUnlockTime)
+	b.emitLocked(access.Event{Type: TypeDoor, Name: NameDoorTestPulse, Door: name, Reader: name, Actor: actor})
 	return nil
 }
 

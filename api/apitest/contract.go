@@ -362,6 +362,31 @@ func contractStatus(c *contract) {
 		step{method: "POST", path: "/api/v1/doors/attic/pulse", status: 404, code: api.CodeNotFound},
 		step{method: "GET", path: "/api/v1/events?limit=0", status: 400, code: api.CodeInvalidRequest},
 	)
+
+	// A test pulse unlocks the door at once, until a time the status
+	// gives, and its event names who sent it (the status page shows both).
+	at := c.cursor()
+	sent := time.Now()
+	c.run(step{method: "POST", path: "/api/v1/doors/side/pulse", role: api.RoleTechnician, status: 202})
+	c.get("/api/v1/status", &st)
+	for _, d := range st.Doors {
+		if d.Name != "side" {
+			continue
+		}
+		switch late := time.Since(sent); {
+		case !d.Locked && d.UnlockedUntil.After(sent):
+		case d.Locked && late > time.Second:
+			c.t.Logf("door side had relocked when its status was read, %v after the pulse: not checked", late)
+		default:
+			c.t.Errorf("door side right after a test pulse: locked %v, unlocked until %v; want unlocked until after %v",
+				d.Locked, d.UnlockedUntil, sent)
+		}
+	}
+	pulse := c.waitEvent(at, "the test pulse's event", func(ev access.Event) bool { return ev.Door == "side" })
+	if pulse.Actor != string(api.RoleTechnician) {
+		c.t.Errorf("the test pulse's event %+v: got actor %q, want the technician's token name %q", pulse, pulse.Actor, api.RoleTechnician)
+	}
+
 	var page api.EventPage
 	c.get("/api/v1/events?after=0&limit=1000", &page)
 	var prev uint64

@@ -83,6 +83,10 @@ type DoorState struct {
 	// AwaitingFirstIn names the level whose holder must be granted before
 	// the scheduled mode starts.
 	AwaitingFirstIn string `json:"awaiting_first_in,omitempty"`
+	// ClockHeld is set when the untrusted clock left out a time rule of
+	// this door: its policy's schedules (no scheduled mode runs), or an
+	// unlocking override with an end that may have passed.
+	ClockHeld bool `json:"clock_held,omitempty"`
 	// Reason says the above in words, for the status page.
 	Reason string `json:"reason"`
 }
@@ -128,6 +132,7 @@ func (p *Policy) doorState(di int, now time.Time, lt localTime, clk clockView, f
 				continue
 			}
 		case o.mode == ModeUnlocked:
+			st.ClockHeld = true
 			continue // cannot tell whether it has ended: the safe side is locked
 		}
 		st.Mode, st.Source, st.Override = o.mode, SourceOverride, o.id
@@ -166,8 +171,11 @@ func (p *Policy) doorState(di int, now time.Time, lt localTime, clk clockView, f
 		}
 	}
 	p.readerMode(d, &st, why)
-	if why && !clk.timeRules() && len(d.modes) > 0 {
-		st.Reason += "; door schedules are off while the clock is untrusted"
+	if !clk.timeRules() && len(d.modes) > 0 {
+		st.ClockHeld = true
+		if why {
+			st.Reason += "; door schedules are off while the clock is untrusted"
+		}
 	}
 	return st
 }

@@ -349,8 +349,10 @@ func TestUntrustedClock(t *testing.T) {
 		e.RestoreFirstIn(access.FirstIn{Door: "front", Date: "2027-01-04", User: "ann"})
 		now := monday.Add(h(13)) // after both overrides' end, by the (wrong) clock
 		got := map[string]access.DoorMode{}
+		held := map[string]bool{}
 		for _, d := range e.DoorStatuses(now) {
 			got[d.Door] = d.Mode
+			held[d.Door] = d.ClockHeld
 		}
 		want := map[string]access.DoorMode{
 			"front":  access.DoorMode(access.ModeCardAndPIN), // no scheduled unlock
@@ -360,6 +362,18 @@ func TestUntrustedClock(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("door modes on an untrusted clock (-want +got):\n%s", diff)
+		}
+		// The status page says which doors the clock holds back: those
+		// with a policy, and the one whose unlock was ended.
+		wantHeld := map[string]bool{"front": true, "side": true, "garage": false, "store": true}
+		if diff := cmp.Diff(wantHeld, held); diff != "" {
+			t.Errorf("doors held back by the clock (-want +got):\n%s", diff)
+		}
+		e.SetClock(access.ClockState{Trusted: true, LastTrusted: now})
+		for _, d := range e.DoorStatuses(now) {
+			if d.ClockHeld {
+				t.Errorf("door %s: held back by a trusted clock", d.Door)
+			}
 		}
 	})
 }
