@@ -50,6 +50,8 @@ type Backend struct {
 	// are the actors of the changesets applied and the resets.
 	syncBusy   bool
 	syncActors []string
+	// enrolments are the readers waiting for a card to enrol.
+	enrolments map[string]*enrolment
 }
 
 type user struct {
@@ -70,18 +72,19 @@ func New(now func() time.Time) *Backend {
 		now = time.Now
 	}
 	b := &Backend{
-		now:     now,
-		started: now(),
-		users:   make(map[string]*user),
-		pins:    make(map[string]string),
-		cards:   make(map[access.CardKey]access.Credential),
-		credIDs: make(map[string]bool),
-		changed: make(chan struct{}),
-		doors:   make(map[string]*api.DoorStatus),
-		readers: make(map[string]*api.ReaderStatus),
-		healthy: true,
-		policy:  access.NewTable(),
-		uplink:  api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
+		now:        now,
+		started:    now(),
+		users:      make(map[string]*user),
+		pins:       make(map[string]string),
+		cards:      make(map[access.CardKey]access.Credential),
+		credIDs:    make(map[string]bool),
+		changed:    make(chan struct{}),
+		doors:      make(map[string]*api.DoorStatus),
+		readers:    make(map[string]*api.ReaderStatus),
+		healthy:    true,
+		policy:     access.NewTable(),
+		enrolments: make(map[string]*enrolment),
+		uplink:     api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
 	}
 	e, err := access.NewEngine(access.EngineConfig{Directory: directory{b}, Readers: Readers})
 	if err != nil {
@@ -194,6 +197,9 @@ func (b *Backend) Status() api.Status {
 	for _, name := range sortedKeys(b.readers) {
 		r := *b.readers[name]
 		r.Rejects = maps(r.Rejects)
+		if e, ok := b.enrolments[name]; ok {
+			r.Enrolling = e.user
+		}
 		if r.LastFrame != nil {
 			f := *r.LastFrame
 			r.LastFrame = &f
@@ -365,6 +371,9 @@ func (b *Backend) AddCredential(actor, userID string, c access.Credential) (acce
 	u, ok := b.users[userID]
 	if !ok {
 		return access.Credential{}, fmt.Errorf("apitest: add credential to %q: %w", userID, access.ErrNotFound)
+	}
+	if err := checkCard(c.Card); err != nil {
+		return access.Credential{}, fmt.Errorf("apitest: add card to %q: %w", userID, err)
 	}
 	if _, taken := b.cards[c.Card]; taken {
 		return access.Credential{}, fmt.Errorf("apitest: add card %s to %q: %w", c.Card, userID, access.ErrCredentialInUse)
