@@ -189,9 +189,15 @@ func (b *Backend) Status() api.Status {
 	if n := uint64(len(b.events)); n > 0 {
 		st.Journal = api.JournalStatus{First: 1, Last: n, Count: n, Undelivered: n - b.uplink.Cursor}
 	}
+	now := b.now()
+	st.Timezone, st.LocalTime = "UTC", now.UTC().Format(time.RFC3339)
 	for _, name := range sortedKeys(b.doors) {
 		d := *b.doors[name]
 		d.Alarms = slices.Clone(d.Alarms)
+		if m, ok := b.engine.DoorStatus(now, name); ok {
+			d.Mode, d.ModeSource, d.ModeReason, d.Override, d.Schedule = m.Mode, m.Source, m.Reason, m.Override, m.Schedule
+			d.AwaitingFirstIn, d.NextChange, d.NextMode = m.AwaitingFirstIn, m.Next, m.NextMode
+		}
 		st.Doors = append(st.Doors, d)
 	}
 	for _, name := range sortedKeys(b.readers) {
@@ -531,7 +537,7 @@ func (b *Backend) changePolicy(actor, name string, fn func(t *access.Table) erro
 	defer b.mu.Unlock()
 	t := b.policy.Clone()
 	if err := fn(t); err != nil {
-		return fmt.Errorf("apitest: %w", err)
+		return err // access's error, as the store passes it on
 	}
 	b.policy = t
 	b.auditLocked(actor, name, "")
