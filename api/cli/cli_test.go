@@ -61,7 +61,9 @@ func TestCommands(t *testing.T) {
 	}{
 		{[]string{"user", "add", "u1", "--name", "Ada Lovelace"}, 0, `^added user u1\n$`, ""},
 		{[]string{"user", "add", "u1", "--name", "Ada", "--disabled"}, 0, `^updated user u1\n$`, ""},
-		{[]string{"user", "add", "u1", "--name", "Ada"}, 0, `updated user u1`, ""},
+		{[]string{"user", "add", "u1", "--name", "Ada"}, 0, `updated user u1`, ""}, // still disabled
+		{[]string{"user", "show", "u1"}, 0, `enabled +no\n`, ""},
+		{[]string{"user", "enable", "u1"}, 0, `^enabled user u1\n$`, ""},
 		{[]string{"user", "add", "u2", "--name", "Bo"}, 0, `added user u2`, ""},
 		{[]string{"card", "add", "u1", "--format", "H10301", "--facility", "1", "--number", "100"}, 0, `^enrolled card c1 \(H10301:1:100\) for u1\n$`, ""},
 		{[]string{"card", "add", "u2", "--facility", "1", "--number", "100"}, 1, `^$`, `^lintel: credential_in_use: card: already enrolled for a user\n$`},
@@ -83,9 +85,9 @@ func TestCommands(t *testing.T) {
 		{[]string{"sim", "keys", "side", "48291573"}, 0, `^pressed 8 keys on reader side\n$`, ""},
 		{[]string{"sim", "door", "front", "open"}, 0, `^door front open\n$`, ""},
 		{[]string{"sim", "door", "front", "ajar"}, 2, ``, `must be one of "open","closed"`},
-		{[]string{"events", "tail", "-n", "3"}, 0, `^10  \S+  access.granted  Grant Access - Card  reader=garage  door=garage  user=u1  credential=c1\n11  \S+  access.granted  Grant Access - PIN  reader=side  door=side  user=u1\n12  \S+  door.contact  Door Opened  door=front\n$`, ""},
-		{[]string{"events", "tail", "--after", "11"}, 0, `^12  \S+  door.contact  Door Opened  door=front\n$`, ""},
-		{[]string{"status"}, 0, `(?s)gateway gw-test, version 1.0.0, up 0s, clock synchronised\n.*front +locked +off +none +open +none\n.*garage +RP40 +card_only +26 bits H10301 1/100 +none\n.*side +RPK40 +card_or_pin +key press +none\n.*journal 12 events, 12 undelivered; sync revision 0`, ""},
+		{[]string{"events", "tail", "-n", "3"}, 0, `^11  \S+  access.granted  Grant Access - Card  reader=garage  door=garage  user=u1  credential=c1\n12  \S+  access.granted  Grant Access - PIN  reader=side  door=side  user=u1\n13  \S+  door.contact  Door Opened  door=front\n$`, ""},
+		{[]string{"events", "tail", "--after", "12"}, 0, `^13  \S+  door.contact  Door Opened  door=front\n$`, ""},
+		{[]string{"status"}, 0, `(?s)gateway gw-test, version 1.0.0, up 0s, clock synchronised\n.*front +locked +off +none +open +none\n.*garage +RP40 +card_only +26 bits H10301 1/100 +none\n.*side +RPK40 +card_or_pin +key press +none\n.*journal 13 events, 13 undelivered; sync revision 0`, ""},
 		{[]string{"user", "rm", "u2"}, 0, `^removed user u2\n$`, ""},
 		{[]string{"user", "rm", "u2"}, 1, ``, `^lintel: not_found: `},
 	}

@@ -28,7 +28,7 @@ type UserCmd struct {
 type UserAddCmd struct {
 	ID        string  `arg:"" help:"User id (letters, digits, - _ . @ :)."`
 	Name      string  `required:"" help:"The user's name."`
-	Disabled  bool    `help:"Add the user disabled: their cards and PIN do not open doors."`
+	Disabled  bool    `help:"Add the user disabled: their cards and PIN do not open doors. An update without it keeps the user's flag (lintel user enable and disable change it)."`
 	ValidFrom string  `help:"First moment the user may enter (RFC 3339)." placeholder:"TIME"`
 	ValidTo   string  `help:"Moment the user's access ends (RFC 3339)." placeholder:"TIME"`
 	Levels    *string `help:"Access levels, comma-separated (\"\" for no door). A new user without it gets \"all\"; an update without it keeps theirs." placeholder:"LEVEL,..."`
@@ -41,8 +41,10 @@ func (c *UserAddCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	enabled := !c.Disabled
-	body := api.UserBody{Name: c.Name, Enabled: &enabled, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo, Override: c.Override}
+	body := api.UserBody{Name: c.Name, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo, Override: c.Override}
+	if c.Disabled {
+		body.Enabled = new(bool) // false; without it a new user is enabled and an update keeps the flag
+	}
 	if c.Levels != nil {
 		levels := splitList(*c.Levels)
 		body.Levels = &levels
