@@ -48,8 +48,37 @@ type Backend interface {
 	// ClearPIN removes a user's PIN; clearing an absent PIN is not an error.
 	ClearPIN(actor, userID string) error
 	// AddCredential enrols a card for a user. An empty c.ID asks the
-	// backend to choose one; the stored credential is returned.
+	// backend to choose one; the stored credential is returned. A card
+	// no reader of the gateway can present is refused with an
+	// *access.FieldError naming "card.format", "card.facility" or
+	// "card.number" (the rule is gpio/wiegand's).
 	AddCredential(actor, userID string, c access.Credential) (access.Credential, error)
+	// ListUsers calls fn with the users whose ids sort after after ("":
+	// from the first), in id order, with their credentials, until fn
+	// returns false or the users run out. It must not hold the table in
+	// memory to do so: the API pages through it.
+	ListUsers(after string, fn func(UserView) bool) error
+	// RemoveCredential removes one credential by its id and journals
+	// who did. An unknown id wraps access.ErrNotFound.
+	RemoveCredential(actor, id string) error
+	// EnrolCard waits for the next card a reader reads (a frame that
+	// decoded, parity and all) and enrols it for userID, as AddCredential
+	// does; that frame is not decided as an access attempt. It returns
+	// ctx's error when ctx ends first, access.ErrNotFound (at once) for an
+	// unknown user, access.ErrUnknownReader for an unknown reader and an
+	// error wrapping access.ErrInUse when the reader already waits for
+	// another enrolment.
+	EnrolCard(ctx context.Context, actor, userID, reader string) (access.Credential, error)
+	// Export returns the whole table (users with their cards, and the
+	// policy) as a snapshot changeset (docs/sync.md) without a single
+	// PIN, and the ids of the users who hold one.
+	Export() (snapshot []byte, withPIN []string, err error)
+	// Import replaces the whole table with a snapshot changeset (an
+	// export's), keeping the sync revision, and journals who did. A user
+	// the snapshot gives no PIN keeps the PIN this gateway holds under
+	// the same id, if any. A snapshot that is not acceptable wraps
+	// [ErrInvalid] with a message naming where.
+	Import(actor string, snapshot []byte) (ImportResult, error)
 
 	PolicyBackend
 
@@ -97,6 +126,22 @@ type Sim interface {
 	Keys(reader, keys string) error
 	// DoorContact opens or closes a door's contact.
 	DoorContact(door string, open bool) error
+}
+
+// ImportResult says what an import restored.
+type ImportResult struct {
+	Users       int `json:"users"`
+	Credentials int `json:"credentials"`
+	// PINs is how many users hold a PIN after the import: those this
+	// gateway already knew, under the same id, with one.
+	PINs int `json:"pins"`
+	// Schedules, Holidays, Levels, DoorPolicies and Overrides count the
+	// policy's objects.
+	Schedules    int `json:"schedules"`
+	Holidays     int `json:"holidays"`
+	Levels       int `json:"levels"`
+	DoorPolicies int `json:"door_policies"`
+	Overrides    int `json:"overrides"`
 }
 
 // ErrInvalid marks input the API could not check itself, such as a card
@@ -198,6 +243,10 @@ type ReaderStatus struct {
 	Rejects map[string]uint64 `json:"rejects"`
 	// Fault is the reader's current fault, empty when healthy.
 	Fault string `json:"fault,omitempty"`
+	// Enrolling names the user an enrolment waits at this reader for
+	// (POST /api/v1/users/{id}/credentials/enrol): the next card read
+	// here is theirs, and is not decided.
+	Enrolling string `json:"enrolling,omitempty"`
 }
 
 // Frame is one Wiegand frame as the framer saw it.

@@ -22,14 +22,32 @@
 // hashes ([Token], [NewToken], [HashToken]) with a [Role]:
 //
 //	admin       everything
-//	technician  reads (status, users, events, metrics, openapi), the
-//	            simulator, and door test pulses
+//	technician  reads (status, users and their list, events, metrics,
+//	            openapi, the policy), the simulator, and door test pulses
 //	portal      sync only (POST /api/v1/sync/changes, GET /api/v1/sync);
 //	            resetting the sync revision (POST /api/v1/sync/reset) is
 //	            admin only
 //
 // The document at GET /api/v1/openapi.json lists every route with its roles;
 // a test keeps it and the router in step.
+//
+// # The operator's routes
+//
+// GET /api/v1/users pages through the user table in id order (after, limit:
+// 100 by default, 1000 at most; next is the after of the next page, "" on
+// the last) and searches it (q: a substring of the id or the name, without
+// regard to case, the API's own rule); the backend iterates its table from
+// after and never holds it whole ([Backend.ListUsers]). DELETE
+// /api/v1/credentials/{id} removes one card. POST
+// /api/v1/users/{id}/credentials/enrol waits, up to wait_seconds (30, at
+// most [MaxEnrolWait]), for the next card a reader reads and enrols it; 408
+// no_card when none came; the reader's status names the user meanwhile.
+// GET /api/v1/export and POST /api/v1/import (admin) carry the whole table
+// as a snapshot changeset inside an [ExportDoc]: no PIN, only who held one,
+// so that the import can say who needs a new one ([ImportDoc]). A card no
+// reader of the gateway can present is refused by the backend (the rule is
+// gpio/wiegand's); the API names the body's field. Every change names its
+// actor, the token's name, which the backend journals.
 //
 // # Limits
 //

@@ -2,6 +2,7 @@ package api
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -241,9 +242,23 @@ func (s *Server) postCredential(c echo.Context) error {
 	}
 	got, err := s.backend.AddCredential(actorOf(c), id, cred)
 	if err != nil {
-		return s.backendError(c, fmt.Sprintf("user %q", id), err)
+		return s.cardError(c, fmt.Sprintf("user %q", id), err)
 	}
 	return c.JSON(http.StatusCreated, got)
+}
+
+// cardError is backendError for a card the backend refused: the body of
+// POST /api/v1/users/{id}/credentials is flat, so a field of the
+// credential's card ("card.facility") is named as the body's
+// ("facility").
+func (s *Server) cardError(c echo.Context, what string, err error) error {
+	var fe *access.FieldError
+	if errors.As(err, &fe) {
+		if f, ok := strings.CutPrefix(fe.Field, "card."); ok {
+			return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%s: %v", f, fe.Err)
+		}
+	}
+	return s.backendError(c, what, err)
 }
 
 // credential checks a CredentialBody and turns it into a credential.

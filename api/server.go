@@ -123,12 +123,17 @@ func (s *Server) newEcho() *echo.Echo {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI, read)
 	v1.GET("/status", s.status, read)
+	v1.GET("/users", s.listUsers, read)
 	v1.PUT("/users/:id", s.putUser, admin)
 	v1.GET("/users/:id", s.getUser, read)
 	v1.DELETE("/users/:id", s.deleteUser, admin)
 	v1.PUT("/users/:id/pin", s.putPIN, admin)
 	v1.DELETE("/users/:id/pin", s.deletePIN, admin)
 	v1.POST("/users/:id/credentials", s.postCredential, admin)
+	v1.POST("/users/:id/credentials/enrol", s.enrolCard, admin)
+	v1.DELETE("/credentials/:id", s.deleteCredential, admin)
+	v1.GET("/export", s.exportTable, admin)
+	v1.POST("/import", s.importTable, admin)
 	v1.GET("/events", s.events, read)
 	v1.GET("/events/stream", s.eventStream, read)
 	v1.POST("/sync/changes", s.syncChanges, sync)
@@ -311,7 +316,7 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		r := c.Request()
 		if r.Body != nil {
 			limit := s.cfg.BodyLimit
-			if r.URL.Path == "/api/v1/sync/changes" {
+			if r.URL.Path == "/api/v1/sync/changes" || r.URL.Path == "/api/v1/import" {
 				limit = s.cfg.SyncBodyLimit
 			}
 			if r.ContentLength > limit {

@@ -1,6 +1,11 @@
 package api
 
-import "github.com/lintel-access/lintel/gateway/access"
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
 
 // The JSON bodies of REST v1. They are the contract with the CLI, the portal
 // and outside tests; the client package uses them as they are.
@@ -108,4 +113,57 @@ const (
 	CodeTooManyConnections = "too_many_connections" // 503: the gateway has as many connections open as it takes
 	CodeUnhealthy          = "unhealthy"            // 503 from /healthz: the decision loop is not alive
 	CodeUnknownHost        = "unknown_host"         // 421: the Host header does not name this gateway
+	CodeNoCard             = "no_card"              // 408: no card was read at the reader while an enrolment waited
 )
+
+// UserPage answers GET /api/v1/users: up to limit users in id order, and
+// the id to ask after for the next page ("" when there is none).
+type UserPage struct {
+	Users []UserDoc `json:"users"`
+	Next  string    `json:"next"`
+}
+
+// EnrolBody is the body of POST /api/v1/users/{id}/credentials/enrol:
+// the reader to take the next card from and how long to wait for it, in
+// seconds (1 to MaxEnrolWait; absent or 0 means DefaultEnrolWait).
+type EnrolBody struct {
+	Reader      string `json:"reader"`
+	WaitSeconds int    `json:"wait_seconds,omitempty"`
+}
+
+// EnrolDoc answers an enrolment: the credential made of the card read.
+type EnrolDoc struct {
+	access.Credential
+	Reader string `json:"reader"`
+}
+
+// How long an enrolment waits for a card, in seconds.
+const (
+	DefaultEnrolWait = 30
+	MaxEnrolWait     = 120
+)
+
+// ExportFormat names the export document's version.
+const ExportFormat = "lintel-export/1"
+
+// ExportDoc answers GET /api/v1/export and is the body of POST
+// /api/v1/import: the whole table as a snapshot changeset (docs/sync.md),
+// which carries no PIN, and the users who held one.
+type ExportDoc struct {
+	Format     string    `json:"format"`
+	GatewayID  string    `json:"gateway_id"`
+	ExportedAt time.Time `json:"exported_at"`
+	// UsersWithPIN lists the users who held a PIN when the table was
+	// exported; PINs themselves are never exported.
+	UsersWithPIN []string `json:"users_with_pin"`
+	// Table is the snapshot.
+	Table json.RawMessage `json:"table"`
+}
+
+// ImportDoc answers POST /api/v1/import: what was restored, and the users
+// who held a PIN where the export was made but hold none now (a user this
+// gateway already had keeps the PIN it holds here).
+type ImportDoc struct {
+	ImportResult
+	NeedPIN []string `json:"need_pin"`
+}

@@ -264,3 +264,114 @@ func (b *backend) PulseDoor(actor, door string) error {
 }
 
 func digestHex(d [32]byte) string { return hex.EncodeToString(d[:]) }
+
+func (b *backend) ListUsers(after string, fn func(api.UserView) bool) error {
+	for r, err := range b.store.Users(after) {
+		if err != nil {
+			return err
+		}
+		if !fn(api.UserView{User: r.User, HasPIN: r.HasPIN, Credentials: r.Credentials}) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (b *backend) RemoveCredential(actor, id string) error {
+	var c access.Credential
+	err := b.store.Update(func(tx *store.Tx) error {
+		var err error
+		if c, err = tx.Credential(id); err != nil {
+			return err
+		}
+		return tx.RemoveCredential(id)
+	})
+	if err == nil {
+		b.gw().audit(actor, "Card Removed", access.Event{User: c.UserID, Credential: id}, "card "+c.Card.String())
+	}
+	return err
+}
+
+// EnrolCard enrols the next card read at a reader: the reader's goroutine
+// hands it over instead of deciding it (operators.go).
+func (b *backend) EnrolCard(ctx context.Context, actor, userID, reader string) (access.Credential, error) {
+	if _, ok := b.hw.reader(reader); !ok {
+		return access.Credential{}, access.ErrUnknownReader(reader)
+	}
+	if _, err := b.store.User(userID); err != nil {
+		return access.Credential{}, err
+	}
+	key, err := b.gw().enrol.wait(ctx, reader, userID)
+	if err != nil {
+		return access.Credential{}, err
+	}
+	var out access.Credential
+	err = b.store.Update(func(tx *store.Tx) error {
+		out, err = tx.AddCredential(access.Credential{UserID: userID, Type: access.CredentialCard, Card: key})
+		return err
+	})
+	if err != nil {
+		return access.Credential{}, err
+	}
+	b.gw().audit(actor, "Card Enrolled", access.Event{User: userID, Credential: out.ID, Reader: reader},
+		fmt.Sprintf("card %s read at reader %s", out.Card, reader))
+	return out, nil
+}
+
+// Export lists the table as a snapshot: every user with their cards, the
+// policy, no PIN (the store holds none it could give).
+func (b *backend) Export() ([]byte, []string, error) {
+	cs := changeset.Changeset{Snapshot: true, Revision: max(b.store.Revision(), 1),
+		Policy: changeset.PolicyOf(b.store.Policy()), Users: []changeset.SnapshotUser{}}
+	var withPIN []string
+	for r, err := range b.store.Users("") {
+		if err != nil {
+			return nil, nil, err
+		}
+		cs.Users = append(cs.Users, changeset.SnapshotUser{User: r.User, Credentials: r.Credentials})
+		if r.HasPIN {
+			withPIN = append(withPIN, r.User.ID)
+		}
+	}
+	out, err := changeset.Encode(cs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	return out, withPIN, nil
+}
+
+// Import replaces the table with a snapshot, as the portal's snapshots do
+// (store.ReplaceAll: all or nothing), keeping the sync revision and the
+// PINs of users this gateway already holds, and journals who did.
+func (b *backend) Import(actor string, snapshot []byte) (api.ImportResult, error) {
+	cs, err := changeset.Decode(snapshot)
+	if err != nil {
+		return api.ImportResult{}, invalid{fmt.Errorf("table: %w", err)}
+	}
+	if !cs.Snapshot {
+		return api.ImportResult{}, invalid{errors.New("table: is a delta; an import is a snapshot")}
+	}
+	table, err := cs.Policy.Table(b.store.Site())
+	if err != nil {
+		return api.ImportResult{}, invalid{fmt.Errorf("table: %w", err)}
+	}
+	for i := range cs.Users {
+		cs.Users[i].KeepPIN = true
+	}
+	if err := b.store.ReplaceAll(b.store.Revision(), table, cs.Users); err != nil {
+		var fe *access.FieldError
+		if errors.Is(err, store.ErrDiskFull) || errors.Is(err, store.ErrClosed) ||
+			!(errors.As(err, &fe) || errors.Is(err, access.ErrInvalid) || errors.Is(err, access.ErrPINInUse) ||
+				errors.Is(err, access.ErrCredentialInUse) || errors.Is(err, store.ErrUserRepeated) || errors.Is(err, store.ErrDuressConflict)) {
+			return api.ImportResult{}, err
+		}
+		return api.ImportResult{}, invalid{fmt.Errorf("table: %s", strings.TrimPrefix(err.Error(), "store: replace all: "))}
+	}
+	c := b.store.Counts()
+	res := api.ImportResult{Users: c.Users, Credentials: c.Credentials, PINs: c.PINs,
+		Schedules: len(table.Schedules), Holidays: len(table.Holidays), Levels: len(table.Levels),
+		DoorPolicies: len(table.Policies), Overrides: len(table.Overrides)}
+	b.gw().audit(actor, "Table Imported", access.Event{}, fmt.Sprintf("%d users, %d cards, %d PINs kept; %d schedules, %d holidays, %d levels, %d door policies, %d overrides",
+		res.Users, res.Credentials, res.PINs, res.Schedules, res.Holidays, res.Levels, res.DoorPolicies, res.Overrides))
+	return res, nil
+}

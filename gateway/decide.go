@@ -23,6 +23,9 @@ type input struct {
 // floods the gateway must not stall the others.
 func (g *Gateway) runReader(ctx context.Context, r *readerUnit) error {
 	return r.reader.Run(ctx, func(f wiegand.Frame) {
+		if g.enrol.take(r.name, f) {
+			return // enrolled, not decided (operators.go)
+		}
 		select {
 		case g.inputs <- input{reader: r, frame: f, received: time.Now()}:
 		case <-ctx.Done():

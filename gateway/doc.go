@@ -29,5 +29,9 @@
 // decision drives the door at once and appends its event to the journal. The
 // journal is the single source of events: the embedded broker, the uplink and
 // the API each read it from their own cursor, so nothing on the network is on
-// the path of a decision.
+// the path of a decision. While an operator enrols a card from a reader
+// (`lintel card enrol`), the reader's goroutine hands that reader's next
+// decoded card to the enrolment instead (operators.go): it is enrolled, not
+// decided. The store refuses cards no reader can present by the readers'
+// own formats (gpio/wiegand's CardFormats, passed as store.Options.CheckCard).
 package gateway

@@ -93,6 +93,8 @@ type Gateway struct {
 	inputs chan input
 	// ready is closed once the doors are operational.
 	ready chan struct{}
+	// enrol holds the readers waiting for a card to enrol (operators.go).
+	enrol enrolments
 }
 
 // Run starts the appliance and blocks until ctx ends or a component fails.
@@ -167,6 +169,7 @@ func (g *Gateway) open() error {
 		Site:           cfg.site(),
 		Duress:         cfg.Access.Duress == access.DuressLastDigitPlusOne,
 		MinFree:        cfg.MinFree(),
+		CheckCard:      g.hw.checkCard(),
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)

@@ -236,6 +236,7 @@ func (g *Gateway) status() api.Status {
 			Name: r.name, Door: rc.Door, Model: access.Model(rc.Model), Mode: access.Mode(rc.Mode),
 			Rejects: map[string]uint64{"length": c.Length, "parity": c.Parity, "invalid": c.Invalid,
 				"both_low": c.BothLow, "partial": c.Partial},
+			Enrolling: g.enrol.waiting(r.name),
 		}
 		if f := rs.LastFrame; f != nil {
 			out.LastFrame = &api.Frame{Time: f.Time, Bits: f.Bits, Length: f.Length, ParityOK: f.ParityOK,

@@ -59,6 +59,8 @@ type Backend struct {
 	// are the actors of the changesets applied and the resets.
 	syncBusy   bool
 	syncActors []string
+	// enrolments are the readers waiting for a card to enrol.
+	enrolments map[string]*enrolment
 }
 
 type user struct {
@@ -91,21 +93,22 @@ func NewWith(now func() time.Time, o Options) *Backend {
 		now = time.Now
 	}
 	b := &Backend{
-		now:     now,
-		started: now(),
-		users:   make(map[string]*user),
-		pins:    make(map[string]string),
-		cards:   make(map[access.CardKey]access.Credential),
-		credIDs: make(map[string]bool),
-		changed: make(chan struct{}),
-		doors:   make(map[string]*api.DoorStatus),
-		readers: make(map[string]*api.ReaderStatus),
-		healthy: true,
-		policy:  access.NewTable(),
-		uplink:  api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
-		pulsing: make(map[string]time.Time),
-		clock:   access.ClockState{Trusted: true},
-		untrust: cmp.Or(o.UntrustedClock, access.ClockRestrict),
+		now:        now,
+		started:    now(),
+		users:      make(map[string]*user),
+		pins:       make(map[string]string),
+		cards:      make(map[access.CardKey]access.Credential),
+		credIDs:    make(map[string]bool),
+		changed:    make(chan struct{}),
+		doors:      make(map[string]*api.DoorStatus),
+		readers:    make(map[string]*api.ReaderStatus),
+		healthy:    true,
+		policy:     access.NewTable(),
+		enrolments: make(map[string]*enrolment),
+		uplink:     api.UplinkStatus{Configured: true, LastError: "cloud broker not reachable"},
+		pulsing:    make(map[string]time.Time),
+		clock:      access.ClockState{Trusted: true},
+		untrust:    cmp.Or(o.UntrustedClock, access.ClockRestrict),
 	}
 	e, err := access.NewEngine(access.EngineConfig{Directory: directory{b}, Readers: Readers,
 		Location: o.Location, UntrustedClock: o.UntrustedClock})
@@ -298,6 +301,9 @@ func (b *Backend) Status() api.Status {
 	for _, name := range sortedKeys(b.readers) {
 		r := *b.readers[name]
 		r.Rejects = maps(r.Rejects)
+		if e, ok := b.enrolments[name]; ok {
+			r.Enrolling = e.user
+		}
 		if r.LastFrame != nil {
 			f := *r.LastFrame
 			r.LastFrame = &f
@@ -470,6 +476,9 @@ func (b *Backend) AddCredential(actor, userID string, c access.Credential) (acce
 	if !ok {
 		return access.Credential{}, fmt.Errorf("apitest: add credential to %q: %w", userID, access.ErrNotFound)
 	}
+	if err := checkCard(c.Card); err != nil {
+		return access.Credential{}, fmt.Errorf("apitest: add card to %q: %w", userID, err)
+	}
 	if _, taken := b.cards[c.Card]; taken {
 		return access.Credential{}, fmt.Errorf("apitest: add card %s to %q: %w", c.Card, userID, access.ErrCredentialInUse)
 	}
@@ -629,7 +638,7 @@ func (b *Backend) changePolicy(actor, name string, fn func(t *access.Table) erro
 	defer b.mu.Unlock()
 	t := b.policy.Clone()
 	if err := fn(t); err != nil {
-		return fmt.Errorf("apitest: %w", err)
+		return err // access's error, as the store passes it on
 	}
 	b.policy = t
 	b.auditLocked(actor, name, "")

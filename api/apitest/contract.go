@@ -51,6 +51,11 @@ func RunContract(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"status, doors and events", contractStatus},
 		{"simulator", contractSim},
 		{"access policy", contractPolicy},
+		{"user list and search", contractUserList},
+		{"card removal and formats", contractCardRules},
+		{"enrolment from the next card", contractEnrol},
+		{"export and import", contractExportImport},
+		{"audit", contractAudit},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -71,7 +71,11 @@ func (s Sim) Bits(reader, bits string) error {
 	}
 	frame.Facility, frame.Number = fac, num
 	b.setFrame(reader, frame)
-	res, err := b.engine.Card(now, reader, access.CardKey{Format: format, Facility: fac, Number: num})
+	key := access.CardKey{Format: format, Facility: fac, Number: num}
+	if b.takeEnrolment(reader, key) {
+		return nil // enrolled, not decided
+	}
+	res, err := b.engine.Card(now, reader, key)
 	if err != nil {
 		return fmt.Errorf("apitest: card at %q: %w", reader, err)
 	}

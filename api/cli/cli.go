@@ -1,16 +1,18 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -21,16 +23,49 @@ import (
 	"github.com/lintel-access/lintel/gateway/access"
 )
 
-// DefaultTokenFile is where `lintel run --sim` keeps the admin token.
-const DefaultTokenFile = "lintel-data/admin.token"
+// Where an installed gateway and `lintel run --sim` keep what the CLI
+// reads when no flag or environment variable says otherwise.
+const (
+	// DefaultConfigFile is the config of an installed gateway (the .deb's).
+	DefaultConfigFile = "/etc/lintel/lintel.toml"
+	// DefaultTokenFile is where `lintel run --sim` keeps the admin token,
+	// relative to the directory it runs in.
+	DefaultTokenFile = "lintel-data/admin.token"
+	// SystemTokenFile is where an installed gateway keeps it.
+	SystemTokenFile = "/var/lib/lintel/admin.token"
+	// DefaultAddr is the API's address when nothing names another.
+	DefaultAddr = "http://" + api.DefaultAddr
+)
 
-// Globals are the flags every API command shares.
+// DefaultTokenFiles are the data directories' admin tokens the CLI tries,
+// in order, when no flag, environment variable or config names a token.
+var DefaultTokenFiles = []string{DefaultTokenFile, SystemTokenFile}
+
+// Settings are what the CLI takes from a gateway's config file: the API's
+// listen address, whether it serves HTTPS, and the file the gateway keeps
+// its admin token in.
+type Settings struct {
+	Listen         string
+	TLS            bool
+	AdminTokenFile string
+}
+
+// Globals are the flags every API command shares, and where the CLI looks
+// for what they leave out. The gateway's address is --addr, else
+// LINTEL_ADDR, else the config's api.listen, else http://127.0.0.1:8080.
+// The token is --token, else LINTEL_TOKEN, else the file --token-file (or
+// LINTEL_TOKEN_FILE) names, else the config's gateway.data_dir/admin.token,
+// else the first of DefaultTokenFiles that exists. The config is the file
+// LINTEL_CONFIG names, else DefaultConfigFile when it exists; it is read
+// only when a setting is left to it.
 type Globals struct {
-	Addr      string `help:"Address of the gateway's API." env:"LINTEL_ADDR" default:"http://127.0.0.1:8080"`
+	Addr      string `help:"Address of the gateway's API (default: the config's api.listen, else http://127.0.0.1:8080)." env:"LINTEL_ADDR" placeholder:"URL"`
 	Token     string `help:"API token; prefer LINTEL_TOKEN, which other users cannot see." env:"LINTEL_TOKEN"`
-	TokenFile string `help:"File holding the API token, read when no token is given." default:"lintel-data/admin.token" placeholder:"FILE"`
+	TokenFile string `help:"File holding the API token (default: the config's data_dir/admin.token, else ./lintel-data/admin.token, else /var/lib/lintel/admin.token)." env:"LINTEL_TOKEN_FILE" placeholder:"FILE"`
 	// InsecureToken sends the token over plain HTTP to another machine.
 	InsecureToken bool `help:"Send the token even over plain HTTP to a gateway on another machine, where anyone on the network path can read it (prefer an https:// address)."`
+	// JSON prints what read commands show as JSON.
+	JSON bool `name:"json" help:"Print what a read command shows as JSON, for scripts."`
 
 	// Context bounds every request; nil means context.Background. The
 	// main binary sets it to its signal context so Ctrl-C ends
@@ -43,6 +78,19 @@ type Globals struct {
 	// HTTP is the client requests go through; nil means
 	// http.DefaultClient.
 	HTTP *http.Client `kong:"-"`
+	// ConfigFile is the config read when it exists; "" means
+	// LINTEL_CONFIG, else DefaultConfigFile. One named by LINTEL_CONFIG
+	// must exist.
+	ConfigFile string `kong:"-"`
+	// TokenFiles replaces DefaultTokenFiles when not nil.
+	TokenFiles []string `kong:"-"`
+	// LoadConfig reads a gateway config. The lintel binary sets it:
+	// package gateway owns the format. Nil reads no config.
+	LoadConfig func(path string) (Settings, error) `kong:"-"`
+	// Getenv reads the environment (LINTEL_CONFIG); nil means os.Getenv.
+	Getenv func(string) string `kong:"-"`
+
+	settings *Settings // read once
 }
 
 func (g *Globals) ctx() context.Context {
@@ -66,64 +114,234 @@ func (g *Globals) in() io.Reader {
 	return os.Stdin
 }
 
-// Client returns an API client for the gateway the flags name.
-func (g *Globals) Client() (*client.Client, error) {
+func (g *Globals) getenv(k string) string {
+	if g.Getenv != nil {
+		return g.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+// config returns the settings of the gateway's config, or nil when there
+// is none to read.
+func (g *Globals) config() (*Settings, error) {
+	if g.settings != nil || g.LoadConfig == nil {
+		return g.settings, nil
+	}
+	path, named := g.ConfigFile, true
+	if path == "" {
+		path = g.getenv("LINTEL_CONFIG")
+	}
+	if path == "" {
+		path, named = DefaultConfigFile, false
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if named {
+			return nil, fmt.Errorf("config %s (LINTEL_CONFIG) does not exist", path)
+		}
+		return nil, nil
+	}
+	st, err := g.LoadConfig(path)
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("cannot read the gateway's config %s: permission denied: run as root (sudo lintel ...), or give --addr and --token", path)
+	case err != nil:
+		return nil, fmt.Errorf("%w\nlintel: the CLI reads the API address and the admin token's place from %s: fix it (lintel config check %s), or give --addr and --token", err, path, path)
+	}
+	g.settings = &st
+	return g.settings, nil
+}
+
+// addr is the gateway's API address as a URL.
+func (g *Globals) addr() (string, error) {
 	addr := g.Addr
 	if addr == "" {
-		addr = "http://127.0.0.1:8080"
+		st, err := g.config()
+		if err != nil {
+			return "", err
+		}
+		if st == nil || st.Listen == "" {
+			return DefaultAddr, nil
+		}
+		return listenURL(st.Listen, st.TLS), nil
 	}
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
+	}
+	return addr, nil
+}
+
+// listenURL is the address a client on this machine reaches a listen
+// address at: a wildcard host is reached on loopback.
+func listenURL(listen string, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return scheme + listen
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return scheme + net.JoinHostPort(host, port)
+}
+
+// token finds the API token (see Globals).
+func (g *Globals) token() (string, error) {
+	if tok := strings.TrimSpace(g.Token); tok != "" {
+		return tok, nil
+	}
+	if g.TokenFile != "" {
+		tok, err := readToken(g.TokenFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("no API token: give --token or LINTEL_TOKEN, or a --token-file that exists: %w", err)
+		}
+		return tok, err
+	}
+	var tried []string
+	st, err := g.config()
+	if err != nil && g.Addr == "" {
+		return "", err
+	}
+	if st != nil && st.AdminTokenFile != "" {
+		if tok, err := readToken(st.AdminTokenFile); !errors.Is(err, fs.ErrNotExist) {
+			return tok, err
+		}
+		tried = append(tried, st.AdminTokenFile)
+	}
+	files := g.TokenFiles
+	if files == nil {
+		files = DefaultTokenFiles
+	}
+	for _, f := range files {
+		tok, err := readToken(f)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return tok, err
+		}
+		tried = append(tried, f)
+	}
+	return "", fmt.Errorf("no admin token: give --token or LINTEL_TOKEN (a token of the config's [[api.tokens]]; `lintel token new` makes one), "+
+		"or start `lintel run --sim` here once to create %s (looked in %s)", DefaultTokenFile, strings.Join(tried, ", "))
+}
+
+// readToken reads a token file; a missing file's error wraps
+// fs.ErrNotExist.
+func readToken(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%s does not exist: %w", file, fs.ErrNotExist)
+	case errors.Is(err, fs.ErrPermission):
+		return "", fmt.Errorf("no admin token: cannot read %s (permission denied): run as root (sudo lintel ...), or give --token or LINTEL_TOKEN", file)
+	case err != nil:
+		return "", fmt.Errorf("no admin token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("no admin token: %s is empty", file)
+	}
+	return tok, nil
+}
+
+// Client returns an API client for the gateway the flags name.
+func (g *Globals) Client() (*client.Client, error) {
+	addr, err := g.addr()
+	if err != nil {
+		return nil, err
 	}
 	if !g.InsecureToken {
 		if err := client.CheckTokenTransport(addr); err != nil {
 			return nil, fmt.Errorf("%w; give an https:// address (the gateway serves HTTPS with api.tls_cert and api.tls_key), or pass --insecure-token to send it anyway", err)
 		}
 	}
-	tok := strings.TrimSpace(g.Token)
-	if tok == "" {
-		file := g.TokenFile
-		if file == "" {
-			file = DefaultTokenFile
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("no API token: give --token or LINTEL_TOKEN, or start `lintel run --sim` here once to create %s (%w)", file, err)
-		}
-		tok = strings.TrimSpace(string(b))
-		if tok == "" {
-			return nil, fmt.Errorf("no API token: %s is empty", file)
-		}
+	tok, err := g.token()
+	if err != nil {
+		return nil, err
 	}
 	c := client.New(addr, tok)
 	c.HTTP, c.InsecureToken = g.HTTP, g.InsecureToken
 	return c, nil
 }
 
+// print writes v as indented JSON with --json, and otherwise calls text.
+func (g *Globals) print(v any, text func(w io.Writer) error) error {
+	if g.JSON {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(g.out(), "%s\n", b)
+		return err
+	}
+	return text(g.out())
+}
+
+// Exit statuses of the lintel command.
+const (
+	ExitOK    = 0 // done
+	ExitError = 1 // the command failed: the gateway refused it, or could not be reached
+	ExitUsage = 2 // the command line is wrong: an unknown command or flag, a missing or bad argument
+)
+
+// UsageError is a command line that cannot be run: it exits ExitUsage.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
 // Report prints err the way the API stated it, "lintel: <code>:
-// <message>", and returns the exit status: 0 for nil, 1 otherwise.
+// <message>", with advice where there is some (a gateway that does not
+// answer, a token refused), and returns the exit status: ExitOK for nil,
+// ExitUsage for a UsageError, ExitError otherwise.
 func Report(w io.Writer, err error) int {
 	if err == nil {
-		return 0
+		return ExitOK
 	}
 	var e *client.Error
 	if errors.As(err, &e) {
 		fmt.Fprintf(w, "lintel: %s: %s\n", e.Code, e.Message)
+		switch e.Code {
+		case api.CodeUnauthorized:
+			fmt.Fprintln(w, "lintel: the gateway refused the token: give the admin token of its data dir (admin.token) or one of its [[api.tokens]], with --token or LINTEL_TOKEN")
+		case api.CodeForbidden:
+			fmt.Fprintln(w, "lintel: this token's role may not do that: it needs an admin token")
+		}
 	} else {
 		fmt.Fprintf(w, "lintel: %v\n", err)
 	}
-	return 1
+	var op *net.OpError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &op) && op.Op == "dial":
+		fmt.Fprintln(w, "lintel: the gateway does not answer there: is lintel running? systemctl status lintel (or start `lintel run --sim`); give its address with --addr or LINTEL_ADDR")
+	}
+	var ue UsageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitError
 }
 
 // Commands are the API commands of the lintel binary.
 type Commands struct {
-	User   UserCmd   `cmd:"" help:"Add, show and remove users."`
-	Pin    PinCmd    `cmd:"" help:"Set or clear a user's PIN."`
-	Card   CardCmd   `cmd:"" help:"Enrol cards."`
-	Events EventsCmd `cmd:"" help:"Read the activity log."`
-	Status StatusCmd `cmd:"" help:"Show the gateway's status."`
-	Sync   SyncCmd   `cmd:"" help:"Show the portal sync revision, or reset it."`
-	Sim    SimCmd    `cmd:"" help:"Drive the simulated readers and doors of 'lintel run --sim'."`
+	User     UserCmd     `cmd:"" help:"Add, list, show, enable, disable and remove users."`
+	Pin      PinCmd      `cmd:"" help:"Set or clear a user's PIN."`
+	Card     CardCmd     `cmd:"" help:"Enrol and remove cards."`
+	Schedule ScheduleCmd `cmd:"" help:"Weekly schedules the access levels and door policies use."`
+	Holiday  HolidayCmd  `cmd:"" help:"Holidays, which change which schedule intervals apply."`
+	Level    LevelCmd    `cmd:"" help:"Access levels: which doors, on which schedules."`
+	Door     DoorCmd     `cmd:"" help:"Doors: list them, their policies, lockdown, hold them locked or unlocked, release, test pulse."`
+	Events   EventsCmd   `cmd:"" help:"Read the activity log."`
+	Status   StatusCmd   `cmd:"" help:"Show the gateway's status."`
+	Export   ExportCmd   `cmd:"" help:"Print the whole table (users, cards, policy; never a PIN) as JSON, for a backup."`
+	Import   ImportCmd   `cmd:"" help:"Replace the whole table with an export."`
+	Sync     SyncCmd     `cmd:"" help:"Show the portal sync revision, or reset it."`
+	Sim      SimCmd      `cmd:"" help:"Drive the simulated readers and doors of 'lintel run --sim'."`
 }
 
 // Run parses args as the API commands alone and runs the chosen one,
@@ -131,6 +349,12 @@ type Commands struct {
 // binary embeds the structs instead; Run serves tests and tools that only
 // talk to a gateway.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, Globals{}, args, stdout, stderr)
+}
+
+// RunWith is Run with base's fields that are no flags (ConfigFile,
+// LoadConfig, TokenFiles, Getenv, HTTP, Stdin).
+func RunWith(ctx context.Context, base Globals, args []string, stdout, stderr io.Writer) int {
 	var grammar struct {
 		Globals
 		Commands
@@ -147,195 +371,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lintel: %v\n", err)
-		return 2
+		return ExitUsage
 	}
-	grammar.Context, grammar.Stdout = ctx, stdout
-	return Report(stderr, kctx.Run(&grammar.Globals))
-}
-
-// UserCmd manages users.
-type UserCmd struct {
-	Add  UserAddCmd  `cmd:"" help:"Add a user, or update one."`
-	Show UserShowCmd `cmd:"" help:"Show a user, whether they have a PIN and their cards."`
-	Rm   UserRmCmd   `cmd:"" help:"Remove a user with their PIN and cards."`
-}
-
-// UserAddCmd is `lintel user add ID --name N [--disabled]`.
-type UserAddCmd struct {
-	ID        string `arg:"" help:"User id (letters, digits, - _ . @ :)."`
-	Name      string `required:"" help:"The user's name."`
-	Disabled  bool   `help:"Add the user disabled: their cards and PIN do not open doors."`
-	ValidFrom string `help:"First moment the user may enter (RFC 3339)." placeholder:"TIME"`
-	ValidTo   string `help:"Moment the user's access ends (RFC 3339)." placeholder:"TIME"`
-}
-
-// Run adds or updates the user.
-func (c *UserAddCmd) Run(g *Globals) error {
-	cl, err := g.Client()
-	if err != nil {
-		return err
-	}
-	enabled := !c.Disabled
-	_, created, err := cl.PutUser(g.ctx(), c.ID, api.UserBody{Name: c.Name, Enabled: &enabled, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo})
-	if err != nil {
-		return err
-	}
-	verb := "updated"
-	if created {
-		verb = "added"
-	}
-	fmt.Fprintf(g.out(), "%s user %s\n", verb, c.ID)
-	return nil
-}
-
-// UserShowCmd is `lintel user show ID`.
-type UserShowCmd struct {
-	ID string `arg:"" help:"User id."`
-}
-
-// Run prints the user.
-func (c *UserShowCmd) Run(g *Globals) error {
-	cl, err := g.Client()
-	if err != nil {
-		return err
-	}
-	u, err := cl.User(g.ctx(), c.ID)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(g.out(), 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "user\t%s\n", u.ID)
-	fmt.Fprintf(tw, "name\t%s\n", u.Name)
-	fmt.Fprintf(tw, "enabled\t%s\n", yesNo(u.Enabled))
-	if !u.ValidFrom.IsZero() {
-		fmt.Fprintf(tw, "valid from\t%s\n", u.ValidFrom.Format(time.RFC3339))
-	}
-	if !u.ValidTo.IsZero() {
-		fmt.Fprintf(tw, "valid to\t%s\n", u.ValidTo.Format(time.RFC3339))
-	}
-	fmt.Fprintf(tw, "pin\t%s\n", yesNo(u.HasPIN))
-	if len(u.Credentials) == 0 {
-		fmt.Fprintf(tw, "cards\tnone\n")
-	}
-	for _, cr := range u.Credentials {
-		fmt.Fprintf(tw, "card\t%s\t%s facility %d number %d\n", cr.ID, cr.Card.Format, cr.Card.Facility, cr.Card.Number)
-	}
-	return tw.Flush()
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-// UserRmCmd is `lintel user rm ID`.
-type UserRmCmd struct {
-	ID string `arg:"" help:"User id."`
-}
-
-// Run removes the user.
-func (c *UserRmCmd) Run(g *Globals) error {
-	cl, err := g.Client()
-	if err != nil {
-		return err
-	}
-	if err := cl.DeleteUser(g.ctx(), c.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.out(), "removed user %s\n", c.ID)
-	return nil
-}
-
-// PinCmd manages PINs.
-type PinCmd struct {
-	Set   PinSetCmd   `cmd:"" help:"Generate a PIN (--generate 6) or set one (--pin 12345678, or --pin - to read it from stdin)."`
-	Clear PinClearCmd `cmd:"" help:"Remove a user's PIN."`
-}
-
-// PinSetCmd is `lintel pin set ID --generate 6 | --pin 12345678`.
-type PinSetCmd struct {
-	ID       string `arg:"" help:"User id."`
-	Generate int    `xor:"pin" placeholder:"DIGITS" help:"Generate a random PIN of 4 to 8 digits and print it, once."`
-	PIN      string `name:"pin" xor:"pin" placeholder:"DIGITS" help:"Set this PIN (4 to 8 digits); - reads it from stdin."`
-}
-
-// Run sets the PIN.
-func (c *PinSetCmd) Run(g *Globals) error {
-	if (c.Generate == 0) == (c.PIN == "") {
-		return errors.New("pin set: give --generate DIGITS or --pin DIGITS")
-	}
-	cl, err := g.Client()
-	if err != nil {
-		return err
-	}
-	if c.Generate != 0 {
-		pin, err := cl.GeneratePIN(g.ctx(), c.ID, c.Generate)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(g.out(), "PIN of %s: %s\n", c.ID, pin)
-		return nil
-	}
-	pin := c.PIN
-	if pin == "-" {
-		line, err := bufio.NewReader(g.in()).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("pin set: read the PIN from stdin: %w", err)
-		}
-		pin = strings.TrimSpace(line)
-	}
-	if err := cl.SetPIN(g.ctx(), c.ID, pin); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.out(), "set the PIN of %s\n", c.ID)
-	return nil
-}
-
-// PinClearCmd is `lintel pin clear ID`.
-type PinClearCmd struct {
-	ID string `arg:"" help:"User id."`
-}
-
-// Run clears the PIN.
-func (c *PinClearCmd) Run(g *Globals) error {
-	cl, err := g.Client()
-	if err != nil {
-		return err
-	}
-	if err := cl.ClearPIN(g.ctx(), c.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.out(), "cleared the PIN of %s\n", c.ID)
-	return nil
-}
-
-// CardCmd manages cards.
-type CardCmd struct {
-	Add CardAddCmd `cmd:"" help:"Enrol a card for a user."`
-}
-
-// CardAddCmd is `lintel card add ID --format H10301 --facility 1 --number 100`.
-type CardAddCmd struct {
-	ID       string `arg:"" help:"User id."`
-	Format   string `default:"H10301" help:"Wiegand card format."`
-	Facility uint32 `required:"" help:"Facility code."`
-	Number   uint64 `required:"" help:"Card number."`
-}
-
-// Run enrols the card.
-func (c *CardAddCmd) Run(g *Globals) error {
-	cl, err := g.Client()
-	if err != nil {
-		return err
-	}
-	cred, err := cl.AddCard(g.ctx(), c.ID, access.CardKey{Format: c.Format, Facility: c.Facility, Number: c.Number})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(g.out(), "enrolled card %s (%s) for %s\n", cred.ID, cred.Card, c.ID)
-	return nil
+	g := &grammar.Globals
+	g.ConfigFile, g.LoadConfig, g.TokenFiles, g.Getenv, g.HTTP, g.Stdin = base.ConfigFile, base.LoadConfig, base.TokenFiles, base.Getenv, base.HTTP, base.Stdin
+	g.Context, g.Stdout = ctx, stdout
+	return Report(stderr, kctx.Run(g))
 }
 
 // EventsCmd reads the journal.
@@ -375,7 +416,7 @@ func (c *EventsTailCmd) Run(g *Globals) error {
 			return err
 		}
 		for _, ev := range page.Events {
-			printEvent(g.out(), ev)
+			g.printEvent(ev)
 		}
 		after = page.Next
 		if len(page.Events) < 1000 {
@@ -386,13 +427,20 @@ func (c *EventsTailCmd) Run(g *Globals) error {
 		return nil
 	}
 	return cl.StreamEvents(ctx, after, false, func(ev access.Event) error {
-		printEvent(g.out(), ev)
+		g.printEvent(ev)
 		return nil
 	})
 }
 
-// printEvent prints one event on one line.
-func printEvent(w io.Writer, ev access.Event) {
+// printEvent prints one event on one line: with --json as one JSON object
+// a line (as the API and MQTT carry it), else for people.
+func (g *Globals) printEvent(ev access.Event) {
+	w := g.out()
+	if g.JSON {
+		b, _ := json.Marshal(ev)
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d  %s  %s  %s", ev.Seq, ev.Time.Format(time.RFC3339), ev.Type, ev.Name)
 	for _, kv := range [][2]string{{"reader", ev.Reader}, {"door", ev.Door}, {"user", ev.User}, {"credential", ev.Credential}} {
@@ -421,6 +469,9 @@ func (c *StatusCmd) Run(g *Globals) error {
 	st, err := cl.Status(g.ctx())
 	if err != nil {
 		return err
+	}
+	if g.JSON {
+		return g.print(st, nil)
 	}
 	w := g.out()
 	clock := "synchronised"
@@ -544,6 +595,10 @@ func (c *SyncStatusCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if g.JSON {
+		_, err := fmt.Fprintf(g.out(), "%s\n", b)
+		return err
+	}
 	a, err := readAck(b)
 	if err != nil {
 		return err
@@ -605,9 +660,9 @@ func (c *SimCardCmd) Run(g *Globals) error {
 	card := c.Facility != nil || c.Number != nil
 	switch {
 	case c.Bits != "" && card:
-		return errors.New("sim card: give --bits, or --facility and --number, not both")
+		return usagef("sim card: give --bits, or --facility and --number, not both")
 	case c.Bits == "" && (c.Facility == nil || c.Number == nil):
-		return errors.New("sim card: give --facility and --number, or --bits")
+		return usagef("sim card: give --facility and --number, or --bits")
 	}
 	cl, err := g.Client()
 	if err != nil {

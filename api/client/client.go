@@ -373,3 +373,201 @@ func (c *Client) SimDoor(ctx context.Context, door string, open bool) error {
 	_, err := c.do(ctx, "POST", "/api/v1/sim/doors/"+url.PathEscape(door)+"/contact", api.SimDoorBody{Open: &open}, nil)
 	return err
 }
+
+// Users returns a page of users in id order after after (""; from the
+// first), at most limit (0: the gateway's default), whose id or name
+// contains q without regard to case ("": all).
+func (c *Client) Users(ctx context.Context, after string, limit int, q string) (api.UserPage, error) {
+	v := url.Values{}
+	if after != "" {
+		v.Set("after", after)
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	if q != "" {
+		v.Set("q", q)
+	}
+	path := "/api/v1/users"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var page api.UserPage
+	_, err := c.do(ctx, "GET", path, nil, &page)
+	return page, err
+}
+
+// RemoveCredential removes one credential (a card) by its id.
+func (c *Client) RemoveCredential(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", "/api/v1/credentials/"+url.PathEscape(id), nil, nil)
+	return err
+}
+
+// EnrolCard waits up to wait seconds (0: the gateway's default) for the
+// next card read at reader and enrols it for the user.
+func (c *Client) EnrolCard(ctx context.Context, user, reader string, wait int) (api.EnrolDoc, error) {
+	var doc api.EnrolDoc
+	_, err := c.do(ctx, "POST", userPath(user, "/credentials/enrol"), api.EnrolBody{Reader: reader, WaitSeconds: wait}, &doc)
+	return doc, err
+}
+
+// Export returns the whole table as the gateway's export document, as
+// JSON (GET /api/v1/export; admin only).
+func (c *Client) Export(ctx context.Context) ([]byte, error) {
+	resp, err := c.send(ctx, "GET", "/api/v1/export", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := answerError(resp); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET /api/v1/export: read answer: %w", err)
+	}
+	return b, nil
+}
+
+// Import replaces the whole table with an export document (POST
+// /api/v1/import; admin only).
+func (c *Client) Import(ctx context.Context, export []byte) (api.ImportDoc, error) {
+	var doc api.ImportDoc
+	resp, err := c.send(ctx, "POST", "/api/v1/import", bytes.NewReader(export))
+	if err != nil {
+		return doc, err
+	}
+	defer resp.Body.Close()
+	if err := answerError(resp); err != nil {
+		return doc, err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return doc, fmt.Errorf("POST /api/v1/import: decode answer: %w", err)
+	}
+	return doc, nil
+}
+
+func policyPath(kind, id string) string { return "/api/v1/" + kind + "/" + url.PathEscape(id) }
+
+// Schedules lists the schedules (the built-in "always" is not listed).
+func (c *Client) Schedules(ctx context.Context) ([]access.Schedule, error) {
+	var l api.ScheduleList
+	_, err := c.do(ctx, "GET", "/api/v1/schedules", nil, &l)
+	return l.Schedules, err
+}
+
+// Schedule returns one schedule.
+func (c *Client) Schedule(ctx context.Context, id string) (access.Schedule, error) {
+	var v access.Schedule
+	_, err := c.do(ctx, "GET", policyPath("schedules", id), nil, &v)
+	return v, err
+}
+
+// PutSchedule creates or replaces a schedule and reports whether it was
+// created.
+func (c *Client) PutSchedule(ctx context.Context, id string, b api.ScheduleBody) (bool, error) {
+	code, err := c.do(ctx, "PUT", policyPath("schedules", id), b, nil)
+	return code == http.StatusCreated, err
+}
+
+// DeleteSchedule deletes a schedule.
+func (c *Client) DeleteSchedule(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", policyPath("schedules", id), nil, nil)
+	return err
+}
+
+// Holidays lists the holidays.
+func (c *Client) Holidays(ctx context.Context) ([]access.Holiday, error) {
+	var l api.HolidayList
+	_, err := c.do(ctx, "GET", "/api/v1/holidays", nil, &l)
+	return l.Holidays, err
+}
+
+// Holiday returns one holiday.
+func (c *Client) Holiday(ctx context.Context, id string) (access.Holiday, error) {
+	var v access.Holiday
+	_, err := c.do(ctx, "GET", policyPath("holidays", id), nil, &v)
+	return v, err
+}
+
+// PutHoliday creates or replaces a holiday and reports whether it was
+// created.
+func (c *Client) PutHoliday(ctx context.Context, id string, b api.HolidayBody) (bool, error) {
+	code, err := c.do(ctx, "PUT", policyPath("holidays", id), b, nil)
+	return code == http.StatusCreated, err
+}
+
+// DeleteHoliday deletes a holiday.
+func (c *Client) DeleteHoliday(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", policyPath("holidays", id), nil, nil)
+	return err
+}
+
+// Levels lists the access levels (the built-in "all" is not listed).
+func (c *Client) Levels(ctx context.Context) ([]access.Level, error) {
+	var l api.LevelList
+	_, err := c.do(ctx, "GET", "/api/v1/levels", nil, &l)
+	return l.Levels, err
+}
+
+// Level returns one access level.
+func (c *Client) Level(ctx context.Context, id string) (access.Level, error) {
+	var v access.Level
+	_, err := c.do(ctx, "GET", policyPath("levels", id), nil, &v)
+	return v, err
+}
+
+// PutLevel creates or replaces an access level and reports whether it was
+// created.
+func (c *Client) PutLevel(ctx context.Context, id string, b api.LevelBody) (bool, error) {
+	code, err := c.do(ctx, "PUT", policyPath("levels", id), b, nil)
+	return code == http.StatusCreated, err
+}
+
+// DeleteLevel deletes an access level.
+func (c *Client) DeleteLevel(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", policyPath("levels", id), nil, nil)
+	return err
+}
+
+// DoorPolicy returns a door's policy (no modes when it has none).
+func (c *Client) DoorPolicy(ctx context.Context, door string) (access.DoorPolicy, error) {
+	var v access.DoorPolicy
+	_, err := c.do(ctx, "GET", "/api/v1/doors/"+url.PathEscape(door)+"/policy", nil, &v)
+	return v, err
+}
+
+// SetDoorPolicy sets a door's policy; no modes removes it.
+func (c *Client) SetDoorPolicy(ctx context.Context, door string, modes []access.PolicyMode) error {
+	if modes == nil {
+		modes = []access.PolicyMode{}
+	}
+	_, err := c.do(ctx, "PUT", "/api/v1/doors/"+url.PathEscape(door)+"/policy", api.DoorPolicyBody{Modes: &modes}, nil)
+	return err
+}
+
+// DeleteDoorPolicy removes a door's policy.
+func (c *Client) DeleteDoorPolicy(ctx context.Context, door string) error {
+	_, err := c.do(ctx, "DELETE", "/api/v1/doors/"+url.PathEscape(door)+"/policy", nil, nil)
+	return err
+}
+
+// Overrides lists the overrides.
+func (c *Client) Overrides(ctx context.Context) ([]access.Override, error) {
+	var l api.OverrideList
+	_, err := c.do(ctx, "GET", "/api/v1/overrides", nil, &l)
+	return l.Overrides, err
+}
+
+// SetOverride creates or replaces an override and reports whether it was
+// created.
+func (c *Client) SetOverride(ctx context.Context, id string, b api.OverrideBody) (bool, error) {
+	code, err := c.do(ctx, "PUT", policyPath("overrides", id), b, nil)
+	return code == http.StatusCreated, err
+}
+
+// ClearOverride ends an override.
+func (c *Client) ClearOverride(ctx context.Context, id string) error {
+	_, err := c.do(ctx, "DELETE", policyPath("overrides", id), nil, nil)
+	return err
+}

@@ -184,6 +184,9 @@ func TestDebs(t *testing.T) {
 				"./usr/lib/udev/rules.d/60-lintel-gpio.rules": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-gpio.rules")},
 				"./etc/lintel/lintel.toml":                    {Mode: 0o644, Digest: digest(example)},
 			}
+			for path, name := range cliFiles {
+				wantData["."+path] = file{Mode: 0o644, Digest: digest(readFile(t, filepath.Join(dir, name)))}
+			}
 			if diff := cmp.Diff(wantData, regular(data), ignoreBody); diff != "" {
 				t.Errorf("installed files (-want +got):\n%s", diff)
 			}
@@ -226,11 +229,63 @@ func TestTarballs(t *testing.T) {
 				"60-lintel-gpio.rules": {Mode: 0o644, Digest: repoDigest(t, "systemd/lintel-gpio.rules")},
 				"lintel.toml.example":  {Mode: 0o644, Digest: digest(example)},
 			}
+			for _, name := range cliFiles {
+				want[name] = file{Mode: 0o644, Digest: digest(readFile(t, filepath.Join(dir, name)))}
+			}
 			if diff := cmp.Diff(want, got, ignoreBody); diff != "" {
 				t.Errorf("tarball files under %s/ (-want +got):\n%s", top, diff)
 			}
 			checkBinary(t, got["lintel"].body, tg, releaseVersion(t, dir))
 		})
+	}
+}
+
+// cliFiles are the completion scripts and the man page build/deb
+// generates with the binary, by where the .deb installs them; the tarballs
+// carry them under these names.
+var cliFiles = map[string]string{
+	"/usr/share/bash-completion/completions/lintel":    "lintel.bash",
+	"/usr/share/zsh/vendor-completions/_lintel":        "_lintel",
+	"/usr/share/fish/vendor_completions.d/lintel.fish": "lintel.fish",
+	"/usr/share/man/man1/lintel.1.gz":                  "lintel.1.gz",
+}
+
+// TestCLIFiles: the completion scripts and the man page shipped are what
+// this machine's release binary generates, the man page compressed as
+// Debian's are.
+func TestCLIFiles(t *testing.T) {
+	dir := packages(t)
+	var arch string
+	switch runtime.GOARCH {
+	case "amd64", "arm64":
+		arch = runtime.GOARCH
+	default:
+		t.Fatalf("no release binary runs on %s", runtime.GOARCH)
+	}
+	bin := filepath.Join(dir, "lintel-linux-"+arch)
+	for _, tc := range []struct{ name, shell string }{{"lintel.bash", "bash"}, {"_lintel", "zsh"}, {"lintel.fish", "fish"}} {
+		out, err := exec.Command(bin, "completion", tc.shell).Output()
+		if err != nil {
+			t.Fatalf("%s completion %s: %v", bin, tc.shell, err)
+		}
+		if !bytes.Equal(out, readFile(t, filepath.Join(dir, tc.name))) {
+			t.Errorf("%s is not what `lintel completion %s` prints", tc.name, tc.shell)
+		}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(readFile(t, filepath.Join(dir, "lintel.1.gz"))))
+	if err != nil {
+		t.Fatalf("lintel.1.gz: %v", err)
+	}
+	if zr.Name != "" || !zr.ModTime.IsZero() {
+		t.Errorf("lintel.1.gz carries a name %q or a time %v: want gzip -n", zr.Name, zr.ModTime)
+	}
+	page, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("lintel.1.gz: %v", err)
+	}
+	man, err := exec.Command(bin, "man").Output()
+	if err != nil || !bytes.Equal(page, man) {
+		t.Errorf("lintel.1.gz is not what `lintel man` prints (%v)", err)
 	}
 }
 

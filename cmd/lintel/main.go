@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -32,6 +33,9 @@ type commands struct {
 	Key     keyCmd     `cmd:"" help:"The device key that PINs are hashed under."`
 	Broker  brokerCmd  `cmd:"" help:"Embedded MQTT broker helpers."`
 	Version versionCmd `cmd:"" help:"Print the version."`
+
+	Completion completionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish."`
+	Man        manCmd        `cmd:"" help:"Print the man page (roff), as lintel(1) is installed."`
 }
 
 type runCmd struct {
@@ -157,14 +161,53 @@ func (versionCmd) Run() error {
 	return nil
 }
 
-func main() {
+type completionCmd struct {
+	Shell string `arg:"" enum:"bash,zsh,fish" help:"bash, zsh or fish."`
+}
+
+func (c *completionCmd) Run(k *kong.Context) error {
+	return cli.Completion(os.Stdout, k.Model, c.Shell)
+}
+
+type manCmd struct{}
+
+func (manCmd) Run(k *kong.Context) error { return cli.ManPage(os.Stdout, k.Model, gateway.Version) }
+
+// loadSettings reads what the CLI needs of a gateway's config: the format
+// and its defaults are package gateway's.
+func loadSettings(path string) (cli.Settings, error) {
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		return cli.Settings{}, err
+	}
+	return cli.Settings{Listen: cfg.API.Listen, TLS: cfg.API.TLSCert != "",
+		AdminTokenFile: filepath.Join(cfg.Gateway.DataDir, gateway.AdminTokenFile)}, nil
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run runs the lintel command and returns its exit status (cli.ExitOK,
+// cli.ExitError, or cli.ExitUsage for a command line that cannot run).
+func run(args []string) int {
 	var c commands
-	k := kong.Parse(&c, kong.Name("lintel"),
+	exit := -1
+	k, err := kong.New(&c, kong.Name("lintel"),
 		kong.Description("Lintel access-control gateway: run it, check its config, and manage a running one over its API."),
-		kong.UsageOnError())
+		kong.Exit(func(code int) { exit = code }))
+	if err != nil {
+		return cli.Report(os.Stderr, err)
+	}
+	kctx, err := k.Parse(args)
+	if exit >= 0 {
+		return exit // --help
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lintel: %v\nlintel: see lintel --help, or lintel COMMAND --help\n", err)
+		return cli.ExitUsage
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	c.Globals.Context = ctx
-	err := k.Run(&c.Globals)
-	stop()
-	os.Exit(cli.Report(os.Stderr, err))
+	c.Globals.LoadConfig = loadSettings
+	return cli.Report(os.Stderr, kctx.Run(&c.Globals))
 }

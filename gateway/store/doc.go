@@ -62,6 +62,16 @@
 // record of any other generation before it loads the index, so a
 // half-written or half-deleted generation never mixes into the table.
 //
+// # Listing
+//
+// [Store.Users] pages through the table for the API and the export: it
+// iterates Badger's user keys, which sort by id, from where a page's
+// "after" id sorts, in one read transaction, so a page costs the records
+// it reads and the table is never loaded into a slice. Cards a site's
+// readers cannot present are refused on the way in by the rule the
+// gateway passes as Options.CheckCard (gpio/wiegand's); the store does not
+// restate it.
+//
 // # Keys
 //
 //	m/state          generation (4) revision (8) users (4) credentials (4), big-endian

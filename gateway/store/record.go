@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -90,6 +91,23 @@ func checkCredential(c access.Credential) (access.Credential, error) {
 		return c, fmt.Errorf("credential %q: %w", c.ID, err)
 	}
 	return c, nil
+}
+
+// checkCard applies Options.CheckCard to a credential's card. A field the
+// check names becomes the credential's "card.<field>".
+func (s *Store) checkCard(c access.Credential) error {
+	if s.opts.CheckCard == nil {
+		return nil
+	}
+	err := s.opts.CheckCard(c.Card)
+	if err == nil {
+		return nil
+	}
+	var fe *access.FieldError
+	if errors.As(err, &fe) {
+		return &access.FieldError{Field: "card." + fe.Field, Err: fe.Err}
+	}
+	return &access.FieldError{Field: "card", Err: err}
 }
 
 // The stored form of a user, the value under the user's key. Integers are

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -23,6 +24,11 @@ type SnapshotUser struct {
 	// Credentials of the user. An empty ID is replaced by a new ULID, an
 	// empty UserID by the user's id; an empty Type means "card".
 	Credentials []access.Credential
+	// KeepPIN, with PIN "", keeps the PIN the live table holds for this
+	// user id, if any: a restored backup, which never carries PINs, keeps
+	// the PINs of the users this gateway already has. The PIN is still
+	// checked for uniqueness (R3) across the new table.
+	KeepPIN bool
 }
 
 // ReplaceAll atomically replaces the whole table with policy and users and
@@ -232,6 +238,14 @@ func (s *Store) snapshotUser(su SnapshotUser, table *access.Table) (userState, e
 		}
 		st.hasPIN, st.pin, st.pinLen = true, s.hasher.keyString(su.PIN), uint8(len(su.PIN))
 		st.nbr, st.hasNbr = s.hasher.keyString(access.DuressPIN(su.PIN)), true
+	} else if su.KeepPIN {
+		live, ok, err := s.readUser(s.gen, u.ID) // the live generation, until the switch
+		if err != nil {
+			return st, fmt.Errorf("read the PIN it holds: %w", err)
+		}
+		if ok && live.hasPIN {
+			st.hasPIN, st.pin, st.pinLen, st.nbr, st.hasNbr = true, live.pin, live.pinLen, live.nbr, live.hasNbr
+		}
 	}
 	if len(su.Credentials) > maxCredentialsPerUser {
 		return st, fmt.Errorf("%d credentials, at most %d allowed", len(su.Credentials), maxCredentialsPerUser)
@@ -249,6 +263,11 @@ func (s *Store) snapshotUser(su SnapshotUser, table *access.Table) (userState, e
 		}
 		if c, err = checkCredential(c); err != nil {
 			return st, fmt.Errorf("credential %d: %w", j, err)
+		}
+		if err := s.checkCard(c); err != nil {
+			var fe *access.FieldError
+			errors.As(err, &fe)
+			return st, &access.FieldError{Field: fmt.Sprintf("credentials[%d].%s", j, fe.Field), Err: fe.Err}
 		}
 		st.creds = append(st.creds, c)
 	}

@@ -70,6 +70,15 @@ type Options struct {
 	// DiskCheckEvery is how often the free space is measured while
 	// nothing is written. Zero means DefaultDiskCheckEvery (5s).
 	DiskCheckEvery time.Duration
+	// CheckCard, when set, is the rule of which cards may be enrolled
+	// (the gateway passes its readers' formats, gpio/wiegand's
+	// CardFormats.Check): a credential whose card it refuses is not
+	// added, by Update or ReplaceAll. An error that names a field of the
+	// card should be an *access.FieldError with Field "format",
+	// "facility" or "number"; the store reports it as the credential's
+	// "card.<field>". Nil takes any card whose format has the shape of
+	// access.CheckCardFormat.
+	CheckCard func(access.CardKey) error
 }
 
 // Defaults of Options fields left zero.

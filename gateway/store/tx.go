@@ -477,6 +477,9 @@ func (tx *Tx) AddCredential(c access.Credential) (access.Credential, error) {
 		c.ID = ulid.Make().String()
 	}
 	c, err := checkCredential(c)
+	if err == nil {
+		err = tx.s.checkCard(c)
+	}
 	if err != nil {
 		return c, fmt.Errorf("store: add credential for %q: %w", c.UserID, err)
 	}
@@ -499,6 +502,23 @@ func (tx *Tx) AddCredential(c access.Credential) (access.Credential, error) {
 	tx.cards[c.Card] = c.ID
 	tx.credIDs[c.ID] = c.UserID
 	return c, nil
+}
+
+// Credential returns a credential by id as this Tx sees it.
+func (tx *Tx) Credential(id string) (access.Credential, error) {
+	if err := tx.check(); err != nil {
+		return access.Credential{}, fmt.Errorf("store: credential %q: %w", id, err)
+	}
+	if userID := tx.credUser(id); userID != "" {
+		if st, ok := tx.view(userID); ok {
+			for _, c := range st.creds {
+				if c.ID == id {
+					return c, nil
+				}
+			}
+		}
+	}
+	return access.Credential{}, fmt.Errorf("store: credential %q: %w", id, access.ErrNotFound)
 }
 
 // RemoveCredential removes a credential by id.

@@ -151,6 +151,9 @@ func New(cfg Config, src pins.EdgeSource) (*Reader, error) {
 // Name returns the reader's name.
 func (r *Reader) Name() string { return r.cfg.Name }
 
+// Decoder is the decoder of the reader's frames: the formats it reads.
+func (r *Reader) Decoder() *wiegand.Decoder { return r.dec }
+
 // Ready is closed once Run has read the lines for the framer's MaxGap: a
 // frame whose first bit comes later is whole, never rejected as partial.
 // The simulator's callers wait for it before sending.

@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
+	"github.com/lintel-access/lintel/gpio/wiegand"
 )
 
 // GatewayID is the gateway id of stores opened by this package.
@@ -162,3 +164,18 @@ func BenchUserLevels(i int) []string {
 }
 
 func weekday(i int) string { return []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[i%7] }
+
+// CheckCard is the card rule of a gateway whose readers decode
+// gpio/wiegand's default formats, as the gateway passes it to
+// store.Options.CheckCard: a card that does not fit is refused with an
+// *access.FieldError naming "format", "facility" or "number".
+func CheckCard(k access.CardKey) error {
+	err := defaultCards.Check(k.Format, k.Facility, k.Number)
+	var ce *wiegand.CardError
+	if errors.As(err, &ce) {
+		return &access.FieldError{Field: ce.Field, Err: access.Invalidf("%s", ce.Msg)}
+	}
+	return err
+}
+
+var defaultCards = wiegand.CardFormatsOf()
