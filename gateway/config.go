@@ -84,6 +84,9 @@ type GatewayConfig struct {
 	MinFreeMiB int `toml:"min_free_mib"`
 	// LogLevel is debug, info, warn or error. Zero: info.
 	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" (key=value lines) or "json" (one JSON object a
+	// line, for log shippers). Zero: text.
+	LogFormat string `toml:"log_format"`
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT) in
 	// MiB. Zero: 48. Negative: no limit.
 	MemoryLimit int `toml:"memory_limit_mib"`
@@ -172,7 +175,7 @@ type APIConfig struct {
 // token (make one with `lintel token new`).
 type TokenConfig struct {
 	Name   string `toml:"name"`
-	Role   string `toml:"role"` // admin, technician or portal
+	Role   string `toml:"role"` // admin, technician, portal or monitor (api.Roles)
 	SHA256 string `toml:"sha256"`
 }
 
@@ -421,6 +424,7 @@ func (c *Config) MinFree() int64 { return int64(c.Gateway.MinFreeMiB) << 20 }
 func (c *Config) withDefaults() {
 	c.Gateway.DataDir = cmp.Or(c.Gateway.DataDir, DefaultDataDir)
 	c.Gateway.LogLevel = cmp.Or(c.Gateway.LogLevel, "info")
+	c.Gateway.LogFormat = cmp.Or(c.Gateway.LogFormat, "text")
 	c.Gateway.MemoryLimit = cmp.Or(c.Gateway.MemoryLimit, DefaultMemoryMiB)
 	c.API.Listen = cmp.Or(c.API.Listen, DefaultAPIListen)
 	c.Broker.Listen = cmp.Or(c.Broker.Listen, DefaultMQTT)
@@ -514,6 +518,11 @@ func (g GatewayConfig) validate(p *problems) {
 	case "debug", "info", "warn", "error":
 	default:
 		p.add("gateway.log_level", "%q is not one of debug, info, warn, error", g.LogLevel)
+	}
+	switch g.LogFormat {
+	case "text", "json":
+	default:
+		p.add("gateway.log_format", "%q is not one of text, json", g.LogFormat)
 	}
 	if _, err := g.location(); err != nil {
 		p.check("gateway.timezone", err)

@@ -154,7 +154,7 @@ func TestConfigErrors(t *testing.T) {
 		{"connections below streams", func(s string) string { return strings.Replace(s, `max_connections = 64`, `max_connections = 16`, 1) },
 			`lintel.toml: api: max streams (32) must be fewer than max connections (16)`},
 		{"bad token role", func(s string) string { return strings.Replace(s, `role = "portal"`, `role = "root"`, 1) },
-			`lintel.toml: api: tokens[0] ("portal"): role: "root" is not a role (want admin, technician or portal)`},
+			`lintel.toml: api: tokens[0] ("portal"): role: "root" is not a role (want admin, technician, portal or monitor)`},
 		{"bad token hash", func(s string) string {
 			return strings.Replace(s, `sha256 = "0d6f`, `sha256 = "xx6f`, 1)
 		}, `lintel.toml: api: tokens[0] ("portal"): hash: want the 64 hex digits of the token's SHA-256`},

@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	}
 	log := opts.Logger
 	if log == nil {
-		log = newLogger(os.Stderr, cfg.Gateway.LogLevel)
+		log = newLogger(os.Stderr, cfg.Gateway.LogLevel, cfg.Gateway.LogFormat)
 	}
 	g := &Gateway{cfg: cfg, opts: opts, log: log, started: time.Now(),
 		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1)}
@@ -383,8 +383,14 @@ func (g *Gateway) appendEvent(ev access.Event) {
 	g.metrics.events.Inc()
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs to w at level, as text or, with format "json", one JSON
+// object a line.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,12 +101,22 @@ func (c *configCmd) Run(k *kong.Context) error {
 }
 
 type tokenCmd struct {
-	New struct{} `cmd:"" help:"Make a random API token; put its sha256 in [[api.tokens]]."`
+	New struct {
+		Role string `help:"Also print the [[api.tokens]] table for a token of this role: admin, technician, portal or monitor (reads /metrics and the status only)." placeholder:"ROLE"`
+		Name string `help:"The token's name in that table (default: the role)." placeholder:"NAME"`
+	} `cmd:"" help:"Make a random API token; put its sha256 in [[api.tokens]]."`
 }
 
-func (tokenCmd) Run() error {
+func (t *tokenCmd) Run() error {
+	role, name := api.Role(t.New.Role), cmp.Or(t.New.Name, t.New.Role)
+	if role != "" && !role.Known() {
+		return fmt.Errorf("token new: --role %q is not a role (want admin, technician, portal or monitor)", role)
+	}
 	plain, hash := api.NewToken()
 	fmt.Printf("token:  %s\nsha256: %s\n", plain, hash)
+	if role != "" {
+		fmt.Printf("\n[[api.tokens]]\nname = %q\nrole = %q\nsha256 = %q\n", name, role, hash)
+	}
 	return nil
 }
 
