@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -203,4 +206,22 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Warnings lists what c allows that is unsafe without being wrong, each
+// starting with the field's name as the configuration spells it
+// ("listen: ..."): an address other than loopback served without TLS, over
+// which tokens, session cookies and PINs would cross the network in plain
+// text. It assumes c is valid.
+func (c Config) Warnings() []error {
+	c = c.withDefaults()
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil || c.TLSCertFile != "" {
+		return nil
+	}
+	ip, perr := netip.ParseAddr(host)
+	if strings.EqualFold(host, "localhost") || perr == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return []error{fmt.Errorf("listen: %q is reachable from the network and serves plain HTTP: tokens, session cookies and PINs cross it readable; set tls_cert and tls_key, or listen on 127.0.0.1", c.Addr)}
 }

@@ -357,3 +357,28 @@ func HashPassword(password string) (string, error) {
 	}
 	return string(h), nil
 }
+
+// knownPasswords are passwords printed in Lintel's own documents, the
+// example configuration's "change-me" first: anyone who has read them
+// knows them.
+var knownPasswords = []string{"change-me"}
+
+// Warnings lists what c allows that is unsafe without being wrong, each
+// naming its key as Validate's errors do: an account whose password is
+// one printed in Lintel's documents, and anonymous clients allowed from
+// any address. It assumes c is valid, and costs one bcrypt comparison
+// per account.
+func (c Config) Warnings() []error {
+	var out []error
+	for i, cl := range c.Clients {
+		for _, pw := range knownPasswords {
+			if bcrypt.CompareHashAndPassword([]byte(cl.PasswordHash), []byte(pw)) == nil {
+				out = append(out, fmt.Errorf("broker.clients[%d].password_hash: the password of %q is %q, the example configuration's, which anyone can read; make a new one with `lintel broker passwd`", i, cl.Username, pw))
+			}
+		}
+	}
+	if a := c.Anonymous; a.Allow && a.AllowRemote {
+		out = append(out, errors.New("broker.anonymous.allow_remote: anonymous clients may connect from any address, so anyone on the network may subscribe and publish as broker.anonymous allows; give them accounts instead"))
+	}
+	return out
+}

@@ -278,3 +278,42 @@ func TestNewRefusesWithConfigError(t *testing.T) {
 		t.Fatalf("New's error does not carry the list of problems: %v", err)
 	}
 }
+
+// TestWarnings checks what the broker's configuration warns about: an
+// account with the example configuration's password, and anonymous
+// clients allowed from any address; not a password of its own, nor
+// anonymous clients on loopback.
+func TestWarnings(t *testing.T) {
+	example, err := bcrypt.GenerateFromPassword([]byte("change-me"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := bcrypt.GenerateFromPassword([]byte("a password of its own"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  broker.Config
+		want []string
+	}{
+		{"own password", broker.Config{GatewayID: "gw", Clients: []broker.Client{{Username: "a", PasswordHash: string(own)}}}, nil},
+		{"example password", broker.Config{GatewayID: "gw", Clients: []broker.Client{{Username: "a", PasswordHash: string(own)}, {Username: "portal", PasswordHash: string(example)}}},
+			[]string{`broker.clients[1].password_hash: the password of "portal" is "change-me"`}},
+		{"anonymous on loopback", broker.SimConfig("gw"), nil},
+		{"anonymous from anywhere", broker.Config{GatewayID: "gw", Anonymous: broker.Anonymous{Allow: true, AllowRemote: true}},
+			[]string{"broker.anonymous.allow_remote: anonymous clients may connect from any address"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := tc.cfg.Warnings()
+			if len(ws) != len(tc.want) {
+				t.Fatalf("got warnings %v, want %q", ws, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(ws[i].Error(), w) {
+					t.Errorf("warning %d: got %q, want it to start with %q", i, ws[i], w)
+				}
+			}
+		})
+	}
+}

@@ -487,6 +487,35 @@ func apiConfig(c *Config) api.Config {
 	}
 }
 
+// Warnings returns what the config allows that is safe to run but unsafe
+// to leave, in file order, each naming the file, the line where it is
+// known and the key: "lintel.toml:132: warning: broker.clients[0].password_hash:
+// ...". Each table's owner says what is unsafe about its settings (the
+// API server, the broker, the uplink): a password printed in the example,
+// anonymous clients from the network, an API or an uplink in plain text
+// off this machine. `lintel config check` prints them (and fails on them
+// with --strict); `lintel run` logs them at start. Warnings assumes c is
+// valid.
+func (c *Config) Warnings() []error {
+	var p problems
+	var api []error
+	for _, w := range apiConfig(c).Warnings() {
+		api = append(api, fmt.Errorf("api.%w", w))
+	}
+	p.section("api", errors.Join(api...))
+	if !c.Broker.Disabled {
+		p.section("broker", errors.Join(brokerConfig(c).Warnings()...))
+	}
+	if c.Uplink.URL != "" {
+		p.section("uplink", errors.Join(c.Uplink.Warnings()...))
+	}
+	ws := p.placed(c.file, c.keys)
+	for _, w := range ws {
+		w.(*keyError).warning = true
+	}
+	return ws
+}
+
 // Validate checks the whole config, one table at a time, and returns every
 // problem it finds (joined with errors.Join, in file order), each naming the
 // file, the key and, for a loaded file, the line. It does not change c.
@@ -783,7 +812,9 @@ func (p *problems) check(key string, err error) {
 }
 
 // section records the errors of a table whose own check names its keys
-// in full (the broker's and the uplink's), one problem each.
+// in full (the broker's and the uplink's), one problem each. A message
+// that starts with its key ("broker.clients[1].password_hash: ...") is
+// filed under that key, so that it gets the key's line.
 func (p *problems) section(table string, err error) {
 	if err == nil {
 		return
@@ -793,6 +824,11 @@ func (p *problems) section(table string, err error) {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
+		key, rest, ok := strings.Cut(e.Error(), ": ")
+		if ok && !strings.ContainsAny(key, " \t") && (strings.HasPrefix(key, table+".") || strings.HasPrefix(key, table+"[")) {
+			p.errs = append(p.errs, &keyError{Key: key, Err: errors.New(rest)})
+			continue
+		}
 		p.errs = append(p.errs, &keyError{Table: table, Err: e})
 	}
 }
@@ -819,6 +855,12 @@ func (p *problems) addUnlessDecoded(errs []error) {
 // err returns every problem in file order, each naming file and, where
 // keys knows it, the line; or nil.
 func (p *problems) err(file string, keys keyIndex) error {
+	return errors.Join(p.placed(file, keys)...)
+}
+
+// placed returns every problem in file order, each with file and, where
+// keys knows it, the line.
+func (p *problems) placed(file string, keys keyIndex) []error {
 	type placed struct {
 		err   *keyError
 		order int
@@ -839,7 +881,7 @@ func (p *problems) err(file string, keys keyIndex) error {
 	for i, pl := range all {
 		errs[i] = pl.err
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // keyError is one problem with one key of the file:
@@ -857,12 +899,17 @@ type keyError struct {
 	Err   error
 	// decode marks a value that could not be decoded.
 	decode bool
+	// warning marks what is allowed but unsafe (see Config.Warnings).
+	warning bool
 }
 
 func (e *keyError) Error() string {
 	where := e.File
 	if e.Line > 0 {
 		where += ":" + strconv.Itoa(e.Line)
+	}
+	if e.warning {
+		where += ": warning"
 	}
 	if e.Key == "" {
 		return where + ": " + oneLine(e.Err.Error())

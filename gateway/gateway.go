@@ -114,6 +114,9 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	if log == nil {
 		log = newLogger(os.Stderr, cfg.Gateway.LogLevel, cfg.Gateway.LogFormat)
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: " + w.Error())
+	}
 	g := &Gateway{cfg: cfg, opts: opts, log: log, started: time.Now(),
 		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1)}
 	g.clock = newClockTrust(time.Time{}, g.saveClock)

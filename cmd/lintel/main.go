@@ -77,8 +77,9 @@ func (r *runCmd) Run() error {
 type configCmd struct {
 	Example struct{} `cmd:"" help:"Print a complete, commented configuration."`
 	Check   struct {
-		File string `arg:"" help:"Configuration file to check." type:"path"`
-	} `cmd:"" help:"Check a configuration file and explain what is wrong."`
+		File   string `arg:"" help:"Configuration file to check." type:"path"`
+		Strict bool   `help:"Fail (exit 1) on warnings too: a password from the example, an API or uplink in plain text off this machine, anonymous MQTT clients from the network."`
+	} `cmd:"" help:"Check a configuration file and explain what is wrong; warn about what is unsafe."`
 }
 
 func (c *configCmd) Run(k *kong.Context) error {
@@ -87,7 +88,8 @@ func (c *configCmd) Run(k *kong.Context) error {
 		_, err := os.Stdout.Write(gateway.ExampleConfig())
 		return err
 	default:
-		if _, err := gateway.LoadConfig(c.Check.File); err != nil {
+		cfg, err := gateway.LoadConfig(c.Check.File)
+		if err != nil {
 			// One problem a line, each said by lintel like the last.
 			problems := strings.Split(err.Error(), "\n")
 			for _, p := range problems[:len(problems)-1] {
@@ -95,9 +97,27 @@ func (c *configCmd) Run(k *kong.Context) error {
 			}
 			return errors.New(problems[len(problems)-1])
 		}
-		fmt.Printf("%s: ok\n", c.Check.File)
+		warnings := cfg.Warnings()
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "lintel: %s\n", w)
+		}
+		switch {
+		case len(warnings) > 0 && c.Check.Strict:
+			return fmt.Errorf("%s: %s, and --strict fails on them", c.Check.File, countWarnings(len(warnings)))
+		case len(warnings) > 0:
+			fmt.Printf("%s: ok, with %s\n", c.Check.File, countWarnings(len(warnings)))
+		default:
+			fmt.Printf("%s: ok\n", c.Check.File)
+		}
 		return nil
 	}
+}
+
+func countWarnings(n int) string {
+	if n == 1 {
+		return "1 warning"
+	}
+	return fmt.Sprintf("%d warnings", n)
 }
 
 type tokenCmd struct {
