@@ -20,6 +20,7 @@ import (
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/homeassistant"
 	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
@@ -48,6 +49,9 @@ type Config struct {
 	Access AccessConfig `toml:"access"`
 	// Sync says whose changesets the gateway applies; see [SyncConfig].
 	Sync SyncConfig `toml:"sync"`
+	// HomeAssistant puts the gateway into Home Assistant by MQTT
+	// discovery on the embedded broker; see [homeassistant.Config].
+	HomeAssistant homeassistant.Config `toml:"homeassistant"`
 	// Readers and Doors are keyed by name; the name appears in events,
 	// topics and the status page.
 	Readers map[string]ReaderConfig `toml:"readers"`
@@ -509,6 +513,10 @@ func (c *Config) Warnings() []error {
 	if c.Uplink.URL != "" {
 		p.section("uplink", errors.Join(c.Uplink.Warnings()...))
 	}
+	if ha := c.HomeAssistant; ha.Enabled && ha.AllowUnlock && !c.Broker.Disabled && !slices.ContainsFunc(c.Broker.Clients,
+		func(cl broker.Client) bool { return cl.Role == broker.RoleHomeAssistant }) {
+		p.add("homeassistant.allow_unlock", "true, but no [[broker.clients]] account has role = %q, the only role that may send door commands: Home Assistant's locks cannot unlock", broker.RoleHomeAssistant)
+	}
 	ws := p.placed(c.file, c.keys)
 	for _, w := range ws {
 		w.(*keyError).warning = true
@@ -531,6 +539,7 @@ func (c *Config) validate(p *problems) {
 	c.Access.validate(p)
 	c.API.validate(p, c)
 	c.validateBroker(p)
+	c.validateHomeAssistant(p)
 	c.validateUplink(p)
 	c.Sync.validate(p)
 	c.Journal.validate(p)
@@ -589,6 +598,16 @@ func (c *Config) validateBroker(p *problems) {
 		bc.GatewayID = "gateway"
 	}
 	p.section("broker", bc.Validate())
+}
+
+func (c *Config) validateHomeAssistant(p *problems) {
+	if !c.HomeAssistant.Enabled {
+		return
+	}
+	if c.Broker.Disabled {
+		p.add("homeassistant.enabled", "Home Assistant discovery is published on the embedded broker, and broker.disabled is true")
+	}
+	p.section("homeassistant", c.HomeAssistant.Validate())
 }
 
 func (c *Config) validateUplink(p *problems) {

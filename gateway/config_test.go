@@ -687,3 +687,50 @@ func TestREADMEConfigWarningsAreTrue(t *testing.T) {
 		t.Errorf("README.md's config check warnings are not what the check prints (-readme +got):\n%s", diff)
 	}
 }
+
+// TestConfigHomeAssistant checks the [homeassistant] table: its own check
+// (the discovery prefix), the embedded broker it needs, and the warning
+// when the locks may unlock but no account may send them the command.
+func TestConfigHomeAssistant(t *testing.T) {
+	on := func(s string) string {
+		return strings.Replace(s, "[homeassistant]\nenabled = false", "[homeassistant]\nenabled = true", 1)
+	}
+	for _, tc := range []struct {
+		name, err, warning string
+		mutate             func(string) string
+	}{
+		{"on", "", "", on},
+		{"bad prefix", `homeassistant.discovery_prefix: "ha/#" is not a topic prefix`, "", func(s string) string {
+			return strings.Replace(on(s), `discovery_prefix = "homeassistant"`, `discovery_prefix = "ha/#"`, 1)
+		}},
+		{"no broker", "homeassistant.enabled: Home Assistant discovery is published on the embedded broker, and broker.disabled is true", "", func(s string) string {
+			return strings.Replace(on(s), "disabled = false", "disabled = true", 1)
+		}},
+		{"unlock without an account", "", `warning: homeassistant.allow_unlock: true, but no [[broker.clients]] account has role = "homeassistant"`, func(s string) string {
+			return strings.Replace(on(s), "allow_unlock = false", "allow_unlock = true", 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.mutate(string(ExampleConfig()))
+			c, err := ParseConfig("lintel.toml", []byte(in))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !regexp.MustCompile(`lintel\.toml:\d+: homeassistant`).MatchString(err.Error()) {
+					t.Fatalf("got %v, want an error with its line containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ws []string
+			for _, w := range c.Warnings() {
+				if strings.Contains(w.Error(), "homeassistant") {
+					ws = append(ws, w.Error())
+				}
+			}
+			if tc.warning == "" && len(ws) > 0 || tc.warning != "" && (len(ws) != 1 || !strings.Contains(ws[0], tc.warning)) {
+				t.Errorf("got Home Assistant warnings %q, want %q", ws, tc.warning)
+			}
+		})
+	}
+}

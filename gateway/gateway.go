@@ -17,6 +17,7 @@ import (
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/homeassistant"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/sdnotify"
 	"github.com/lintel-access/lintel/gateway/store"
@@ -71,9 +72,10 @@ type Gateway struct {
 	store   *store.Store
 	engine  *access.Engine
 	sync    *changeset.Applier
-	inbox   *changeset.Inbox // every changeset goes through it
-	broker  *broker.Broker   // nil when disabled
-	uplink  *uplink.Uplink   // nil when no uplink is configured
+	inbox   *changeset.Inbox      // every changeset goes through it
+	broker  *broker.Broker        // nil when disabled
+	uplink  *uplink.Uplink        // nil when no uplink is configured
+	ha      *homeassistant.Bridge // nil unless Home Assistant discovery is on
 	api     *api.Server
 	metrics *metrics
 
@@ -93,6 +95,8 @@ type Gateway struct {
 	inputs chan input
 	// ready is closed once the doors are operational.
 	ready chan struct{}
+	// healthKick asks the health loop to publish the status now.
+	healthKick chan struct{}
 }
 
 // Run starts the appliance and blocks until ctx ends or a component fails.
@@ -118,7 +122,8 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 		log.Warn("configuration: " + w.Error())
 	}
 	g := &Gateway{cfg: cfg, opts: opts, log: log, started: time.Now(),
-		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1)}
+		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1),
+		healthKick: make(chan struct{}, 1)}
 	g.clock = newClockTrust(time.Time{}, g.saveClock)
 
 	// Safe state first: no other work happens before the strikes are
@@ -222,6 +227,11 @@ func (g *Gateway) open() error {
 	if !cfg.Broker.Disabled {
 		if g.broker, err = broker.New(brokerConfig(cfg), g.log); err != nil {
 			return fmt.Errorf("gateway: %w", err)
+		}
+		if cfg.HomeAssistant.Enabled {
+			if g.ha, err = homeassistant.New(cfg.HomeAssistant, g.haSite(), g.broker, haDoors{g}, g.log.With("component", "homeassistant")); err != nil {
+				return fmt.Errorf("gateway: %w", err)
+			}
 		}
 	}
 	if cfg.Uplink.URL != "" {
