@@ -465,3 +465,34 @@ func TestEndedSessionIsNotAGuess(t *testing.T) {
 		})
 	}
 }
+
+// TestMonitorRoleReadsMetricsAndStatusOnly checks the scrape credential:
+// a monitor token reads /metrics and the status, and nothing that lists
+// users or events, changes anything or opens a door; nor may it sign in to
+// the status page.
+func TestMonitorRoleReadsMetricsAndStatusOnly(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for _, tc := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/metrics", "", 200},
+		{"GET", "/api/v1/status", "", 200},
+		{"GET", "/api/v1/events", "", 403},
+		{"GET", "/api/v1/users/u1", "", 403},
+		{"PUT", "/api/v1/users/u1", `{"name":"Mallory","enabled":true}`, 403},
+		{"POST", "/api/v1/doors/front/pulse", "", 403},
+		{"POST", "/api/v1/sync/changes", `{"revision":1,"base":0,"ops":[]}`, 403},
+		{"POST", "/api/v1/sim/readers/front/card", `{"format":"H10301","facility":1,"number":1}`, 403},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			rec := h.do(request{method: tc.method, path: tc.path, body: tc.body, token: monitorToken})
+			if rec.Code != tc.want {
+				t.Errorf("got status %d, want %d; body %s", rec.Code, tc.want, rec.Body.String())
+			}
+		})
+	}
+	if rec := h.signIn(monitorToken, nil); rec.Code != 403 {
+		t.Errorf("sign-in with a monitor token: got status %d, want 403", rec.Code)
+	}
+}

@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,7 +87,17 @@ const (
 	RoleTechnician Role = "technician"
 	// RolePortal may only sync.
 	RolePortal Role = "portal"
+	// RoleMonitor may read /metrics and the status, and nothing else: it
+	// is the scrape credential of a monitoring system, which must not be
+	// able to open a door or read the user table.
+	RoleMonitor Role = "monitor"
 )
+
+// Roles lists every role, in the order the documentation gives them.
+var Roles = []Role{RoleAdmin, RoleTechnician, RolePortal, RoleMonitor}
+
+// Known reports whether r is one of Roles.
+func (r Role) Known() bool { return slices.Contains(Roles, r) }
 
 // Token is one API token. Only its hash is kept.
 type Token struct {
@@ -184,14 +198,30 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: name is used twice", where)
 		}
 		names[t.Name] = true
-		switch t.Role {
-		case RoleAdmin, RoleTechnician, RolePortal:
-		default:
-			return fmt.Errorf("%s: role: %q is not a role (want admin, technician or portal)", where, t.Role)
+		if !t.Role.Known() {
+			return fmt.Errorf("%s: role: %q is not a role (want admin, technician, portal or monitor)", where, t.Role)
 		}
 		if b, err := hex.DecodeString(t.Hash); err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("%s: hash: want the 64 hex digits of the token's SHA-256", where)
 		}
 	}
 	return nil
+}
+
+// Warnings lists what c allows that is unsafe without being wrong, each
+// starting with the field's name as the configuration spells it
+// ("listen: ..."): an address other than loopback served without TLS, over
+// which tokens, session cookies and PINs would cross the network in plain
+// text. It assumes c is valid.
+func (c Config) Warnings() []error {
+	c = c.withDefaults()
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil || c.TLSCertFile != "" {
+		return nil
+	}
+	ip, perr := netip.ParseAddr(host)
+	if strings.EqualFold(host, "localhost") || perr == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return []error{fmt.Errorf("listen: %q is reachable from the network and serves plain HTTP: tokens, session cookies and PINs cross it readable; set tls_cert and tls_key, or listen on 127.0.0.1", c.Addr)}
 }

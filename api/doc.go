@@ -27,6 +27,9 @@
 //	portal      sync only (POST /api/v1/sync/changes, GET /api/v1/sync);
 //	            resetting the sync revision (POST /api/v1/sync/reset) is
 //	            admin only
+//	monitor     GET /metrics and GET /api/v1/status, nothing else: the
+//	            scrape credential of a monitoring system, which opens no
+//	            door and reads no user
 //
 // The document at GET /api/v1/openapi.json lists every route with its roles;
 // a test keeps it and the router in step.

@@ -18,9 +18,10 @@ import (
 
 // Tokens of the test server, one per role.
 var (
-	adminToken, adminHash   = api.NewToken()
-	techToken, techHash     = api.NewToken()
-	portalToken, portalHash = api.NewToken()
+	adminToken, adminHash     = api.NewToken()
+	techToken, techHash       = api.NewToken()
+	portalToken, portalHash   = api.NewToken()
+	monitorToken, monitorHash = api.NewToken()
 )
 
 // testHost is the Host of httptest.NewRequest, named in the harness's
@@ -31,6 +32,7 @@ var testTokens = []api.Token{
 	{Name: "admin", Role: api.RoleAdmin, Hash: adminHash},
 	{Name: "tech", Role: api.RoleTechnician, Hash: techHash},
 	{Name: "portal", Role: api.RolePortal, Hash: portalHash},
+	{Name: "monitor", Role: api.RoleMonitor, Hash: monitorHash},
 }
 
 // harness is a server over the in-memory backend, with the simulator on

@@ -63,3 +63,31 @@ func TestHostCheckRefusesDNSRebinding(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigWarnings checks that serving plain HTTP on an address other
+// than loopback is warned about, and TLS or loopback is not.
+func TestConfigWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  api.Config
+		warn bool
+	}{
+		{api.Config{}, false},
+		{api.Config{Addr: "127.0.0.1:8080"}, false},
+		{api.Config{Addr: "[::1]:8080"}, false},
+		{api.Config{Addr: "localhost:8080"}, false},
+		{api.Config{Addr: "0.0.0.0:8080"}, true},
+		{api.Config{Addr: ":8080"}, true},
+		{api.Config{Addr: "192.0.2.5:8080"}, true},
+		{api.Config{Addr: "0.0.0.0:8443", TLSCertFile: "cert.pem", TLSKeyFile: "key.pem"}, false},
+	} {
+		t.Run(tc.cfg.Addr, func(t *testing.T) {
+			ws := tc.cfg.Warnings()
+			if got := len(ws) > 0; got != tc.warn {
+				t.Fatalf("got warnings %v, want a warning %v", ws, tc.warn)
+			}
+			if tc.warn && !strings.HasPrefix(ws[0].Error(), "listen: ") {
+				t.Errorf("got %q, want it to name listen", ws[0])
+			}
+		})
+	}
+}

@@ -56,7 +56,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 func TestOpenAPIRolesMatchRouter(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	doc := loadOpenAPI(t, h)
-	tokens := map[api.Role]string{api.RoleAdmin: adminToken, api.RoleTechnician: techToken, api.RolePortal: portalToken}
+	tokens := map[api.Role]string{api.RoleAdmin: adminToken, api.RoleTechnician: techToken, api.RolePortal: portalToken, api.RoleMonitor: monitorToken}
 	for path, ops := range doc.Paths {
 		for method, op := range ops {
 			roles, ok := strings.CutPrefix(op.Description, "Roles: ")

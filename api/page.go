@@ -150,7 +150,7 @@ func (s *Server) signIn(c echo.Context) error {
 		return s.render(c, http.StatusUnauthorized, "signin", pageData{Error: "That token is not valid."})
 	}
 	if t.Role != RoleAdmin && t.Role != RoleTechnician {
-		return s.render(c, http.StatusForbidden, "signin", pageData{Error: "This token is for the portal; sign in with a technician or admin token."})
+		return s.render(c, http.StatusForbidden, "signin", pageData{Error: "This token is for the " + string(t.Role) + "; sign in with a technician or admin token."})
 	}
 	id, _ := s.sessions.create(t)
 	c.SetCookie(&http.Cookie{

@@ -112,9 +112,11 @@ func (s *Server) newEcho() *echo.Echo {
 	read := s.allow(RoleTechnician)
 	admin := s.allow()
 	sync := s.allow(RolePortal)
+	// What a monitoring system scrapes: the metrics and the status.
+	monitor := s.allow(RoleTechnician, RoleMonitor)
 
 	e.GET("/healthz", s.healthz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})), read)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Metrics, promhttp.HandlerOpts{})), monitor)
 	e.GET("/", s.index)
 	e.GET("/panel", s.panel, read)
 	e.POST("/session", s.signIn)
@@ -122,7 +124,7 @@ func (s *Server) newEcho() *echo.Echo {
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI, read)
-	v1.GET("/status", s.status, read)
+	v1.GET("/status", s.status, monitor)
 	v1.GET("/users", s.listUsers, read)
 	v1.PUT("/users/:id", s.putUser, admin)
 	v1.GET("/users/:id", s.getUser, read)

@@ -943,3 +943,68 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatal("no changeset reached the handler")
 	}
 }
+
+// TestDoorCommandsOnlyFromHomeAssistantAccounts: a door command
+// (doors/{door}/set) reaches the gateway only from an account with role
+// homeassistant; a portal account allowed "#", an anonymous client and the
+// homeassistant account itself may not publish on the gateway's reserved
+// topics (its discovery configs), though the homeassistant account may
+// publish its own status.
+func TestDoorCommandsOnlyFromHomeAssistantAccounts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Clients = append(cfg.Clients, broker.Client{
+		Username: "ha", Role: broker.RoleHomeAssistant, PasswordHash: hash(t, "ha-pass"),
+		Publish:   []string{must(t)(topic.DoorCommandsFilter(gw)), "homeassistant/#"},
+		Subscribe: []string{"homeassistant/#", "lintel/v1/" + gw + "/#"},
+	})
+	cfg.Anonymous = broker.Anonymous{Allow: true, Publish: []string{"anon/#", "homeassistant/#"}}
+	cfg.Reserved = []string{"homeassistant/+/" + gw + "/+/config"}
+	b, _ := start(t, cfg)
+	command := must(t)(topic.DoorCommand(gw, "front"))
+	discovery := "homeassistant/lock/" + gw + "/front/config"
+	got := make(chan broker.Message, 8)
+	for _, f := range []string{must(t)(topic.DoorCommandsFilter(gw)), "homeassistant/#"} {
+		if err := b.SubscribeMessages(f, func(m broker.Message) { got <- m }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := b.Stats()
+	v311 := func(o clientOpts) clientOpts { o.url, o.version = tcpURL(b), 4; return o }
+
+	// Refused QoS 0 publishes, each client's followed by an allowed QoS 1
+	// one, acknowledged once the broker has handled those before it.
+	portal := mustDial(t, v311(clientOpts{id: "portal", username: "portal", password: "portal-pass"}))
+	portal.Publish(command, 0, false, "UNLOCK").WaitTimeout(waitFor)
+	portal.Publish(discovery, 0, false, "{}").WaitTimeout(waitFor)
+	portal.publish(t, "portal/ok", 1, "ok")
+	anon := mustDial(t, v311(clientOpts{id: "anon"}))
+	anon.Publish(command, 0, false, "UNLOCK").WaitTimeout(waitFor)
+	anon.Publish(discovery, 0, false, "{}").WaitTimeout(waitFor)
+	anon.publish(t, "anon/ok", 1, "ok")
+	ha := mustDial(t, v311(clientOpts{id: "ha-1", username: "ha", password: "ha-pass"}))
+	ha.Publish(discovery, 0, false, "{}").WaitTimeout(waitFor)
+	ha.publish(t, "homeassistant/status", 1, "online")
+	ha.publish(t, command, 1, "UNLOCK")
+
+	for _, want := range []broker.Message{
+		{Topic: "homeassistant/status", Payload: []byte("online"), ClientID: "ha-1", Username: "ha", Role: broker.RoleHomeAssistant},
+		{Topic: command, Payload: []byte("UNLOCK"), ClientID: "ha-1", Username: "ha", Role: broker.RoleHomeAssistant},
+	} {
+		select {
+		case m := <-got:
+			if diff := cmp.Diff(m, want); diff != "" {
+				t.Fatalf("the gateway got another message (-got +want):\n%s", diff)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("the gateway never got %s %q", want.Topic, want.Payload)
+		}
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("the gateway got %s %q from %q, which the rules refuse", m.Topic, m.Payload, m.ClientID)
+	default:
+	}
+	if d := b.Stats().PublishesRefused - before.PublishesRefused; d != 5 {
+		t.Errorf("PublishesRefused grew by %d, want 5", d)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -87,6 +88,13 @@ type Config struct {
 	// MaxPacketSize is the largest MQTT packet, in bytes, a client may send;
 	// a larger one closes its connection. Zero means DefaultMaxPacketSize.
 	MaxPacketSize int `toml:"max_packet_size"`
+
+	// Reserved are topic filters outside lintel/v1/ whose topics the
+	// gateway alone publishes on, as it does its own namespace: no client
+	// may publish on a topic they match, whatever its ACL says. The gateway
+	// sets them (its Home Assistant discovery topics); they are not keys
+	// of the section.
+	Reserved []string `toml:"-"`
 }
 
 // TLSListener is an MQTT-over-TLS listener. It is enabled when Listen is not
@@ -138,6 +146,14 @@ const (
 	// publish filters list that topic. A changeset rewrites the user table,
 	// so this is the one role that can let someone in or lock them out.
 	RolePortal Role = "portal"
+
+	// RoleHomeAssistant is a home-automation account (Home Assistant):
+	// besides what a client may do, it may publish door commands on the
+	// gateway's lintel/v1/{gw}/doors/{door}/set topics, when its publish
+	// filters list them. A command unlocks a door for its pulse, so no
+	// other account, and no anonymous client, may publish there; whether
+	// the gateway obeys is its own choice (homeassistant.allow_unlock).
+	RoleHomeAssistant Role = "homeassistant"
 )
 
 // orDefault is r with the zero value spelt out as RoleClient.
@@ -221,6 +237,18 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	// checkCommands does the same for door commands, which only
+	// homeassistant accounts may publish.
+	checkCommands := func(string, string, []string) {}
+	if commands, err := topic.DoorCommandsFilter(c.GatewayID); err == nil {
+		checkCommands = func(key, who string, filters []string) {
+			for i, f := range filters {
+				if topic.ValidFilter(f) && topic.Overlap(f, commands) {
+					add(fmt.Sprintf("%s[%d]", key, i), "%q would let %s publish door commands on %s; only role = %q accounts may", f, who, commands, RoleHomeAssistant)
+				}
+			}
+		}
+	}
 
 	d := c.withDefaults()
 	addrs := map[string]string{} // address -> the key that claimed it
@@ -268,6 +296,7 @@ func (c Config) Validate() error {
 	checkFilters(add, "anonymous.publish", a.Publish)
 	checkFilters(add, "anonymous.subscribe", a.Subscribe)
 	checkChanges("anonymous.publish", "anonymous clients", a.Publish)
+	checkCommands("anonymous.publish", "anonymous clients", a.Publish)
 
 	seen := map[string]int{}
 	for i, cl := range c.Clients {
@@ -296,9 +325,18 @@ func (c Config) Validate() error {
 		switch cl.Role {
 		case "", RoleClient:
 			checkChanges(key+".publish", strconv.Quote(cl.Username), cl.Publish)
+			checkCommands(key+".publish", strconv.Quote(cl.Username), cl.Publish)
 		case RolePortal:
+		case RoleHomeAssistant:
+			checkChanges(key+".publish", strconv.Quote(cl.Username), cl.Publish)
 		default:
-			add(key+".role", "%q is not a role%s; use %q (the default) or %q", cl.Role, who, RoleClient, RolePortal)
+			add(key+".role", "%q is not a role%s; use %q (the default), %q or %q", cl.Role, who, RoleClient, RolePortal, RoleHomeAssistant)
+		}
+	}
+
+	for i, f := range c.Reserved {
+		if !topic.ValidFilter(f) || strings.HasPrefix(f, "$") || topic.Overlap(f, topic.Prefix+"/#") {
+			errs = append(errs, fmt.Errorf("reserved[%d]: %q is not a topic filter outside '$' topics and %s/", i, f, topic.Prefix))
 		}
 	}
 
@@ -356,4 +394,29 @@ func HashPassword(password string) (string, error) {
 		return "", fmt.Errorf("broker: hash password: %w", err)
 	}
 	return string(h), nil
+}
+
+// knownPasswords are passwords printed in Lintel's own documents, the
+// example configuration's "change-me" first: anyone who has read them
+// knows them.
+var knownPasswords = []string{"change-me"}
+
+// Warnings lists what c allows that is unsafe without being wrong, each
+// naming its key as Validate's errors do: an account whose password is
+// one printed in Lintel's documents, and anonymous clients allowed from
+// any address. It assumes c is valid, and costs one bcrypt comparison
+// per account.
+func (c Config) Warnings() []error {
+	var out []error
+	for i, cl := range c.Clients {
+		for _, pw := range knownPasswords {
+			if bcrypt.CompareHashAndPassword([]byte(cl.PasswordHash), []byte(pw)) == nil {
+				out = append(out, fmt.Errorf("broker.clients[%d].password_hash: the password of %q is %q, the example configuration's, which anyone can read; make a new one with `lintel broker passwd`", i, cl.Username, pw))
+			}
+		}
+	}
+	if a := c.Anonymous; a.Allow && a.AllowRemote {
+		out = append(out, errors.New("broker.anonymous.allow_remote: anonymous clients may connect from any address, so anyone on the network may subscribe and publish as broker.anonymous allows; give them accounts instead"))
+	}
+	return out
 }

@@ -64,7 +64,7 @@ var validateTests = []struct {
 		[]string{`broker.anonymous.publish[0]: "+/+/+/sync/changes" would let anonymous clients publish changesets on lintel/v1/gw1/sync/changes; only role = "portal" accounts may`}},
 	{"a portal account given everything", func(c *broker.Config) { c.Clients[0].Publish = []string{"#"} }, nil},
 	{"unknown role", func(c *broker.Config) { c.Clients[0].Role = "admin" },
-		[]string{`broker.clients[0].role: "admin" is not a role (client "portal"); use "client" (the default) or "portal"`}},
+		[]string{`broker.clients[0].role: "admin" is not a role (client "portal"); use "client" (the default), "portal" or "homeassistant"`}},
 	{"role in the wrong case", func(c *broker.Config) { c.Clients[0].Role = "Portal" }, []string{`broker.clients[0].role: "Portal" is not a role`}},
 	{"negative max_clients", func(c *broker.Config) { c.MaxClients = -1 }, []string{"broker.max_clients: -1 is out of range"}},
 	{"one client slot, shared with anonymous clients", func(c *broker.Config) { c.MaxClients = 1 }, nil},
@@ -276,5 +276,79 @@ func TestNewRefusesWithConfigError(t *testing.T) {
 	var target interface{ Unwrap() []error }
 	if !errors.As(err, &target) {
 		t.Fatalf("New's error does not carry the list of problems: %v", err)
+	}
+}
+
+// TestWarnings checks what the broker's configuration warns about: an
+// account with the example configuration's password, and anonymous
+// clients allowed from any address; not a password of its own, nor
+// anonymous clients on loopback.
+func TestWarnings(t *testing.T) {
+	example, err := bcrypt.GenerateFromPassword([]byte("change-me"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := bcrypt.GenerateFromPassword([]byte("a password of its own"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  broker.Config
+		want []string
+	}{
+		{"own password", broker.Config{GatewayID: "gw", Clients: []broker.Client{{Username: "a", PasswordHash: string(own)}}}, nil},
+		{"example password", broker.Config{GatewayID: "gw", Clients: []broker.Client{{Username: "a", PasswordHash: string(own)}, {Username: "portal", PasswordHash: string(example)}}},
+			[]string{`broker.clients[1].password_hash: the password of "portal" is "change-me"`}},
+		{"anonymous on loopback", broker.SimConfig("gw"), nil},
+		{"anonymous from anywhere", broker.Config{GatewayID: "gw", Anonymous: broker.Anonymous{Allow: true, AllowRemote: true}},
+			[]string{"broker.anonymous.allow_remote: anonymous clients may connect from any address"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := tc.cfg.Warnings()
+			if len(ws) != len(tc.want) {
+				t.Fatalf("got warnings %v, want %q", ws, tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(ws[i].Error(), w) {
+					t.Errorf("warning %d: got %q, want it to start with %q", i, ws[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestValidateDoorCommandFilters: only homeassistant accounts may have
+// publish filters that reach the door command topics, and reserved filters
+// must lie outside lintel/v1/ and '$' topics.
+func TestValidateDoorCommandFilters(t *testing.T) {
+	h := hash(t, "pw")
+	for _, tc := range []struct {
+		name string
+		cfg  broker.Config
+		want string
+	}{
+		{"homeassistant account", broker.Config{GatewayID: "gw1", Clients: []broker.Client{{Username: "ha", Role: broker.RoleHomeAssistant, PasswordHash: h, Publish: []string{"lintel/v1/gw1/doors/+/set"}}}}, ""},
+		{"plain client", broker.Config{GatewayID: "gw1", Clients: []broker.Client{{Username: "ann", PasswordHash: h, Publish: []string{"lintel/v1/gw1/doors/front/set"}}}},
+			`broker.clients[0].publish[0]: "lintel/v1/gw1/doors/front/set" would let "ann" publish door commands on lintel/v1/gw1/doors/+/set; only role = "homeassistant" accounts may`},
+		{"anonymous", broker.Config{GatewayID: "gw1", Anonymous: broker.Anonymous{Allow: true, Publish: []string{"lintel/v1/+/doors/#"}}},
+			`broker.anonymous.publish[0]: "lintel/v1/+/doors/#" would let anonymous clients publish door commands`},
+		{"homeassistant account and changesets", broker.Config{GatewayID: "gw1", Clients: []broker.Client{{Username: "ha", Role: broker.RoleHomeAssistant, PasswordHash: h, Publish: []string{"lintel/v1/gw1/#"}}}},
+			`broker.clients[0].publish[0]: "lintel/v1/gw1/#" would let "ha" publish changesets`},
+		{"reserved in the namespace", broker.Config{GatewayID: "gw1", Reserved: []string{"lintel/v1/gw1/ha/#"}}, `reserved[0]: "lintel/v1/gw1/ha/#" is not a topic filter outside`},
+		{"reserved outside", broker.Config{GatewayID: "gw1", Reserved: []string{"homeassistant/+/gw1/+/config"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want it to contain %q", err, tc.want)
+			}
+		})
 	}
 }

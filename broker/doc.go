@@ -37,6 +37,16 @@
 // e.g. `broker.clients[2].publish[0]: "lintel/v1/#" would let "ann" publish
 // changesets on lintel/v1/gw/sync/changes; only role = "portal" accounts
 // may`), and the hook refuses their publishes there whatever got through.
+//
+// Who may command a door: Home Assistant's lock entities send "UNLOCK" on
+// lintel/v1/{gw}/doors/{door}/set, and a command unlocks a door for its
+// pulse, so only an account with Role RoleHomeAssistant may publish there
+// (when its filters list those topics); Validate refuses other accounts'
+// and the anonymous policy's filters that would reach them, and the hook
+// refuses the publishes. Config.Reserved names the topics outside
+// lintel/v1/ that the gateway alone publishes (its Home Assistant
+// discovery configs), so no client can put a lock of its own design, with
+// a command topic of its choosing, in Home Assistant's name for a door.
 // SubscribeMessages hands its handler each message with the publishing
 // client's id, username and role (a Message), so the gateway can journal a
 // change under the account that made it.

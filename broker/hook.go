@@ -66,8 +66,10 @@ type authHook struct {
 	mqtt.HookBase
 
 	log      *slog.Logger
-	changes  string // the one topic under lintel/v1/ clients may publish on
-	status   string // the status topic, for counting its deliveries
+	changes  string   // the one topic under lintel/v1/ portal accounts may publish on
+	commands string   // the filter of the door command topics homeassistant accounts may publish on
+	reserved []string // filters outside lintel/v1/ that only the gateway publishes on
+	status   string   // the status topic, for counting its deliveries
 	accounts map[string]account
 	// dummyHash is compared against when the username is unknown, so a
 	// refusal takes as long whether or not the account exists. Its cost is
@@ -107,9 +109,12 @@ func newAuthHook(cfg Config, log *slog.Logger) *authHook {
 	cfg = cfg.withDefaults()
 	changes, _ := topic.SyncChanges(cfg.GatewayID) // the config is valid
 	status, _ := topic.Status(cfg.GatewayID)
+	commands, _ := topic.DoorCommandsFilter(cfg.GatewayID)
 	h := &authHook{
 		log:         log,
 		changes:     changes,
+		commands:    commands,
+		reserved:    cfg.Reserved,
 		status:      status,
 		accounts:    make(map[string]account, len(cfg.Clients)),
 		anon:        cfg.Anonymous,
@@ -481,8 +486,10 @@ func (h *authHook) aclOf(cl *mqtt.Client) (acl, bool) {
 
 // mayPublish applies the rules every client publish obeys, whatever its
 // ACL says: nothing on '$' topics; nothing in Lintel's namespace lintel/v1/
-// but this gateway's sync/changes, and that only for a portal account; then
-// only what the ACL allows. Config.Validate refuses filters that would
+// but this gateway's sync/changes, and that only for a portal account, and
+// its doors' command topics (doors/{door}/set), and those only for a
+// homeassistant account; nothing on the gateway's reserved topics (its
+// Home Assistant discovery configs); then only what the ACL allows. Config.Validate refuses filters that would
 // grant sync/changes to anyone else; this holds whatever it let through.
 //
 // The embedded broker serves one gateway. Every other topic under
@@ -494,8 +501,14 @@ func (h *authHook) mayPublish(a acl, name string) bool {
 	if strings.HasPrefix(name, "$") {
 		return false
 	}
-	if topic.InNamespace(name) && (name != h.changes || a.role != RolePortal) {
+	if topic.InNamespace(name) && !(name == h.changes && a.role == RolePortal) &&
+		!(a.role == RoleHomeAssistant && topic.Match(h.commands, name)) {
 		return false
+	}
+	for _, f := range h.reserved {
+		if topic.Match(f, name) {
+			return false
+		}
 	}
 	return a.mayPublish(name)
 }

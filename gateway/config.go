@@ -20,6 +20,7 @@ import (
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/homeassistant"
 	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
@@ -48,6 +49,9 @@ type Config struct {
 	Access AccessConfig `toml:"access"`
 	// Sync says whose changesets the gateway applies; see [SyncConfig].
 	Sync SyncConfig `toml:"sync"`
+	// HomeAssistant puts the gateway into Home Assistant by MQTT
+	// discovery on the embedded broker; see [homeassistant.Config].
+	HomeAssistant homeassistant.Config `toml:"homeassistant"`
 	// Readers and Doors are keyed by name; the name appears in events,
 	// topics and the status page.
 	Readers map[string]ReaderConfig `toml:"readers"`
@@ -84,6 +88,9 @@ type GatewayConfig struct {
 	MinFreeMiB int `toml:"min_free_mib"`
 	// LogLevel is debug, info, warn or error. Zero: info.
 	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" (key=value lines) or "json" (one JSON object a
+	// line, for log shippers). Zero: text.
+	LogFormat string `toml:"log_format"`
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT) in
 	// MiB. Zero: 48. Negative: no limit.
 	MemoryLimit int `toml:"memory_limit_mib"`
@@ -172,7 +179,7 @@ type APIConfig struct {
 // token (make one with `lintel token new`).
 type TokenConfig struct {
 	Name   string `toml:"name"`
-	Role   string `toml:"role"` // admin, technician or portal
+	Role   string `toml:"role"` // admin, technician, portal or monitor (api.Roles)
 	SHA256 string `toml:"sha256"`
 }
 
@@ -421,6 +428,7 @@ func (c *Config) MinFree() int64 { return int64(c.Gateway.MinFreeMiB) << 20 }
 func (c *Config) withDefaults() {
 	c.Gateway.DataDir = cmp.Or(c.Gateway.DataDir, DefaultDataDir)
 	c.Gateway.LogLevel = cmp.Or(c.Gateway.LogLevel, "info")
+	c.Gateway.LogFormat = cmp.Or(c.Gateway.LogFormat, "text")
 	c.Gateway.MemoryLimit = cmp.Or(c.Gateway.MemoryLimit, DefaultMemoryMiB)
 	c.API.Listen = cmp.Or(c.API.Listen, DefaultAPIListen)
 	c.Broker.Listen = cmp.Or(c.Broker.Listen, DefaultMQTT)
@@ -483,6 +491,39 @@ func apiConfig(c *Config) api.Config {
 	}
 }
 
+// Warnings returns what the config allows that is safe to run but unsafe
+// to leave, in file order, each naming the file, the line where it is
+// known and the key: "lintel.toml:132: warning: broker.clients[0].password_hash:
+// ...". Each table's owner says what is unsafe about its settings (the
+// API server, the broker, the uplink): a password printed in the example,
+// anonymous clients from the network, an API or an uplink in plain text
+// off this machine. `lintel config check` prints them (and fails on them
+// with --strict); `lintel run` logs them at start. Warnings assumes c is
+// valid.
+func (c *Config) Warnings() []error {
+	var p problems
+	var api []error
+	for _, w := range apiConfig(c).Warnings() {
+		api = append(api, fmt.Errorf("api.%w", w))
+	}
+	p.section("api", errors.Join(api...))
+	if !c.Broker.Disabled {
+		p.section("broker", errors.Join(brokerConfig(c).Warnings()...))
+	}
+	if c.Uplink.URL != "" {
+		p.section("uplink", errors.Join(c.Uplink.Warnings()...))
+	}
+	if ha := c.HomeAssistant; ha.Enabled && ha.AllowUnlock && !c.Broker.Disabled && !slices.ContainsFunc(c.Broker.Clients,
+		func(cl broker.Client) bool { return cl.Role == broker.RoleHomeAssistant }) {
+		p.add("homeassistant.allow_unlock", "true, but no [[broker.clients]] account has role = %q, the only role that may send door commands: Home Assistant's locks cannot unlock", broker.RoleHomeAssistant)
+	}
+	ws := p.placed(c.file, c.keys)
+	for _, w := range ws {
+		w.(*keyError).warning = true
+	}
+	return ws
+}
+
 // Validate checks the whole config, one table at a time, and returns every
 // problem it finds (joined with errors.Join, in file order), each naming the
 // file, the key and, for a loaded file, the line. It does not change c.
@@ -498,6 +539,7 @@ func (c *Config) validate(p *problems) {
 	c.Access.validate(p)
 	c.API.validate(p, c)
 	c.validateBroker(p)
+	c.validateHomeAssistant(p)
 	c.validateUplink(p)
 	c.Sync.validate(p)
 	c.Journal.validate(p)
@@ -514,6 +556,11 @@ func (g GatewayConfig) validate(p *problems) {
 	case "debug", "info", "warn", "error":
 	default:
 		p.add("gateway.log_level", "%q is not one of debug, info, warn, error", g.LogLevel)
+	}
+	switch g.LogFormat {
+	case "text", "json":
+	default:
+		p.add("gateway.log_format", "%q is not one of text, json", g.LogFormat)
 	}
 	if _, err := g.location(); err != nil {
 		p.check("gateway.timezone", err)
@@ -551,6 +598,16 @@ func (c *Config) validateBroker(p *problems) {
 		bc.GatewayID = "gateway"
 	}
 	p.section("broker", bc.Validate())
+}
+
+func (c *Config) validateHomeAssistant(p *problems) {
+	if !c.HomeAssistant.Enabled {
+		return
+	}
+	if c.Broker.Disabled {
+		p.add("homeassistant.enabled", "Home Assistant discovery is published on the embedded broker, and broker.disabled is true")
+	}
+	p.section("homeassistant", c.HomeAssistant.Validate())
 }
 
 func (c *Config) validateUplink(p *problems) {
@@ -774,7 +831,9 @@ func (p *problems) check(key string, err error) {
 }
 
 // section records the errors of a table whose own check names its keys
-// in full (the broker's and the uplink's), one problem each.
+// in full (the broker's and the uplink's), one problem each. A message
+// that starts with its key ("broker.clients[1].password_hash: ...") is
+// filed under that key, so that it gets the key's line.
 func (p *problems) section(table string, err error) {
 	if err == nil {
 		return
@@ -784,6 +843,11 @@ func (p *problems) section(table string, err error) {
 		errs = j.Unwrap()
 	}
 	for _, e := range errs {
+		key, rest, ok := strings.Cut(e.Error(), ": ")
+		if ok && !strings.ContainsAny(key, " \t") && (strings.HasPrefix(key, table+".") || strings.HasPrefix(key, table+"[")) {
+			p.errs = append(p.errs, &keyError{Key: key, Err: errors.New(rest)})
+			continue
+		}
 		p.errs = append(p.errs, &keyError{Table: table, Err: e})
 	}
 }
@@ -810,6 +874,12 @@ func (p *problems) addUnlessDecoded(errs []error) {
 // err returns every problem in file order, each naming file and, where
 // keys knows it, the line; or nil.
 func (p *problems) err(file string, keys keyIndex) error {
+	return errors.Join(p.placed(file, keys)...)
+}
+
+// placed returns every problem in file order, each with file and, where
+// keys knows it, the line.
+func (p *problems) placed(file string, keys keyIndex) []error {
 	type placed struct {
 		err   *keyError
 		order int
@@ -830,7 +900,7 @@ func (p *problems) err(file string, keys keyIndex) error {
 	for i, pl := range all {
 		errs[i] = pl.err
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // keyError is one problem with one key of the file:
@@ -848,12 +918,17 @@ type keyError struct {
 	Err   error
 	// decode marks a value that could not be decoded.
 	decode bool
+	// warning marks what is allowed but unsafe (see Config.Warnings).
+	warning bool
 }
 
 func (e *keyError) Error() string {
 	where := e.File
 	if e.Line > 0 {
 		where += ":" + strconv.Itoa(e.Line)
+	}
+	if e.warning {
+		where += ": warning"
 	}
 	if e.Key == "" {
 		return where + ": " + oneLine(e.Err.Error())

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lintel-access/lintel/broker"
 	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gpio/pins"
@@ -154,7 +155,7 @@ func TestConfigErrors(t *testing.T) {
 		{"connections below streams", func(s string) string { return strings.Replace(s, `max_connections = 64`, `max_connections = 16`, 1) },
 			`lintel.toml: api: max streams (32) must be fewer than max connections (16)`},
 		{"bad token role", func(s string) string { return strings.Replace(s, `role = "portal"`, `role = "root"`, 1) },
-			`lintel.toml: api: tokens[0] ("portal"): role: "root" is not a role (want admin, technician or portal)`},
+			`lintel.toml: api: tokens[0] ("portal"): role: "root" is not a role (want admin, technician, portal or monitor)`},
 		{"bad token hash", func(s string) string {
 			return strings.Replace(s, `sha256 = "0d6f`, `sha256 = "xx6f`, 1)
 		}, `lintel.toml: api: tokens[0] ("portal"): hash: want the 64 hex digits of the token's SHA-256`},
@@ -569,7 +570,7 @@ func TestConfigReportsEveryError(t *testing.T) {
 			`lintel.toml: readers.a.d1: empty pin name; name a line as the kernel does ("GPIO17") or by chip and offset ("gpiochip0:17")`,
 			`lintel.toml:8: readers.a.mode: "card_and_pin" needs a keypad reader (RPK40), got RP40`,
 			`lintel.toml:10: readers.a.d0: GPIO5 is already used by doors.b.strike`,
-			"lintel.toml: broker.clients[0].password_hash: not a bcrypt hash (client \"portal\"); make one with `lintel broker passwd`",
+			"lintel.toml:13: broker.clients[0].password_hash: not a bcrypt hash (client \"portal\"); make one with `lintel broker passwd`",
 			`lintel.toml:15: journal.commit_interval: 2s is out of range: events would wait that long to be durable (0 to 1s)`,
 			`lintel.toml:19: readers.c.door: door "b" is already read by reader "a"`,
 		}
@@ -601,5 +602,135 @@ func TestREADMEConfigCheckIsTrue(t *testing.T) {
 	got := "lintel: " + strings.ReplaceAll(err.Error(), "\n", "\nlintel: ") + "\n"
 	if diff := cmp.Diff(block, got); diff != "" {
 		t.Errorf("README.md's config check output is not what the check prints (-readme +got):\n%s", diff)
+	}
+}
+
+// TestConfigWarnings checks what `lintel config check` warns about, each
+// with its line and key, from its table's owner: the example's broker
+// password, an API off loopback without TLS, anonymous clients from the
+// network, a plain-text uplink; and that a file without them has none.
+func TestConfigWarnings(t *testing.T) {
+	example := string(ExampleConfig())
+	const passwordWarning = `warning: broker.clients[0].password_hash: the password of "portal" is "change-me"`
+	for _, tc := range []struct {
+		name   string
+		mutate func(string) string
+		want   []string // substrings, one per warning, in file order
+	}{
+		{"the example", func(s string) string { return s }, []string{passwordWarning}},
+		{"API on the network without TLS", func(s string) string {
+			return strings.Replace(s, `listen = "127.0.0.1:8080"`, `listen = "0.0.0.0:8080"`, 1)
+		}, []string{`lintel.toml:62: warning: api.listen: "0.0.0.0:8080" is reachable from the network and serves plain HTTP`, passwordWarning}},
+		{"API on localhost", func(s string) string {
+			return strings.Replace(s, `listen = "127.0.0.1:8080"`, `listen = "localhost:8080"`, 1)
+		}, []string{passwordWarning}},
+		{"anonymous clients from the network", func(s string) string {
+			return strings.Replace(strings.Replace(s, "allow = false\n", "allow = true\n", 1), "allow_remote = false", "allow_remote = true", 1)
+		}, []string{`warning: broker.anonymous.allow_remote: anonymous clients may connect from any address`, passwordWarning}},
+		{"plain-text uplink", func(s string) string {
+			return strings.Replace(s, `url = ""`, `url = "tcp://broker.example.com:1883"`, 1)
+		}, []string{passwordWarning, `warning: uplink.url: tcp:// is plain text`}},
+		{"TLS uplink", func(s string) string {
+			return strings.Replace(s, `url = ""`, `url = "ssl://broker.example.com:8883"`, 1)
+		}, []string{passwordWarning}},
+		{"a password of its own", func(s string) string {
+			h, err := broker.HashPassword("a long password of its own")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Replace(s, `$2a$10$hfs7MwaGf0PBJPbZ3rPTOOcTDE0J1TDWo5YIg67rMYlFQG7KFs3Pm`, h, 1)
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig("lintel.toml", []byte(tc.mutate(example)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range c.Warnings() {
+				got = append(got, w.Error())
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got warnings %q, want %d: %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) || !strings.HasPrefix(got[i], "lintel.toml:") {
+					t.Errorf("warning %d: got %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestREADMEConfigWarningsAreTrue runs the README's warning example: the
+// example config as it is gives exactly the warning shown there.
+func TestREADMEConfigWarningsAreTrue(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "$ lintel config check /etc/lintel/lintel.toml\n")
+	if !ok {
+		t.Fatal("README.md shows no `lintel config check /etc/lintel/lintel.toml`")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	c, err := ParseConfig("lintel.toml", ExampleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, w := range c.Warnings() {
+		got += "lintel: " + w.Error() + "\n"
+	}
+	got += "/etc/lintel/lintel.toml: ok, with 1 warning\n"
+	if diff := cmp.Diff(block, got); diff != "" {
+		t.Errorf("README.md's config check warnings are not what the check prints (-readme +got):\n%s", diff)
+	}
+}
+
+// TestConfigHomeAssistant checks the [homeassistant] table: its own check
+// (the discovery prefix), the embedded broker it needs, and the warning
+// when the locks may unlock but no account may send them the command.
+func TestConfigHomeAssistant(t *testing.T) {
+	on := func(s string) string {
+		return strings.Replace(s, "[homeassistant]\nenabled = false", "[homeassistant]\nenabled = true", 1)
+	}
+	for _, tc := range []struct {
+		name, err, warning string
+		mutate             func(string) string
+	}{
+		{"on", "", "", on},
+		{"bad prefix", `homeassistant.discovery_prefix: "ha/#" is not a topic prefix`, "", func(s string) string {
+			return strings.Replace(on(s), `discovery_prefix = "homeassistant"`, `discovery_prefix = "ha/#"`, 1)
+		}},
+		{"no broker", "homeassistant.enabled: Home Assistant discovery is published on the embedded broker, and broker.disabled is true", "", func(s string) string {
+			return strings.Replace(on(s), "disabled = false", "disabled = true", 1)
+		}},
+		{"unlock without an account", "", `warning: homeassistant.allow_unlock: true, but no [[broker.clients]] account has role = "homeassistant"`, func(s string) string {
+			return strings.Replace(on(s), "allow_unlock = false", "allow_unlock = true", 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.mutate(string(ExampleConfig()))
+			c, err := ParseConfig("lintel.toml", []byte(in))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !regexp.MustCompile(`lintel\.toml:\d+: homeassistant`).MatchString(err.Error()) {
+					t.Fatalf("got %v, want an error with its line containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ws []string
+			for _, w := range c.Warnings() {
+				if strings.Contains(w.Error(), "homeassistant") {
+					ws = append(ws, w.Error())
+				}
+			}
+			if tc.warning == "" && len(ws) > 0 || tc.warning != "" && (len(ws) != 1 || !strings.Contains(ws[0], tc.warning)) {
+				t.Errorf("got Home Assistant warnings %q, want %q", ws, tc.warning)
+			}
+		})
 	}
 }

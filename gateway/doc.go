@@ -14,6 +14,18 @@
 // (and access's), the broker's, the uplink's and the API server's settings
 // their own Validate's.
 //
+// [Config.Warnings] lists, the same way, what loads but is unsafe to leave
+// (each table's owner says what: the API server, the broker, the uplink),
+// which `lintel config check` prints and `lintel run` logs.
+//
+// # Home Assistant
+//
+// With [homeassistant] enabled, the gateway hands package
+// broker/homeassistant its site (doors, readers, event types), reserves
+// the discovery topics on the embedded broker, and carries out the lock
+// commands the bridge accepts (haDoors): a pulse journaled with the broker
+// account that asked, or a refusal journaled with its reason.
+//
 // # Lifecycle
 //
 // [Run] drives every strike relay to its locked state before anything else,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/homeassistant"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/sdnotify"
 	"github.com/lintel-access/lintel/gateway/store"
@@ -71,9 +72,10 @@ type Gateway struct {
 	store   *store.Store
 	engine  *access.Engine
 	sync    *changeset.Applier
-	inbox   *changeset.Inbox // every changeset goes through it
-	broker  *broker.Broker   // nil when disabled
-	uplink  *uplink.Uplink   // nil when no uplink is configured
+	inbox   *changeset.Inbox      // every changeset goes through it
+	broker  *broker.Broker        // nil when disabled
+	uplink  *uplink.Uplink        // nil when no uplink is configured
+	ha      *homeassistant.Bridge // nil unless Home Assistant discovery is on
 	api     *api.Server
 	metrics *metrics
 
@@ -95,6 +97,8 @@ type Gateway struct {
 	ready chan struct{}
 	// enrol holds the readers waiting for a card to enrol (operators.go).
 	enrol enrolments
+	// healthKick asks the health loop to publish the status now.
+	healthKick chan struct{}
 }
 
 // Run starts the appliance and blocks until ctx ends or a component fails.
@@ -114,10 +118,14 @@ func Run(ctx context.Context, cfg *Config, opts Options) (err error) {
 	}
 	log := opts.Logger
 	if log == nil {
-		log = newLogger(os.Stderr, cfg.Gateway.LogLevel)
+		log = newLogger(os.Stderr, cfg.Gateway.LogLevel, cfg.Gateway.LogFormat)
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: " + w.Error())
 	}
 	g := &Gateway{cfg: cfg, opts: opts, log: log, started: time.Now(),
-		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1)}
+		inputs: make(chan input, 64), ready: make(chan struct{}), modeKick: make(chan struct{}, 1),
+		healthKick: make(chan struct{}, 1)}
 	g.clock = newClockTrust(time.Time{}, g.saveClock)
 
 	// Safe state first: no other work happens before the strikes are
@@ -222,6 +230,11 @@ func (g *Gateway) open() error {
 	if !cfg.Broker.Disabled {
 		if g.broker, err = broker.New(brokerConfig(cfg), g.log); err != nil {
 			return fmt.Errorf("gateway: %w", err)
+		}
+		if cfg.HomeAssistant.Enabled {
+			if g.ha, err = homeassistant.New(cfg.HomeAssistant, g.haSite(), g.broker, haDoors{g}, g.log.With("component", "homeassistant")); err != nil {
+				return fmt.Errorf("gateway: %w", err)
+			}
 		}
 	}
 	if cfg.Uplink.URL != "" {
@@ -395,8 +408,14 @@ func (g *Gateway) appendEvent(ev access.Event) {
 	g.metrics.events.Inc()
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs to w at level, as text or, with format "json", one JSON
+// object a line.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -1,8 +1,15 @@
 package gateway
 
 import (
+	"runtime"
+	"slices"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/gateway/access"
 )
 
 // metrics are the gateway's Prometheus collectors, served by the API at
@@ -36,7 +43,12 @@ func newMetrics(g *Gateway) *metrics {
 	}
 	m.decisions.WithLabelValues("granted")
 	m.decisions.WithLabelValues("denied")
-	m.reg.MustRegister(m.decisions, m.latency, m.events, rejectCollector{g},
+	m.reg.MustRegister(m.decisions, m.latency, m.events, rejectCollector{g}, doorCollector{g}, brokerCollector{g},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "lintel_build_info",
+			Help:        "Always 1; the labels say which build of Lintel runs.",
+			ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()},
+		}, func() float64 { return 1 }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -120,5 +132,115 @@ func (c rejectCollector) Collect(ch chan<- prometheus.Metric) {
 		}{{"length", n.Length}, {"parity", n.Parity}, {"invalid", n.Invalid}, {"both_low", n.BothLow}, {"partial", n.Partial}} {
 			ch <- prometheus.MustNewConstMetric(rejectDesc, prometheus.CounterValue, float64(v.n), r.name, v.cause)
 		}
+	}
+}
+
+// doorCollector reports each door's and reader's state at scrape time:
+// lintel_door_locked{door}, lintel_door_open{door},
+// lintel_door_alarm{door,alarm} (one series per alarm the door can raise,
+// the alarms of the door state topic) and lintel_reader_fault{reader}.
+type doorCollector struct{ g *Gateway }
+
+var (
+	doorLockedDesc = prometheus.NewDesc("lintel_door_locked",
+		"1 while the door's strike is locked.", []string{"door"}, nil)
+	doorOpenDesc = prometheus.NewDesc("lintel_door_open",
+		"1 while the door's contact says it is open.", []string{"door"}, nil)
+	doorAlarmDesc = prometheus.NewDesc("lintel_door_alarm",
+		"1 while the door has this alarm (forced_open, held_open_prealarm, held_open, output_error, lockdown).", []string{"door", "alarm"}, nil)
+	readerFaultDesc = prometheus.NewDesc("lintel_reader_fault",
+		"1 while the reader has a fault (a stuck data line, a burst of rejected frames).", []string{"reader"}, nil)
+)
+
+// doorAlarms are the alarms a door state can carry, each a series of
+// lintel_door_alarm.
+var doorAlarms = []string{"forced_open", "held_open_prealarm", "held_open", "output_error", "lockdown"}
+
+func (doorCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- doorLockedDesc
+	ch <- doorOpenDesc
+	ch <- doorAlarmDesc
+	ch <- readerFaultDesc
+}
+
+func (c doorCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c.g
+	for _, d := range g.hw.doors {
+		st := d.door.Status()
+		raised := alarms(st)
+		if g.engine != nil {
+			if m, ok := g.engine.DoorStatus(time.Now(), d.name); ok && m.Mode == access.ModeLockdown {
+				raised = append(raised, "lockdown")
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(doorLockedDesc, prometheus.GaugeValue, one(st.Locked), d.name)
+		ch <- prometheus.MustNewConstMetric(doorOpenDesc, prometheus.GaugeValue, one(st.Open), d.name)
+		for _, a := range doorAlarms {
+			ch <- prometheus.MustNewConstMetric(doorAlarmDesc, prometheus.GaugeValue, one(slices.Contains(raised, a)), d.name, a)
+		}
+	}
+	for _, r := range g.hw.readers {
+		ch <- prometheus.MustNewConstMetric(readerFaultDesc, prometheus.GaugeValue, one(len(r.reader.Status().Faults) > 0), r.name)
+	}
+}
+
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// brokerMetrics names the embedded broker's counters (broker.Stats) on
+// /metrics; docs/mqtt.md lists them beside the counters, and a test holds
+// the three together.
+var brokerMetrics = []struct {
+	name, help string
+	kind       prometheus.ValueType
+	value      func(broker.Stats) int64
+}{
+	{"lintel_broker_clients_connected", "Clients connected to the embedded broker now.", prometheus.GaugeValue,
+		func(s broker.Stats) int64 { return s.ClientsConnected }},
+	{"lintel_broker_messages_in_total", "PUBLISH packets the embedded broker received, from clients and the gateway.", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.MessagesIn }},
+	{"lintel_broker_messages_out_total", "PUBLISH packets the embedded broker wrote to clients.", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.MessagesOut }},
+	{"lintel_broker_messages_dropped_total", "Messages subscribers of the embedded broker lost for being slow (past queue_limit).", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.MessagesDropped }},
+	{"lintel_broker_publishes_refused_total", "Client publishes the embedded broker's access rules refused.", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.PublishesRefused }},
+	{"lintel_broker_subscriptions_refused_total", "Topic filters the embedded broker refused in a SUBACK.", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.SubscriptionsRefused }},
+	{"lintel_broker_clients_refused_total", "CONNECTs the embedded broker refused for credentials or policy.", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.ClientsRefused }},
+	{"lintel_broker_clients_refused_full_total", "CONNECTs the embedded broker refused for want of a slot (max_clients).", prometheus.CounterValue,
+		func(s broker.Stats) int64 { return s.ClientsRefusedFull }},
+}
+
+var brokerDescs = func() []*prometheus.Desc {
+	out := make([]*prometheus.Desc, len(brokerMetrics))
+	for i, m := range brokerMetrics {
+		out[i] = prometheus.NewDesc(m.name, m.help, nil, nil)
+	}
+	return out
+}()
+
+// brokerCollector reports the embedded broker's counters at scrape time;
+// nothing when the broker is disabled.
+type brokerCollector struct{ g *Gateway }
+
+func (brokerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range brokerDescs {
+		ch <- d
+	}
+}
+
+func (c brokerCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.g.broker == nil {
+		return
+	}
+	st := c.g.broker.Stats()
+	for i, m := range brokerMetrics {
+		ch <- prometheus.MustNewConstMetric(brokerDescs[i], m.kind, float64(m.value(st)))
 	}
 }

@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/lintel-access/lintel/api"
 	"github.com/lintel-access/lintel/broker"
+	"github.com/lintel-access/lintel/broker/homeassistant"
 	"github.com/lintel-access/lintel/broker/topic"
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gpio/door"
@@ -45,6 +47,15 @@ func (g *Gateway) onReaderEvent(ev reader.Event) {
 	}
 	g.appendEvent(access.Event{Time: ev.Time, Type: ev.Type, Name: ev.Name, Reader: ev.Reader, Door: door,
 		Detail: ev.Detail})
+	g.kickHealth() // the status's reader_faults changed
+}
+
+// kickHealth asks the health loop to publish the status now.
+func (g *Gateway) kickHealth() {
+	select {
+	case g.healthKick <- struct{}{}:
+	default:
+	}
 }
 
 // testPulse unlocks a door for its configured time at a technician's
@@ -123,10 +134,14 @@ func (g *Gateway) publishDoor(d *doorUnit) {
 	}
 }
 
-// brokerConfig is the embedded broker's configuration.
+// brokerConfig is the embedded broker's configuration: the file's, with
+// the gateway's id and, for Home Assistant, its discovery topics reserved.
 func brokerConfig(cfg *Config) broker.Config {
 	bc := cfg.Broker.Config
 	bc.GatewayID = cfg.Gateway.ID
+	if cfg.HomeAssistant.Enabled {
+		bc.Reserved = append(slices.Clip(bc.Reserved), homeassistant.ReservedFilter(cfg.HomeAssistant, cfg.Gateway.ID))
+	}
 	return bc
 }
 
@@ -151,6 +166,11 @@ func (g *Gateway) startBroker() error {
 	})
 	if err != nil {
 		return err
+	}
+	if g.ha != nil {
+		if err := g.ha.Start(); err != nil {
+			return err
+		}
 	}
 	acks, _ := topic.SyncAcks(g.cfg.Gateway.ID)
 	return g.broker.Publish(acks, g.sync.CurrentAck(), false)
@@ -323,7 +343,8 @@ func (g *Gateway) health() health {
 	return h
 }
 
-// healthLoop keeps the retained status current on both brokers.
+// healthLoop keeps the retained status current on both brokers: every
+// healthEvery, and at once when kicked (a reader fault comes or goes).
 func (g *Gateway) healthLoop(ctx context.Context) error {
 	name, err := topic.Status(g.cfg.Gateway.ID)
 	if err != nil {
@@ -345,6 +366,7 @@ func (g *Gateway) healthLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-g.healthKick:
 		}
 	}
 }

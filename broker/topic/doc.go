@@ -9,6 +9,7 @@
 //	lintel/v1/{gw}/doors/{door}      gateway →  QoS 1, retained the door's state
 //	lintel/v1/{gw}/sync/changes      → gateway  QoS 1           a changeset
 //	lintel/v1/{gw}/sync/acks         gateway →  QoS 1           the apply result
+//	lintel/v1/{gw}/doors/{door}/set  → gateway  QoS 1           a door command (UNLOCK), from Home Assistant
 //
 // The builders (Events, Status, Door, SyncChanges, SyncAcks and the filters)
 // take the ids they put into a topic and check them with CheckID first: an id
@@ -25,7 +26,7 @@
 // InNamespace says whether a topic is under Prefix at all: the embedded
 // broker keeps that whole namespace for its gateway.
 //
-// Match, Covers, ValidName and ValidFilter implement MQTT 3.1.1/5 topic
+// Match, Covers, Overlap, ValidName and ValidFilter implement MQTT 3.1.1/5 topic
 // filter semantics ('+' one level, '#' the rest, topics starting with '$'
 // not matched by a leading wildcard), which the embedded broker's access
 // control lists use.

@@ -44,6 +44,36 @@ func Match(filter, name string) bool {
 	return Covers(filter, name)
 }
 
+// Overlap reports whether some topic name matches both filters: "a/+/c"
+// and "a/b/#" overlap on "a/b/c", "a/b" and "a/c" do not. A filter whose
+// first level is a wildcard matches no '$' topic, as MQTT requires. Both
+// are assumed valid.
+func Overlap(f, g string) bool {
+	if strings.HasPrefix(f, "$") && (strings.HasPrefix(g, "+") || strings.HasPrefix(g, "#")) ||
+		strings.HasPrefix(g, "$") && (strings.HasPrefix(f, "+") || strings.HasPrefix(f, "#")) {
+		return false
+	}
+	for {
+		a, arest, amore := strings.Cut(f, "/")
+		b, brest, bmore := strings.Cut(g, "/")
+		switch {
+		case a == "#" || b == "#":
+			return true
+		case a != "+" && b != "+" && a != b:
+			return false
+		}
+		switch {
+		case !amore && !bmore:
+			return true
+		case !amore:
+			return brest == "#" // "a" and "a/#" share "a"
+		case !bmore:
+			return arest == "#"
+		}
+		f, g = arest, brest
+	}
+}
+
 // Covers reports whether every topic that inner matches is also matched by
 // outer: "a/#" covers "a/+/c" and "a", "a/+" covers "a/b" but not "a/#". For
 // a topic name as inner this is Match. Topics starting with '$' are covered

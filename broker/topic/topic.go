@@ -32,6 +32,7 @@ const (
 	KindDoor             // lintel/v1/{gw}/doors/{door}
 	KindSyncChanges      // lintel/v1/{gw}/sync/changes
 	KindSyncAcks         // lintel/v1/{gw}/sync/acks
+	KindDoorCommand      // lintel/v1/{gw}/doors/{door}/set
 )
 
 // String names the kind as its topic's levels after the gateway id.
@@ -47,6 +48,8 @@ func (k Kind) String() string {
 		return "sync/changes"
 	case KindSyncAcks:
 		return "sync/acks"
+	case KindDoorCommand:
+		return "doors/set"
 	default:
 		return "unknown"
 	}
@@ -104,6 +107,21 @@ func Door(gw, door string) (string, error) {
 	return joinNamed(gw, "door name", door, "doors")
 }
 
+// DoorCommand is the topic a command to door arrives on ("UNLOCK": a
+// timed pulse), as Home Assistant's lock entity sends it. Only accounts
+// the embedded broker lets command doors may publish there.
+func DoorCommand(gw, door string) (string, error) {
+	name, err := Door(gw, door)
+	if err != nil {
+		return "", err
+	}
+	return name + "/set", nil
+}
+
+// DoorCommandsFilter matches the command topics of every door of the
+// gateway.
+func DoorCommandsFilter(gw string) (string, error) { return join(gw, "doors", "+", "set") }
+
 // SyncChanges is the topic changesets for the gateway arrive on.
 func SyncChanges(gw string) (string, error) { return join(gw, "sync", "changes") }
 
@@ -134,7 +152,7 @@ func InNamespace(name string) bool {
 type Topic struct {
 	Kind    Kind
 	Gateway string // the gateway id
-	Name    string // the reader for KindEvents, the door for KindDoor, else empty
+	Name    string // the reader for KindEvents, the door for KindDoor and KindDoorCommand, else empty
 }
 
 // String builds the topic again.
@@ -151,6 +169,8 @@ func (t Topic) String() string {
 		s, _ = SyncChanges(t.Gateway)
 	case KindSyncAcks:
 		s, _ = SyncAcks(t.Gateway)
+	case KindDoorCommand:
+		s, _ = DoorCommand(t.Gateway, t.Name)
 	}
 	return s
 }
@@ -174,6 +194,8 @@ func Parse(topic string) (Topic, error) {
 		t.Kind, t.Name = KindEvents, tail[1]
 	case len(tail) == 2 && tail[0] == "doors":
 		t.Kind, t.Name = KindDoor, tail[1]
+	case len(tail) == 3 && tail[0] == "doors" && tail[2] == "set":
+		t.Kind, t.Name = KindDoorCommand, tail[1]
 	case len(tail) == 1 && tail[0] == "status":
 		t.Kind = KindStatus
 	case len(tail) == 2 && tail[0] == "sync" && tail[1] == "changes":
@@ -183,7 +205,7 @@ func Parse(topic string) (Topic, error) {
 	default:
 		return Topic{}, fmt.Errorf("topic: %q: %q is not a topic of the contract", topic, strings.Join(tail, "/"))
 	}
-	if t.Kind == KindEvents || t.Kind == KindDoor {
+	if t.Kind == KindEvents || t.Kind == KindDoor || t.Kind == KindDoorCommand {
 		if err := CheckID(t.Name); err != nil {
 			return Topic{}, fmt.Errorf("topic: %q: %s name %w", topic, t.Kind, err)
 		}

@@ -95,6 +95,9 @@ var parseTests = []struct {
 	{"lintel/v1/gw-2/doors/side", topic.Topic{Kind: topic.KindDoor, Gateway: "gw-2", Name: "side"}, ""},
 	{"lintel/v1/gw1/sync/changes", topic.Topic{Kind: topic.KindSyncChanges, Gateway: "gw1"}, ""},
 	{"lintel/v1/gw1/sync/acks", topic.Topic{Kind: topic.KindSyncAcks, Gateway: "gw1"}, ""},
+	{"lintel/v1/gw1/doors/front/set", topic.Topic{Kind: topic.KindDoorCommand, Gateway: "gw1", Name: "front"}, ""},
+	{"lintel/v1/gw1/doors/fr+nt/set", topic.Topic{}, "doors/set name"},
+	{"lintel/v1/gw1/doors/front/get", topic.Topic{}, "not a topic of the contract"},
 	{"lintel/v2/gw1/status", topic.Topic{}, "does not start with"},
 	{"", topic.Topic{}, "does not start with"},
 	{"lintel/v1/", topic.Topic{}, "gateway id empty"},
@@ -208,6 +211,7 @@ func TestKindString(t *testing.T) {
 	for k, want := range map[topic.Kind]string{
 		topic.KindUnknown: "unknown", topic.KindEvents: "events", topic.KindStatus: "status",
 		topic.KindDoor: "doors", topic.KindSyncChanges: "sync/changes", topic.KindSyncAcks: "sync/acks",
+		topic.KindDoorCommand: "doors/set",
 	} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want)
@@ -242,5 +246,68 @@ func TestInNamespace(t *testing.T) {
 		if tc.wantErr == "" && !topic.InNamespace(tc.in) {
 			t.Errorf("InNamespace(%q) = false for a topic Parse accepts", tc.in)
 		}
+	}
+}
+
+var overlapTests = []struct {
+	f, g string
+	want bool
+}{
+	{"a/b", "a/b", true},
+	{"a/b", "a/c", false},
+	{"a/+/c", "a/b/#", true},
+	{"a/+", "+/b", true},
+	{"a/+", "a/b/c", false},
+	{"a", "a/#", true},
+	{"a/b", "a/#", true},
+	{"a/b/c", "a/b", false},
+	{"#", "x/y", true},
+	{"+", "a/b", false},
+	{"+/+/+", "a/#", true},
+	{"#", "$SYS/broker", false},
+	{"$SYS/#", "+/broker", false},
+	{"$SYS/#", "$SYS/+", true},
+	{"lintel/v1/#", "lintel/v1/gw/doors/+/set", true},
+	{"lintel/v1/gw/doors/front/set", "lintel/v1/gw/doors/+/set", true},
+	{"lintel/v1/gw/doors/+", "lintel/v1/gw/doors/+/set", false},
+	{"lintel/v1/+/events/+", "lintel/v1/gw/doors/+/set", false},
+}
+
+func TestOverlap(t *testing.T) {
+	for _, tc := range overlapTests {
+		t.Run(tc.f+" and "+tc.g, func(t *testing.T) {
+			if got := topic.Overlap(tc.f, tc.g); got != tc.want {
+				t.Errorf("Overlap(%q, %q) = %v, want %v", tc.f, tc.g, got, tc.want)
+			}
+			if got := topic.Overlap(tc.g, tc.f); got != tc.want {
+				t.Errorf("Overlap(%q, %q) = %v, want %v (it is symmetric)", tc.g, tc.f, got, tc.want)
+			}
+		})
+	}
+	// With a topic name, Overlap is Match; where one filter covers
+	// another, they overlap.
+	for _, tc := range coversTests {
+		if topic.ValidName(tc.inner) {
+			if got, want := topic.Overlap(tc.outer, tc.inner), topic.Match(tc.outer, tc.inner); got != want {
+				t.Errorf("Overlap(%q, %q) = %v, but Match says %v", tc.outer, tc.inner, got, want)
+			}
+		}
+		if tc.want && !topic.Overlap(tc.outer, tc.inner) {
+			t.Errorf("%q covers %q but Overlap says they share no topic", tc.outer, tc.inner)
+		}
+	}
+}
+
+func TestDoorCommand(t *testing.T) {
+	got, err := topic.DoorCommand("gw1", "front")
+	if err != nil || got != "lintel/v1/gw1/doors/front/set" {
+		t.Errorf("DoorCommand(gw1, front) = %q, %v; want lintel/v1/gw1/doors/front/set", got, err)
+	}
+	if _, err := topic.DoorCommand("gw1", "fr/nt"); err == nil {
+		t.Error("DoorCommand accepted a door name with a '/'")
+	}
+	f, _ := topic.DoorCommandsFilter("gw1")
+	if !topic.Match(f, got) {
+		t.Errorf("DoorCommandsFilter %q does not match %q", f, got)
 	}
 }

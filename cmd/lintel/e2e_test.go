@@ -241,13 +241,20 @@ func TestConfigCommands(t *testing.T) {
 	if out, err := exec.Command(binary, "config", "check", good).CombinedOutput(); err != nil {
 		t.Fatalf("config check of the example: %v\n%s", err, out)
 	}
+	// The example's broker password is printed in it: a warning, which
+	// --strict fails on.
+	out, err := exec.Command(binary, "config", "check", "--strict", good).CombinedOutput()
+	wantWarning := regexp.MustCompile(`(?m)^lintel: lintel\.toml:[0-9]+: warning: broker\.clients\[0\]\.password_hash: the password of "portal" is "change-me"`)
+	if err == nil || !wantWarning.Match(out) {
+		t.Errorf("config check --strict of the example: err %v, output %q; want exit 1 and %s", err, out, wantWarning)
+	}
 	bad := filepath.Join(dir, "bad.toml")
 	b := strings.Replace(string(example), `model = "RPK40"`, `model = "RP40"`, 1)
 	b = strings.Replace(b, `unlock = "5s"`, `unlock = 5`, 1)
 	if err := os.WriteFile(bad, []byte(b), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(binary, "config", "check", bad).CombinedOutput()
+	out, err = exec.Command(binary, "config", "check", bad).CombinedOutput()
 	// Every problem, one a line, in file order, with its line number.
 	want := regexp.MustCompile(`^lintel: bad\.toml:[0-9]+: readers\.front\.mode: "card_and_pin" needs a keypad reader \(RPK40\), got RP40\n` +
 		`lintel: bad\.toml:[0-9]+: doors\.front\.unlock: 5 is a bare number; write a duration such as "5s"\n$`)

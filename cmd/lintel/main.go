@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,8 +81,9 @@ func (r *runCmd) Run() error {
 type configCmd struct {
 	Example struct{} `cmd:"" help:"Print a complete, commented configuration."`
 	Check   struct {
-		File string `arg:"" help:"Configuration file to check." type:"path"`
-	} `cmd:"" help:"Check a configuration file and explain what is wrong."`
+		File   string `arg:"" help:"Configuration file to check." type:"path"`
+		Strict bool   `help:"Fail (exit 1) on warnings too: a password from the example, an API or uplink in plain text off this machine, anonymous MQTT clients from the network."`
+	} `cmd:"" help:"Check a configuration file and explain what is wrong; warn about what is unsafe."`
 }
 
 func (c *configCmd) Run(k *kong.Context) error {
@@ -90,7 +92,8 @@ func (c *configCmd) Run(k *kong.Context) error {
 		_, err := os.Stdout.Write(gateway.ExampleConfig())
 		return err
 	default:
-		if _, err := gateway.LoadConfig(c.Check.File); err != nil {
+		cfg, err := gateway.LoadConfig(c.Check.File)
+		if err != nil {
 			// One problem a line, each said by lintel like the last.
 			problems := strings.Split(err.Error(), "\n")
 			for _, p := range problems[:len(problems)-1] {
@@ -98,18 +101,46 @@ func (c *configCmd) Run(k *kong.Context) error {
 			}
 			return errors.New(problems[len(problems)-1])
 		}
-		fmt.Printf("%s: ok\n", c.Check.File)
+		warnings := cfg.Warnings()
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "lintel: %s\n", w)
+		}
+		switch {
+		case len(warnings) > 0 && c.Check.Strict:
+			return fmt.Errorf("%s: %s, and --strict fails on them", c.Check.File, countWarnings(len(warnings)))
+		case len(warnings) > 0:
+			fmt.Printf("%s: ok, with %s\n", c.Check.File, countWarnings(len(warnings)))
+		default:
+			fmt.Printf("%s: ok\n", c.Check.File)
+		}
 		return nil
 	}
 }
 
-type tokenCmd struct {
-	New struct{} `cmd:"" help:"Make a random API token; put its sha256 in [[api.tokens]]."`
+func countWarnings(n int) string {
+	if n == 1 {
+		return "1 warning"
+	}
+	return fmt.Sprintf("%d warnings", n)
 }
 
-func (tokenCmd) Run() error {
+type tokenCmd struct {
+	New struct {
+		Role string `help:"Also print the [[api.tokens]] table for a token of this role: admin, technician, portal or monitor (reads /metrics and the status only)." placeholder:"ROLE"`
+		Name string `help:"The token's name in that table (default: the role)." placeholder:"NAME"`
+	} `cmd:"" help:"Make a random API token; put its sha256 in [[api.tokens]]."`
+}
+
+func (t *tokenCmd) Run() error {
+	role, name := api.Role(t.New.Role), cmp.Or(t.New.Name, t.New.Role)
+	if role != "" && !role.Known() {
+		return fmt.Errorf("token new: --role %q is not a role (want admin, technician, portal or monitor)", role)
+	}
 	plain, hash := api.NewToken()
 	fmt.Printf("token:  %s\nsha256: %s\n", plain, hash)
+	if role != "" {
+		fmt.Printf("\n[[api.tokens]]\nname = %q\nrole = %q\nsha256 = %q\n", name, role, hash)
+	}
 	return nil
 }
 

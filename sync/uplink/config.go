@@ -383,3 +383,29 @@ func redactURL(s string) string {
 	}
 	return s
 }
+
+// Warnings lists what c allows that is unsafe without being wrong, each
+// naming its key like Validate's errors: a plain-text connection (tcp://,
+// ws://) to a broker that is not on this machine, over which changesets
+// carrying PINs, the events and the broker password travel readable by
+// anyone on the path. It assumes c is valid.
+func (c Config) Warnings() []error {
+	u, err := url.Parse(c.URL)
+	if err != nil || c.URL == "" {
+		return nil
+	}
+	if sch, ok := schemes[u.Scheme]; !ok || sch.tls || isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return []error{fmt.Errorf("uplink.url: %s:// is plain text: changesets with PINs, the events and the broker password cross the network readable; use ssl:// (or wss://) and the broker's TLS port", u.Scheme)}
+}
+
+// isLoopbackHost reports whether host names this machine: "localhost" or
+// a loopback address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}

@@ -332,3 +332,31 @@ func TestConfigPasswordFile(t *testing.T) {
 		})
 	}
 }
+
+// TestWarningsPlainTextUplink checks that a plain-text uplink to another
+// machine is warned about, and TLS or a broker on loopback is not.
+func TestWarningsPlainTextUplink(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		warn bool
+	}{
+		{"tcp://broker.example.com:1883", true},
+		{"ws://broker.example.com/mqtt", true},
+		{"tcp://192.0.2.10:1883", true},
+		{"ssl://broker.example.com:8883", false},
+		{"wss://broker.example.com/mqtt", false},
+		{"tcp://127.0.0.1:1883", false},
+		{"tcp://localhost:1883", false},
+		{"tcp://[::1]:1883", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			ws := Config{URL: tc.url}.Warnings()
+			if got := len(ws) > 0; got != tc.warn {
+				t.Fatalf("got warnings %v, want a warning %v", ws, tc.warn)
+			}
+			if tc.warn && !strings.HasPrefix(ws[0].Error(), "uplink.url: ") {
+				t.Errorf("got %q, want it to name uplink.url", ws[0])
+			}
+		})
+	}
+}
