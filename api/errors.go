@@ -33,11 +33,11 @@ func (s *Server) backendError(c echo.Context, what string, err error) error {
 	var fe *access.FieldError
 	switch {
 	case errors.Is(err, access.ErrInUse):
-		return errorf(http.StatusConflict, CodeInUse, "%s", trimStore(err))
+		return errorf(http.StatusConflict, CodeInUse, "%v", err)
 	case errors.As(err, &fe):
 		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%s", fe.Error())
 	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrBuiltIn):
-		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%s", trimStore(err))
+		return errorf(http.StatusUnprocessableEntity, CodeInvalid, "%v", err)
 	case errors.Is(err, access.ErrNotFound):
 		return errorf(http.StatusNotFound, CodeNotFound, "%s does not exist", what)
 	case errors.As(err, &unknown):

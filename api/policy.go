@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -369,7 +368,3 @@ func sortedIDs[V any](m map[string]V) []string {
 	slices.Sort(ids)
 	return ids
 }
-
-// trimStore drops the store's prefix from an error's text: the answer is
-// about the request, not the layer that refused it.
-func trimStore(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }

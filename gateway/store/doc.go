@@ -52,6 +52,17 @@
 // each touched user is one entry of roughly 50 to 150 bytes, so an Update
 // may touch about 2,500 users before it fails with [ErrTooLarge].
 //
+// # Errors
+//
+// An error about what a change asks for (an unknown user, a PIN another
+// user holds, a rule of the policy model) is in gateway/access's
+// vocabulary: it wraps access's kinds (access.ErrNotFound, ErrPINInUse,
+// ErrInvalid, a *access.FieldError, ...) and reads as an answer to the
+// request ("set pin for \"u3\": pin is held by another user"), with no
+// "store:" in front, so the API and sync pass its text on as it is. An
+// error of the store itself (closed, the disk full, Badger failing) starts
+// with "store:".
+//
 // A snapshot is larger than any transaction, so [Store.ReplaceAll] writes
 // it as a new table generation beside the live one (user keys carry the
 // generation), in Badger write batches, while building a new index off to

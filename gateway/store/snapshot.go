@@ -61,7 +61,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 	defer s.writeMu.Unlock()
 	table, err := rebuildTable(policy, s.opts.Site)
 	if err != nil {
-		return fmt.Errorf("store: replace all: %w", err)
+		return fmt.Errorf("replace all: %w", err)
 	}
 	s.mu.RLock()
 	closed := s.closed
@@ -86,7 +86,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 		if derr := s.dropGeneration(newGen); derr != nil {
 			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
 		}
-		return fmt.Errorf("store: replace all: %w", err)
+		return fmt.Errorf("replace all: %w", err)
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(keyState, encodeState(newGen, rev, ix.counts()))

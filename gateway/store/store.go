@@ -668,7 +668,7 @@ func (s *Store) User(id string) (UserRecord, error) {
 		case err != nil:
 			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, err)
 		case !ok:
-			return UserRecord{}, fmt.Errorf("store: user %q: %w", id, access.ErrNotFound)
+			return UserRecord{}, fmt.Errorf("user %q: %w", id, access.ErrNotFound)
 		}
 		return st.record(), nil
 	}

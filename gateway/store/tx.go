@@ -281,7 +281,7 @@ func (tx *Tx) User(id string) (UserRecord, error) {
 	}
 	st, ok := tx.view(id)
 	if !ok {
-		return UserRecord{}, fmt.Errorf("store: user %q: %w", id, access.ErrNotFound)
+		return UserRecord{}, fmt.Errorf("user %q: %w", id, access.ErrNotFound)
 	}
 	return st.record(), nil
 }
@@ -330,10 +330,10 @@ func (tx *Tx) UpsertUser(u access.User, set access.UserFields) (created bool, er
 	}
 	u, err = checkUser(u) // nil levels: the default; [] none
 	if err != nil {
-		return false, fmt.Errorf("store: put user: %w", err)
+		return false, fmt.Errorf("put user: %w", err)
 	}
 	if err := tx.Policy().CheckUserLevels(u.Levels); err != nil {
-		return false, fmt.Errorf("store: put user %q: %w", u.ID, err)
+		return false, fmt.Errorf("put user %q: %w", u.ID, err)
 	}
 	if st, ok := tx.touch(u.ID); ok {
 		st.user = u
@@ -350,7 +350,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	}
 	st, ok := tx.view(id)
 	if !ok {
-		return fmt.Errorf("store: delete user %q: %w", id, access.ErrNotFound)
+		return fmt.Errorf("delete user %q: %w", id, access.ErrNotFound)
 	}
 	if st.hasPIN {
 		tx.pins[st.pin] = ""
@@ -374,10 +374,10 @@ func (tx *Tx) SetPIN(userID, pin string) error {
 		return fmt.Errorf("store: set pin for %q: %w", userID, err)
 	}
 	if err := access.CheckCustomPIN(pin); err != nil {
-		return fmt.Errorf("store: set pin for %q: %w", userID, err)
+		return fmt.Errorf("set pin for %q: %w", userID, err)
 	}
 	if _, ok := tx.view(userID); !ok {
-		return fmt.Errorf("store: set pin for %q: %w", userID, access.ErrNotFound)
+		return fmt.Errorf("set pin for %q: %w", userID, access.ErrNotFound)
 	}
 	return tx.setPIN(userID, pin)
 }
@@ -411,7 +411,7 @@ func (tx *Tx) pinConflict(userID string, k pinKeys) string {
 func (tx *Tx) setPIN(userID, pin string) error {
 	k := tx.pinKeys(pin)
 	if why := tx.pinConflict(userID, k); why != "" {
-		return fmt.Errorf("store: set pin for %q: %s: %w", userID, why, access.ErrPINInUse)
+		return fmt.Errorf("set pin for %q: %s: %w", userID, why, access.ErrPINInUse)
 	}
 	st, _ := tx.touch(userID)
 	if st.hasPIN && st.pin == k.pin && st.hasNbr && st.pinLen != 0 {
@@ -435,12 +435,12 @@ func (tx *Tx) GeneratePIN(userID string, length int) (string, error) {
 		return "", fmt.Errorf("store: generate pin for %q: %w", userID, err)
 	}
 	if _, ok := tx.view(userID); !ok {
-		return "", fmt.Errorf("store: generate pin for %q: %w", userID, access.ErrNotFound)
+		return "", fmt.Errorf("generate pin for %q: %w", userID, access.ErrNotFound)
 	}
 	taken := func(pin string) bool { return tx.pinConflict(userID, tx.pinKeys(pin)) != "" }
 	pin, err := access.GeneratePIN(tx.s.rand, length, taken)
 	if err != nil {
-		return "", fmt.Errorf("store: generate pin for %q: %w", userID, err)
+		return "", fmt.Errorf("generate pin for %q: %w", userID, err)
 	}
 	if err := tx.setPIN(userID, pin); err != nil {
 		return "", err
@@ -455,7 +455,7 @@ func (tx *Tx) ClearPIN(userID string) error {
 	}
 	st, ok := tx.view(userID)
 	if !ok {
-		return fmt.Errorf("store: clear pin for %q: %w", userID, access.ErrNotFound)
+		return fmt.Errorf("clear pin for %q: %w", userID, access.ErrNotFound)
 	}
 	if !st.hasPIN {
 		return nil
@@ -481,20 +481,20 @@ func (tx *Tx) AddCredential(c access.Credential) (access.Credential, error) {
 		err = tx.s.checkCard(c)
 	}
 	if err != nil {
-		return c, fmt.Errorf("store: add credential for %q: %w", c.UserID, err)
+		return c, fmt.Errorf("add credential for %q: %w", c.UserID, err)
 	}
 	st, ok := tx.view(c.UserID)
 	if !ok {
-		return c, fmt.Errorf("store: add credential %q: user %q: %w", c.ID, c.UserID, access.ErrNotFound)
+		return c, fmt.Errorf("add credential %q: user %q: %w", c.ID, c.UserID, access.ErrNotFound)
 	}
 	if other := tx.credUser(c.ID); other != "" {
-		return c, fmt.Errorf("store: add credential %q: the id is already used by user %q: %w", c.ID, other, access.ErrCredentialInUse)
+		return c, fmt.Errorf("add credential %q: the id is already used by user %q: %w", c.ID, other, access.ErrCredentialInUse)
 	}
 	if other := tx.cardHolder(c.Card); other != "" {
-		return c, fmt.Errorf("store: add credential %q: card %s is already credential %q: %w", c.ID, c.Card, other, access.ErrCredentialInUse)
+		return c, fmt.Errorf("add credential %q: card %s is already credential %q: %w", c.ID, c.Card, other, access.ErrCredentialInUse)
 	}
 	if len(st.creds) >= maxCredentialsPerUser {
-		return c, fmt.Errorf("store: add credential %q: user %q already has %d credentials, the most allowed", c.ID, c.UserID, maxCredentialsPerUser)
+		return c, access.Invalidf("add credential %q: user %q already has %d credentials, the most allowed", c.ID, c.UserID, maxCredentialsPerUser)
 	}
 	st, _ = tx.touch(c.UserID)
 	i, _ := slices.BinarySearchFunc(st.creds, c.ID, func(e access.Credential, id string) int { return cmp.Compare(e.ID, id) })
@@ -518,7 +518,7 @@ func (tx *Tx) Credential(id string) (access.Credential, error) {
 			}
 		}
 	}
-	return access.Credential{}, fmt.Errorf("store: credential %q: %w", id, access.ErrNotFound)
+	return access.Credential{}, fmt.Errorf("credential %q: %w", id, access.ErrNotFound)
 }
 
 // RemoveCredential removes a credential by id.
@@ -528,7 +528,7 @@ func (tx *Tx) RemoveCredential(id string) error {
 	}
 	userID := tx.credUser(id)
 	if userID == "" {
-		return fmt.Errorf("store: remove credential %q: %w", id, access.ErrNotFound)
+		return fmt.Errorf("remove credential %q: %w", id, access.ErrNotFound)
 	}
 	st, _ := tx.touch(userID)
 	i := slices.IndexFunc(st.creds, func(c access.Credential) bool { return c.ID == id })
@@ -566,7 +566,7 @@ func (tx *Tx) changePolicy(op string, kind byte, id string, fn func(t *access.Ta
 		tx.table = tx.s.policy.Clone()
 	}
 	if err := fn(tx.table); err != nil {
-		return fmt.Errorf("store: %s %q: %w", op, id, err)
+		return fmt.Errorf("%s %q: %w", op, id, err)
 	}
 	r := policyRecord{kind, id}
 	if !slices.Contains(tx.touchedPolicy, r) {

@@ -362,9 +362,9 @@ func opError(i int, op Op, err error) *Error {
 		if op.Kind == OpPINGenerate {
 			path = opPath(i)
 		}
-		return errAt(code, i, path, op.String()+": "+trimStore(err))
+		return errAt(code, i, path, op.String()+": "+err.Error())
 	default:
-		return errAt(code, i, path, op.String()+": "+trimStore(err))
+		return errAt(code, i, path, op.String()+": "+err.Error())
 	}
 }
 
@@ -398,7 +398,6 @@ func storeCode(err error, def Code) Code {
 	return def
 }
 
-func trimStore(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }
 
 // replaceLocked streams a snapshot into the store: the payload is decoded
 // user by user as the store writes the new table generation.
@@ -464,7 +463,7 @@ func (a *Applier) replaceLocked(payload []byte, cs Changeset) error {
 			}
 		}
 	}
-	return &Error{Code: code, Path: path, Message: trimStore(err)}
+	return &Error{Code: code, Path: path, Message: err.Error()}
 }
 
 var errStopped = errors.New("changeset: the store stopped reading the snapshot")

@@ -29,7 +29,7 @@ func policyError(err error) *Error {
 	if errors.As(err, &fe) {
 		return &Error{Code: code, Path: fe.Field, Message: fe.Err.Error()}
 	}
-	return &Error{Code: code, Message: trimStore(err)}
+	return &Error{Code: code, Message: err.Error()}
 }
 
 func scheduleOf(w wireSchedule) (access.Schedule, error) {
