@@ -398,7 +398,6 @@ func storeCode(err error, def Code) Code {
 	return def
 }
 
-
 // replaceLocked streams a snapshot into the store: the payload is decoded
 // user by user as the store writes the new table generation.
 //
