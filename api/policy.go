@@ -103,142 +103,122 @@ func putted(c echo.Context, created bool, v any) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-func (s *Server) listSchedules(c echo.Context) error {
-	t := s.backend.Policy()
-	out := ScheduleList{Schedules: []access.Schedule{}}
-	for _, id := range sortedIDs(t.Schedules) {
-		out.Schedules = append(out.Schedules, t.Schedules[id])
-	}
-	return c.JSON(http.StatusOK, out)
+// policyObjects are the routes of one kind of policy object kept by id
+// (schedules, holidays, levels, overrides): list, get, put and delete. B
+// is the PUT body; object turns it into the object, checking only that
+// the body has the object's shape.
+type policyObjects[T, B any] struct {
+	kind    string // "schedule", as messages name it
+	objects func(*access.Table) map[string]T
+	list    func([]T) any
+	object  func(id string, b B) (T, *apiError)
+	put     func(actor string, v T) (created bool, err error)
+	del     func(actor, id string) error
 }
 
-func (s *Server) getSchedule(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	v, ok := s.backend.Policy().Schedules[id]
-	if !ok {
-		return notFound("schedule", id)
-	}
-	return c.JSON(http.StatusOK, v)
+// addPolicyObjects adds k's routes at path on g.
+func addPolicyObjects[T, B any](s *Server, g *echo.Group, path string, k policyObjects[T, B], read, admin echo.MiddlewareFunc) {
+	g.GET(path, func(c echo.Context) error {
+		m := k.objects(s.backend.Policy())
+		out := make([]T, 0, len(m))
+		for _, id := range sortedIDs(m) {
+			out = append(out, m[id])
+		}
+		return c.JSON(http.StatusOK, k.list(out))
+	}, read)
+	g.GET(path+"/:id", func(c echo.Context) error {
+		id, ae := pathID(c, "id")
+		if ae != nil {
+			return ae
+		}
+		v, ok := k.objects(s.backend.Policy())[id]
+		if !ok {
+			return notFound(k.kind, id)
+		}
+		return c.JSON(http.StatusOK, v)
+	}, read)
+	g.PUT(path+"/:id", func(c echo.Context) error {
+		id, ae := pathID(c, "id")
+		if ae != nil {
+			return ae
+		}
+		var b B
+		if ae := s.decode(c, &b); ae != nil {
+			return ae
+		}
+		v, ae := k.object(id, b)
+		if ae != nil {
+			return ae
+		}
+		created, err := k.put(actorOf(c), v)
+		if err != nil {
+			return s.policyError(c, fmt.Sprintf("%s %q", k.kind, id), err)
+		}
+		return putted(c, created, v)
+	}, admin)
+	g.DELETE(path+"/:id", func(c echo.Context) error { return s.deleteObject(c, k.kind, k.del) }, admin)
 }
 
-func (s *Server) putSchedule(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	var b ScheduleBody
-	if ae := s.decode(c, &b); ae != nil {
-		return ae
-	}
-	if b.Intervals == nil {
-		return missingField("intervals")
-	}
-	v := access.Schedule{ID: id, Name: b.Name, Intervals: *b.Intervals}
-	created, err := s.backend.PutSchedule(actorOf(c), v)
-	if err != nil {
-		return s.policyError(c, fmt.Sprintf("schedule %q", id), err)
-	}
-	return putted(c, created, v)
-}
-
-func (s *Server) deleteSchedule(c echo.Context) error {
-	return s.deleteObject(c, "schedule", s.backend.DeleteSchedule)
-}
-
-func (s *Server) listHolidays(c echo.Context) error {
-	t := s.backend.Policy()
-	out := HolidayList{Holidays: []access.Holiday{}}
-	for _, id := range sortedIDs(t.Holidays) {
-		out.Holidays = append(out.Holidays, t.Holidays[id])
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (s *Server) getHoliday(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	v, ok := s.backend.Policy().Holidays[id]
-	if !ok {
-		return notFound("holiday", id)
-	}
-	return c.JSON(http.StatusOK, v)
-}
-
-func (s *Server) putHoliday(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	var b HolidayBody
-	if ae := s.decode(c, &b); ae != nil {
-		return ae
-	}
-	switch {
-	case b.Date == "":
-		return missingField("date")
-	case b.Type == nil:
-		return missingField("type")
-	}
-	v := access.Holiday{ID: id, Name: b.Name, Date: b.Date, Until: b.Until, Type: *b.Type}
-	created, err := s.backend.PutHoliday(actorOf(c), v)
-	if err != nil {
-		return s.policyError(c, fmt.Sprintf("holiday %q", id), err)
-	}
-	return putted(c, created, v)
-}
-
-func (s *Server) deleteHoliday(c echo.Context) error {
-	return s.deleteObject(c, "holiday", s.backend.DeleteHoliday)
-}
-
-func (s *Server) listLevels(c echo.Context) error {
-	t := s.backend.Policy()
-	out := LevelList{Levels: []access.Level{}}
-	for _, id := range sortedIDs(t.Levels) {
-		out.Levels = append(out.Levels, t.Levels[id])
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (s *Server) getLevel(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	v, ok := s.backend.Policy().Levels[id]
-	if !ok {
-		return notFound("level", id)
-	}
-	return c.JSON(http.StatusOK, v)
-}
-
-func (s *Server) putLevel(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	var b LevelBody
-	if ae := s.decode(c, &b); ae != nil {
-		return ae
-	}
-	if b.Doors == nil {
-		return missingField("doors")
-	}
-	v := access.Level{ID: id, Name: b.Name, Doors: *b.Doors}
-	created, err := s.backend.PutLevel(actorOf(c), v)
-	if err != nil {
-		return s.policyError(c, fmt.Sprintf("level %q", id), err)
-	}
-	return putted(c, created, v)
-}
-
-func (s *Server) deleteLevel(c echo.Context) error {
-	return s.deleteObject(c, "level", s.backend.DeleteLevel)
+// addPolicyRoutes adds the routes of the schedules, holidays, levels and
+// overrides.
+func (s *Server) addPolicyRoutes(g *echo.Group, read, admin echo.MiddlewareFunc) {
+	b := s.backend
+	addPolicyObjects(s, g, "/schedules", policyObjects[access.Schedule, ScheduleBody]{
+		kind:    "schedule",
+		objects: func(t *access.Table) map[string]access.Schedule { return t.Schedules },
+		list:    func(v []access.Schedule) any { return ScheduleList{Schedules: v} },
+		object: func(id string, b ScheduleBody) (access.Schedule, *apiError) {
+			if b.Intervals == nil {
+				return access.Schedule{}, missingField("intervals")
+			}
+			return access.Schedule{ID: id, Name: b.Name, Intervals: *b.Intervals}, nil
+		},
+		put: b.PutSchedule, del: b.DeleteSchedule,
+	}, read, admin)
+	addPolicyObjects(s, g, "/holidays", policyObjects[access.Holiday, HolidayBody]{
+		kind:    "holiday",
+		objects: func(t *access.Table) map[string]access.Holiday { return t.Holidays },
+		list:    func(v []access.Holiday) any { return HolidayList{Holidays: v} },
+		object: func(id string, b HolidayBody) (access.Holiday, *apiError) {
+			switch {
+			case b.Date == "":
+				return access.Holiday{}, missingField("date")
+			case b.Type == nil:
+				return access.Holiday{}, missingField("type")
+			}
+			return access.Holiday{ID: id, Name: b.Name, Date: b.Date, Until: b.Until, Type: *b.Type}, nil
+		},
+		put: b.PutHoliday, del: b.DeleteHoliday,
+	}, read, admin)
+	addPolicyObjects(s, g, "/levels", policyObjects[access.Level, LevelBody]{
+		kind:    "level",
+		objects: func(t *access.Table) map[string]access.Level { return t.Levels },
+		list:    func(v []access.Level) any { return LevelList{Levels: v} },
+		object: func(id string, b LevelBody) (access.Level, *apiError) {
+			if b.Doors == nil {
+				return access.Level{}, missingField("doors")
+			}
+			return access.Level{ID: id, Name: b.Name, Doors: *b.Doors}, nil
+		},
+		put: b.PutLevel, del: b.DeleteLevel,
+	}, read, admin)
+	addPolicyObjects(s, g, "/overrides", policyObjects[access.Override, OverrideBody]{
+		kind:    "override",
+		objects: func(t *access.Table) map[string]access.Override { return t.Overrides },
+		list:    func(v []access.Override) any { return OverrideList{Overrides: v} },
+		object: func(id string, b OverrideBody) (access.Override, *apiError) {
+			v := access.Override{ID: id, Doors: b.Doors, Mode: b.Mode, Rank: b.Rank}
+			if b.Until != nil {
+				t, err := time.Parse(time.RFC3339, *b.Until)
+				if err != nil {
+					return v, errorf(http.StatusUnprocessableEntity, CodeInvalid, "until: must be an RFC 3339 time such as 2027-01-04T18:00:00+01:00, or null")
+				}
+				v.Until = &t
+			}
+			return v, nil
+		},
+		put: b.SetOverride, del: b.ClearOverride,
+	}, read, admin)
 }
 
 func (s *Server) getDoorPolicy(c echo.Context) error {
@@ -284,55 +264,6 @@ func (s *Server) deleteDoorPolicy(c echo.Context) error {
 		return s.policyError(c, fmt.Sprintf("door %q", door), err)
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-func (s *Server) listOverrides(c echo.Context) error {
-	t := s.backend.Policy()
-	out := OverrideList{Overrides: []access.Override{}}
-	for _, id := range sortedIDs(t.Overrides) {
-		out.Overrides = append(out.Overrides, t.Overrides[id])
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (s *Server) getOverride(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	v, ok := s.backend.Policy().Overrides[id]
-	if !ok {
-		return notFound("override", id)
-	}
-	return c.JSON(http.StatusOK, v)
-}
-
-func (s *Server) putOverride(c echo.Context) error {
-	id, ae := pathID(c, "id")
-	if ae != nil {
-		return ae
-	}
-	var b OverrideBody
-	if ae := s.decode(c, &b); ae != nil {
-		return ae
-	}
-	v := access.Override{ID: id, Doors: b.Doors, Mode: b.Mode, Rank: b.Rank}
-	if b.Until != nil {
-		t, err := time.Parse(time.RFC3339, *b.Until)
-		if err != nil {
-			return errorf(http.StatusUnprocessableEntity, CodeInvalid, "until: must be an RFC 3339 time such as 2027-01-04T18:00:00+01:00, or null")
-		}
-		v.Until = &t
-	}
-	created, err := s.backend.SetOverride(actorOf(c), v)
-	if err != nil {
-		return s.policyError(c, fmt.Sprintf("override %q", id), err)
-	}
-	return putted(c, created, v)
-}
-
-func (s *Server) deleteOverride(c echo.Context) error {
-	return s.deleteObject(c, "override", s.backend.ClearOverride)
 }
 
 // deleteObject is the DELETE of a policy object by its id.
