@@ -138,7 +138,12 @@ func FuzzDecodeBodies(f *testing.F) {
 		f.Add([]byte(tc.body))
 	}
 	for _, s := range []string{`{"length":6}`, `{"pin":"12345678"}`, `{"type":"card","format":"H10301","facility":1,"number":12345}`,
-		`{"facility":1,"number":1e30}`, `{"bits":"1011"}`, `{"keys":"1234#"}`, `{"open":true}`, `{"valid_from":"2026-01-01T00:00:00Z"}`} {
+		`{"facility":1,"number":1e30}`, `{"bits":"1011"}`, `{"keys":"1234#"}`, `{"open":true}`, `{"valid_from":"2026-01-01T00:00:00Z"}`,
+		`{"name":"Office","intervals":[{"days":["mon","tue"],"start":"08:00","end":"18:00","holidays":[1]}]}`,
+		`{"name":"New Year","date":"2027-01-01","until":"2027-01-02","type":1}`,
+		`{"name":"Staff","doors":[{"door":"front","schedule":"office"}]}`,
+		`{"modes":[{"schedule":"office","mode":"unlocked","first_in":"staff"}]}`,
+		`{"doors":["*"],"mode":"lockdown","rank":5,"until":null}`, `{"levels":["staff"],"override":true}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -163,7 +168,8 @@ func FuzzDecodeBodies(f *testing.F) {
 		} else {
 			check(err)
 		}
-		for _, v := range []any{&SimCardBody{}, &SimKeysBody{}, &SimDoorBody{}} {
+		for _, v := range []any{&SimCardBody{}, &SimKeysBody{}, &SimDoorBody{},
+			&ScheduleBody{}, &HolidayBody{}, &LevelBody{}, &DoorPolicyBody{}, &OverrideBody{}} {
 			check(decodeBytes(data, v))
 		}
 	})
