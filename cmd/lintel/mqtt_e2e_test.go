@@ -28,12 +28,19 @@ type mqttSub struct {
 // gateway's status, a door), whose message proves it.
 func subscribe(t *testing.T, g *gatewayProc, topics ...string) *mqttSub {
 	t.Helper()
+	return subscribeAs(t, g, nil, topics...)
+}
+
+// subscribeAs is subscribe with more of mosquitto_sub's options (an
+// account's -u and -P).
+func subscribeAs(t *testing.T, g *gatewayProc, opts []string, topics ...string) *mqttSub {
+	t.Helper()
 	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
 		t.Fatal("mosquitto_sub is not installed; build/test installs Debian's mosquitto-clients")
 	}
 	host, port, _ := net.SplitHostPort(g.mqtt)
 	ctx, cancel := context.WithCancel(context.Background())
-	args := []string{"-h", host, "-p", port, "-v"}
+	args := append([]string{"-h", host, "-p", port, "-v"}, opts...)
 	for _, tp := range topics {
 		args = append(args, "-t", tp)
 	}

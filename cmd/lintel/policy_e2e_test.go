@@ -365,12 +365,22 @@ func ptr[T any](v T) *T { return &v }
 // an uplink to broker when given.
 func startPolicyGateway(t *testing.T, id, zone, tokenHash, broker string) *gatewayProc {
 	t.Helper()
+	tables := fmt.Sprintf("[gateway]\ntimezone = %q\n\n[access]\nduress = \"last_digit_plus_one\"\nuntrusted_clock = \"trust\"\n\n[broker]\ndisabled = true\n", zone)
+	if broker != "" {
+		tables += fmt.Sprintf("\n[uplink]\nurl = %q\n", broker)
+	}
+	return startSimConfig(t, id, tokenHash, "", tables)
+}
+
+// startSimConfig starts `lintel run --sim --config` with the simulator's
+// three readers and doors, an admin token named e2e, the API on a free
+// port, and tables, TOML that may extend [gateway] (its first table) and
+// add others. mqtt is the embedded broker's address, if tables gives it
+// one.
+func startSimConfig(t *testing.T, id, tokenHash, mqtt, tables string) *gatewayProc {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freePort(t)
-	uplink := ""
-	if broker != "" {
-		uplink = fmt.Sprintf("\n[uplink]\nurl = %q\n", broker)
-	}
 	var readers strings.Builder
 	for i, r := range []struct{ name, model, mode string }{{"front", "RPK40", "card_and_pin"}, {"side", "RPK40", "card_or_pin"}, {"garage", "RP40", "card_only"}} {
 		p := i * 10
@@ -391,31 +401,24 @@ contact = "SIM%[10]d"
 rex = "SIM%[11]d"
 `, r.name, r.model, r.mode, p, p+1, p+2, p+3, p+4, p+5, p+6, p+7)
 	}
-	cfg := fmt.Sprintf(`[gateway]
-id = %q
-data_dir = %q
-key_file = %q
-timezone = %q
-
-[access]
-duress = "last_digit_plus_one"
-untrusted_clock = "trust"
-
-[api]
+	cfg := fmt.Sprintf(`[api]
 listen = %q
 [[api.tokens]]
 name = "e2e"
 role = "admin"
 sha256 = %q
-
-[broker]
-disabled = true
-%s%s`, id, filepath.Join(dir, "data"), filepath.Join(dir, "device.key"), zone, addr, tokenHash, uplink, readers.String())
+%s`, addr, tokenHash, readers.String())
+	// [gateway] first, so tables may add to it.
+	gw := fmt.Sprintf("[gateway]\nid = %q\ndata_dir = %q\nkey_file = %q\n", id, filepath.Join(dir, "data"), filepath.Join(dir, "device.key"))
+	body, found := strings.CutPrefix(tables, "[gateway]\n")
+	if !found {
+		body = "\n" + tables
+	}
 	file := filepath.Join(dir, "lintel.toml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(gw+body+"\n"+cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startLintel(t, dir, addr, "", "run", "--sim", "--config", file)
+	return startLintel(t, dir, addr, mqtt, "run", "--sim", "--config", file)
 }
 
 // policyClient drives one gateway's API for the policy test.
