@@ -551,6 +551,8 @@ func contractPolicy(c *contract) {
 			check: hasLevels([]string{"staff"}, true, false)}, // an update without enabled keeps a user disabled
 		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","levels":["boss"]}`, status: 422, code: api.CodeInvalid, says: "levels[0]"},
 		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","levels":[]}`, status: 201, check: hasLevels([]string{}, false, true)},
+		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","enabled":false}`, status: 200,
+			check: hasLevels([]string{}, false, false)}, // an update without levels keeps no level as no level
 		step{method: "DELETE", path: "/api/v1/schedules/office", status: 409, code: api.CodeInUse, says: `level "staff"`},
 		step{method: "DELETE", path: "/api/v1/levels/staff", status: 409, code: api.CodeInUse, says: "1 users"},
 		step{method: "PUT", path: "/api/v1/doors/front/policy", body: `{"modes":[{"schedule":"office","mode":"unlocked","first_in":"staff"}]}`, status: 200},
