@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ func RunContract(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"enrolment from the next card", contractEnrol},
 		{"export and import", contractExportImport},
 		{"audit", contractAudit},
+		{"the status page's users view", contractUsersView},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -101,6 +103,9 @@ type step struct {
 	says string
 	// check, when set, checks the answer's body.
 	check func(t *testing.T, body []byte)
+	// form, when set, is sent as the body, form-encoded, as the status
+	// page's forms send theirs.
+	form url.Values
 }
 
 // run does the steps in order, each as a subtest named after its request.
@@ -125,7 +130,10 @@ func (c *contract) do(t *testing.T, s step) []byte {
 		role = api.RoleAdmin
 	}
 	var req *http.Request
-	if s.body != "" {
+	if s.form != nil {
+		req = httptest.NewRequest(s.method, s.path, strings.NewReader(s.form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else if s.body != "" {
 		req = httptest.NewRequest(s.method, s.path, strings.NewReader(s.body))
 		req.Header.Set("Content-Type", "application/json")
 	} else {
