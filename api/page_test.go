@@ -764,6 +764,12 @@ func TestUsersView(t *testing.T) {
 			says:  map[string][]string{"users-summary": {`No user's id or name contains "nobody".`}},
 		},
 		{
+			name: "a search is shown as text, never run", method: "GET", path: "/users?q=" + url.QueryEscape(`"><script>x</script>`), status: 200,
+			shows:  []string{},
+			says:   map[string][]string{"users-summary": {`No user's id or name contains "\"><script>x</script>".`}},
+			absent: []string{"<script>x"},
+		},
+		{
 			name: "a damaged link", method: "GET", path: "/users?after=a%20b", status: 400,
 			note:  `This link's search or page is not valid (after: id "a b" has a character that is not allowed at offset 1), so the first page of all users is shown instead.`,
 			shows: first,
