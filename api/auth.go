@@ -406,27 +406,39 @@ func tooMany(d time.Duration) *apiError {
 }
 
 // allow is the middleware of a route open to roles (admin is always
-// allowed). A cookie request that changes state must carry the session's
-// CSRF token and, when the browser sends one, a same-origin Origin.
+// allowed), answering a refusal as an error document.
 func (s *Server) allow(roles ...Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p, ae := s.authenticate(c)
-			if ae != nil {
+			if ae := s.admit(c, roles); ae != nil {
 				return ae
-			}
-			c.Set(principalKey, p)
-			if !can(p.Role, roles) {
-				return errorf(http.StatusForbidden, CodeForbidden, "role %s may not %s %s", p.Role, c.Request().Method, c.Path())
-			}
-			if p.Session != nil && !safeMethod(c.Request().Method) {
-				if ae := checkCSRF(c, p.Session); ae != nil {
-					return ae
-				}
 			}
 			return next(c)
 		}
 	}
+}
+
+// admit decides whether a request may use a route open to roles (admin is
+// always allowed) and keeps who sent it in the context. A cookie request
+// that changes state must carry the session's CSRF token and, when the
+// browser sends one, a same-origin Origin. The API's routes ([Server.allow])
+// and the status page's ([Server.allowPage]) admit alike and differ only in
+// how they answer a refusal.
+func (s *Server) admit(c echo.Context, roles []Role) *apiError {
+	p, ae := s.authenticate(c)
+	if ae != nil {
+		return ae
+	}
+	c.Set(principalKey, p)
+	if !can(p.Role, roles) {
+		return errorf(http.StatusForbidden, CodeForbidden, "role %s may not %s %s", p.Role, c.Request().Method, c.Path())
+	}
+	if p.Session != nil && !safeMethod(c.Request().Method) {
+		if ae := checkCSRF(c, p.Session); ae != nil {
+			return ae
+		}
+	}
+	return nil
 }
 
 func safeMethod(m string) bool {

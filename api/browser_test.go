@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/lintel-access/lintel/api"
@@ -167,6 +168,23 @@ func (b *browser) checkConsole(when string) {
 	for _, p := range problems {
 		b.t.Errorf("console %s: %s", when, p)
 	}
+}
+
+// answered takes back the console's note of a document loaded with an
+// error status, which the browser logs as an error: a page that answers a
+// refused change or a refused route with its status. It fails the test
+// when there is no such note.
+func (b *browser) answered(status int, path string) {
+	b.t.Helper()
+	want := fmt.Sprintf("the server responded with a status of %d", status)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.IndexFunc(b.problems, func(p string) bool { return strings.Contains(p, want) && strings.Contains(p, path) })
+	if i < 0 {
+		b.t.Errorf("the browser noted no %d for %s; console: %q", status, path, b.problems)
+		return
+	}
+	b.problems = slices.Delete(b.problems, i, i+1)
 }
 
 func (b *browser) screenshot(name string) {
@@ -428,4 +446,188 @@ func TestStatusPageInBrowser(t *testing.T) {
 	b.step("sign out", chromedp.Click(chromedp.CSS("header button")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	b.screenshot("page-signin-desktop.png")
 	b.checkConsole("after signing out")
+}
+
+// TestUsersViewInBrowser drives the users view in a real headless
+// Chromium, on a phone's screen and then a desktop's: an admin session
+// reaches it from the status page, pages forwards and back across a page
+// boundary, searches, disables and enables a user and removes a card, each
+// by a plain form that carries the session's CSRF token, each change
+// confirmed in words and journaled with the admin token's name; a card
+// removed meanwhile is answered in words; a technician's session is
+// neither shown the view nor let in. The view needs no script, fits the
+// phone's width, is readable in light and dark, and leaves no console
+// error. It keeps screenshots in build/out/screenshots.
+func TestUsersViewInBrowser(t *testing.T) {
+	h := newHarness(t, harnessOptions{backend: apitest.Options{Location: mustZone(t, "America/New_York")}})
+	seedUsers(h) // ada, bo, u01 to u30: 25 on the first page, 7 on the second
+	srv := httptest.NewServer(h.handler)
+	defer srv.Close()
+	defer h.server.Close() // end the status page's event stream before srv.Close waits for it
+	b := newBrowser(t, "Asia/Tokyo", 390, 844)
+
+	// submit clicks a control that loads a new document and waits, up to
+	// the poll's deadline, for the new one to hold what done says.
+	submit := func(what, sel, done string) {
+		t.Helper()
+		b.step("mark the page before "+what, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[bool](`window.lintelBefore = true`)(ctx, tg)
+			return chromedp.Void{}, err
+		})
+		b.step(what, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))(ctx, tg)
+			return chromedp.Void{}, err
+		})
+		b.poll(what+": the answer", `window.lintelBefore === undefined && (`+done+`)`)
+	}
+	shown := func() []string {
+		t.Helper()
+		return evaluate[[]string](b, `[...document.querySelectorAll("#users > li")].map(li => li.id.replace(/^user-/, ""))`)
+	}
+	note := func() string { t.Helper(); return b.text("#users-note") }
+	fitsWidth := `document.documentElement.scrollWidth <= window.innerWidth`
+	first := append([]string{"ada", "bo"}, userIDRange(1, 23)...)
+
+	b.step("phone viewport and sign in as admin",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile),
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), adminToken),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#door-front")),
+	)
+	submit("open the users view", "#nav-users", `document.getElementById("users") !== null`)
+	if got := shown(); !slices.Equal(got, first) {
+		t.Errorf("the first page shows %v, want %v", got, first)
+	}
+	if got := b.text("#users-summary"); got != "25 users, ada to u23; more on the next page." {
+		t.Errorf("the summary reads %q", got)
+	}
+	if got := b.text("#user-ada"); !strings.Contains(got, "Ada Lovelace ada Disable enabled PIN held") || !strings.Contains(got, "Levels staff (Staff)") ||
+		!strings.Contains(got, "Valid until 2026-12-31 19:00:00 UTC-05:00") || !strings.Contains(got, "H10301, facility 1, number 100 a1 Remove") {
+		t.Errorf("ada's card reads %q, want her name, enabled, PIN held, levels, validity in the gateway's zone and cards", got)
+	}
+	if strings.Contains(b.text("body"), seedPIN) {
+		t.Errorf("the users view shows a PIN")
+	}
+	if n := evaluate[int](b, `document.scripts.length`); n != 0 {
+		t.Errorf("the users view has %d scripts, want none: it works without one", n)
+	}
+	if !evaluate[bool](b, fitsWidth) {
+		t.Errorf("the users view is wider than the phone's screen")
+	}
+	b.audit("light, users")
+	b.screenshot("users-phone.png")
+	b.colorScheme("dark")
+	b.audit("dark, users")
+	b.screenshot("users-phone-dark.png")
+	b.colorScheme("light")
+
+	// Pages: forwards across the boundary, and back.
+	submit("next page", "#next-page", `document.querySelectorAll("#users > li").length === 7`)
+	if got, want := shown(), userIDRange(24, 30); !slices.Equal(got, want) {
+		t.Errorf("the second page shows %v, want %v", got, want)
+	}
+	if n := evaluate[int](b, `document.querySelectorAll("#next-page").length`); n != 0 {
+		t.Errorf("the last page links a next page")
+	}
+	submit("previous page", "#prev-page", `document.querySelectorAll("#users > li").length === 25`)
+	if got := shown(); !slices.Equal(got, first) {
+		t.Errorf("back on the first page: %v, want %v", got, first)
+	}
+
+	// A search, then a change from its result: the answer is the same
+	// search again, with a note.
+	b.step("type a search", chromedp.SendKeys(chromedp.CSS("#q"), "LOVELACE"))
+	submit("search", "#search", `document.querySelectorAll("#users > li").length === 1`)
+	if got := shown(); !slices.Equal(got, []string{"ada"}) {
+		t.Errorf("the search for LOVELACE shows %v, want [ada]", got)
+	}
+	at := h.backend.Status().Journal.Last
+	submit("disable ada", `button[data-enable="ada"]`, `document.getElementById("users-note") !== null`)
+	if got, want := note(), "Disabled Ada Lovelace (ada): their cards and PIN open no door until they are enabled again."; got != want {
+		t.Errorf("the note reads %q, want %q", got, want)
+	}
+	if got := shown(); !slices.Equal(got, []string{"ada"}) || b.text("#q") != "" && evaluate[string](b, `document.getElementById("q").value`) != "LOVELACE" {
+		t.Errorf("after the change the view shows %v, want the same search", got)
+	}
+	if got := evaluate[string](b, `document.getElementById("user-ada").dataset.enabled`); got != "false" {
+		t.Errorf("ada shows enabled %s after disabling", got)
+	}
+	if v, err := h.backend.User("ada"); err != nil || v.User.Enabled {
+		t.Errorf("ada in the table: %+v, %v; want disabled", v.User, err)
+	}
+	b.screenshot("users-disabled-phone.png")
+	submit("enable ada", `button[data-enable="ada"]`, `document.getElementById("user-ada")?.dataset.enabled === "true"`)
+	if got := note(); !strings.HasPrefix(got, "Enabled Ada Lovelace (ada)") {
+		t.Errorf("the note reads %q, want the user enabled", got)
+	}
+
+	// A card removed, and one already gone.
+	submit("remove card a1", `button[data-remove="a1"]`, `document.getElementById("card-a1") === null && document.getElementById("users-note") !== null`)
+	if got, want := note(), "Removed card H10301, facility 1, number 100 (a1) of Ada Lovelace (ada): it opens no door now."; got != want {
+		t.Errorf("the note reads %q, want %q", got, want)
+	}
+	if err := h.backend.RemoveCredential("portal", "a2"); err != nil { // elsewhere, meanwhile
+		t.Fatal(err)
+	}
+	submit("remove card a2, gone meanwhile", `button[data-remove="a2"]`, `document.getElementById("card-a2") === null && document.getElementById("users-note") !== null`)
+	b.answered(404, "/credentials/a2/remove")
+	if got := note(); !strings.HasPrefix(got, `Card "a2" is already gone`) {
+		t.Errorf("the note reads %q, want the card said to be gone", got)
+	}
+	if got := evaluate[string](b, `document.getElementById("users-note").getAttribute("role")`); got != "alert" {
+		t.Errorf("the note of a change not made has role %q, want alert", got)
+	}
+	evs, err := h.backend.Events(at, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, ev := range evs {
+		changes = append(changes, ev.Name+" "+ev.User+" by "+ev.Actor)
+	}
+	if want := []string{"User Updated ada by admin", "User Updated ada by admin", "Card Removed ada by admin", "Card Removed ada by portal"}; !slices.Equal(changes, want) {
+		t.Errorf("journaled %q, want %q", changes, want)
+	}
+	b.audit("light, users with notes")
+	b.screenshot("users-notes-phone.png")
+	submit("show all users", "#show-all", `document.querySelectorAll("#users > li").length === 25`)
+	b.checkConsole("in the users view on the phone")
+
+	b.step("desktop viewport", chromedp.EmulateViewport(1280, 900))
+	submit("next page on the desktop", "#next-page", `document.querySelectorAll("#users > li").length === 7`)
+	submit("first page on the desktop", "#prev-page", `document.querySelectorAll("#users > li").length === 25`)
+	if !evaluate[bool](b, fitsWidth) {
+		t.Errorf("the users view is wider than the desktop window")
+	}
+	b.audit("light, users, desktop")
+	b.screenshot("users-desktop.png")
+	submit("back to the status page", "#nav-status", `document.getElementById("door-front") !== null`)
+	b.checkConsole("in the users view on the desktop")
+
+	// A technician: no link to the view, and refused at its address.
+	b.step("phone viewport again", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile))
+	b.step("sign out and in as technician",
+		chromedp.Click(chromedp.CSS("header button")),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), techToken),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#door-front")),
+	)
+	if n := evaluate[int](b, `document.querySelectorAll("#nav-users, a[href='/users']").length`); n != 0 {
+		t.Errorf("a technician's status page links the users view")
+	}
+	b.step("a technician goes to /users", chromedp.Navigate(srv.URL+"/users"), chromedp.WaitVisible(chromedp.CSS("#refused")))
+	b.answered(403, "/users")
+	if got := b.text("#refused"); got != "This part of the status page is for admin sessions only, and tech is signed in as a technician. Nothing was shown or changed." {
+		t.Errorf("the technician is told %q", got)
+	}
+	if page := b.text("body"); strings.Contains(page, "Ada Lovelace") || strings.Contains(page, "u01") {
+		t.Errorf("the refusal shows users: %q", page)
+	}
+	b.audit("light, refused")
+	b.screenshot("users-refused-phone.png")
+	submit("back to the status page", "#back", `document.getElementById("door-front") !== null`)
+	b.checkConsole("as a technician")
 }

@@ -21,9 +21,10 @@
 // takes the token typed into that form. Tokens are configured as SHA-256
 // hashes ([Token], [NewToken], [HashToken]) with a [Role]:
 //
-//	admin       everything
+//	admin       everything, the status page's users view included
 //	technician  reads (status, users and their list, events, metrics,
-//	            openapi, the policy), the simulator, and door test pulses
+//	            openapi, the policy), the simulator, and door test pulses;
+//	            not the status page's users view
 //	portal      sync only (POST /api/v1/sync/changes, GET /api/v1/sync);
 //	            resetting the sync revision (POST /api/v1/sync/reset) is
 //	            admin only
@@ -143,4 +144,27 @@
 // changed, every few seconds, soon after each event and when a timed
 // unlock ends. GET /panel requests are logged at debug, every other
 // request at info.
+//
+// # Users view
+//
+// An admin's session has a second view, GET /users (page_users.go), which
+// a technician's page does not link and a technician is refused (403, a
+// page in words): the user table, 25 users a page, paged and
+// searched by the very query GET /api/v1/users answers (after, q: one
+// userQuery, one check, one read of [Backend.ListUsers]). The table reads
+// forwards only, so the view's links carry the afters of the pages before
+// (prev, at most 20) for its Previous page link. Per user it shows enabled,
+// whether a PIN is held (never the PIN), levels, validity and cards. It is
+// plain HTML, no script: enabling or disabling (POST /users/{id}/enabled)
+// and removing a card (POST /credentials/{id}/remove) are forms whose
+// requests are admitted exactly as the API's are (the session's CSRF token
+// in the form field csrf, a same-origin Origin; one admit function behind
+// both) and that call the backend as PUT /api/v1/users/{id} with enabled
+// and DELETE /api/v1/credentials/{id} do, with the session's token name as
+// the actor the backend journals. The answer is the same page of users
+// again with a note in words: what was done, or why nothing was (an unknown
+// user, a card already gone, the backend's refusal as the API words it, a
+// full disk). A user deleted between the view's read and its write would
+// be made anew by the write; the view takes that back and says the user is
+// gone.
 package api

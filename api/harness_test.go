@@ -52,6 +52,9 @@ type harnessOptions struct {
 	syncBodyLimit int64
 	// backend configures the fake: its time zone and clock policy.
 	backend apitest.Options
+	// wrap, when set, is the backend the server gets in place of the
+	// fake: one that fails some calls, say.
+	wrap func(*apitest.Backend) api.Backend
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -63,6 +66,10 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if !o.noSim {
 		sim = apitest.Sim{B: b}
 	}
+	var served api.Backend = b
+	if o.wrap != nil {
+		served = o.wrap(b)
+	}
 	s, err := api.New(api.Config{
 		Tokens:        testTokens,
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -72,7 +79,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		SyncBodyLimit: o.syncBodyLimit,
 		Heartbeat:     time.Hour,
 		Hosts:         []string{testHost},
-	}, b, sim)
+	}, served, sim)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

@@ -47,16 +47,22 @@ func parsePage() (*template.Template, error) {
 }
 
 type pageData struct {
-	Nonce  string
-	CSS    template.CSS
-	JS     template.JS
-	Error  string
-	Name   string
-	Role   Role
-	CSRF   string
-	Last   uint64
-	Sim    bool
+	Nonce string
+	CSS   template.CSS
+	JS    template.JS
+	Error string
+	Name  string
+	Role  Role
+	CSRF  string
+	Last  uint64
+	Sim   bool
+	// Admin is set for an admin's session, which has the users view;
+	// View names the view shown ("status" or "users").
+	Admin  bool
+	View   string
 	Events []pageEvent
+	// Users is the users view's content.
+	Users *usersView
 	panelView
 }
 
@@ -90,7 +96,7 @@ func (s *Server) index(c echo.Context) error {
 	}
 	st := s.snapshot()
 	d := pageData{Name: sess.Name, Role: sess.Role, CSRF: sess.CSRF, Last: st.Journal.Last, Sim: s.sim != nil,
-		panelView: newPanelView(st, s.cfg.Now())}
+		Admin: sess.Role == RoleAdmin, View: "status", panelView: newPanelView(st, s.cfg.Now())}
 	after := uint64(0)
 	if st.Journal.Last > pageEvents {
 		after = st.Journal.Last - pageEvents

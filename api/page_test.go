@@ -1,10 +1,17 @@
 package api_test
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/html"
 
 	"github.com/lintel-access/lintel/api"
@@ -511,5 +518,559 @@ func TestPanelRefreshLoggedAtDebug(t *testing.T) {
 	want := []string{"DEBUG path=/panel status=200", "INFO path=/api/v1/status status=200", "INFO path=/panel status=401"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("request log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// pageSession is a browser's session on the status page: its cookie and
+// the CSRF token its page carries.
+type pageSession struct {
+	h            *harness
+	cookie, csrf string
+}
+
+func (h *harness) pageSession(t *testing.T, token string) pageSession {
+	t.Helper()
+	ck := sessionCookie(t, h.signIn(token, nil))
+	cookie := ck.Name + "=" + ck.Value
+	page := h.mustDo(request{method: "GET", path: "/", header: map[string]string{"Cookie": cookie}}, 200)
+	return pageSession{h: h, cookie: cookie, csrf: csrfOf(t, page)}
+}
+
+// send sends a request of the session: a GET, or a POST of form, which
+// carries the session's CSRF token unless it has a csrf of its own.
+func (p pageSession) send(method, path string, form url.Values, header map[string]string) *httptest.ResponseRecorder {
+	var body io.Reader
+	if method == "POST" {
+		if form == nil {
+			form = url.Values{}
+		}
+		if _, ok := form["csrf"]; !ok {
+			form.Set("csrf", p.csrf)
+		}
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, path, body)
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Cookie", p.cookie)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	p.h.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+func parseDoc(t *testing.T, body string) panelDoc {
+	t.Helper()
+	root, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("the page does not parse: %v", err)
+	}
+	return panelDoc{t: t, root: root}
+}
+
+// userIDs lists the users the users view shows, in order.
+func (p panelDoc) userIDs() []string {
+	var ids []string
+	list := p.byID("users")
+	if list == nil {
+		return nil
+	}
+	for li := list.FirstChild; li != nil; li = li.NextSibling {
+		for _, a := range li.Attr {
+			if a.Key == "id" {
+				ids = append(ids, strings.TrimPrefix(a.Val, "user-"))
+			}
+		}
+	}
+	return ids
+}
+
+// attr is an attribute of the element with the id, "" when either is
+// missing.
+func (p panelDoc) attr(id, key string) string {
+	if n := p.byID(id); n != nil {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val
+			}
+		}
+	}
+	return ""
+}
+
+// seedUsers fills the table for the users view's tests: ada (PIN, two
+// cards, level staff), bo (disabled, no level) and u01 to u30, 32 users,
+// so the first page holds ada, bo and u01 to u23 and the second u24 to u30.
+func seedUsers(h *harness) {
+	h.t.Helper()
+	must := func(err error) {
+		h.t.Helper()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	_, err := h.backend.PutLevel("setup", access.Level{ID: "staff", Name: "Staff", Doors: []access.LevelDoor{{Door: "front", Schedule: "always"}}})
+	must(err)
+	_, err = h.backend.PutUser("setup", access.User{ID: "ada", Name: "Ada Lovelace", Enabled: true, Levels: []string{"staff"},
+		ValidTo: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}, access.AllFields)
+	must(err)
+	must(h.backend.SetPIN("setup", "ada", seedPIN))
+	for i, n := range []uint64{100, 101} {
+		_, err = h.backend.AddCredential("setup", "ada", access.Credential{ID: fmt.Sprintf("a%d", i+1), Card: access.CardKey{Format: "H10301", Facility: 1, Number: n}})
+		must(err)
+	}
+	_, err = h.backend.PutUser("setup", access.User{ID: "bo", Name: "Bo", Enabled: false, Levels: []string{}}, access.AllFields)
+	must(err)
+	for i := 1; i <= 30; i++ {
+		_, err = h.backend.PutUser("setup", access.User{ID: fmt.Sprintf("u%02d", i), Name: fmt.Sprintf("User %02d", i), Enabled: true}, access.AllFields)
+		must(err)
+	}
+}
+
+// userIDRange is ids from prefix+from to prefix+to, two digits each.
+func userIDRange(from, to int) []string {
+	var ids []string
+	for i := from; i <= to; i++ {
+		ids = append(ids, fmt.Sprintf("u%02d", i))
+	}
+	return ids
+}
+
+// failing is a backend whose user-table writes fail with err, and whose
+// User, when deleteOnRead is set, deletes the user right after reading
+// them, as a change made elsewhere at that moment would.
+type failing struct {
+	*apitest.Backend
+	err          error
+	deleteOnRead bool
+}
+
+func (f failing) PutUser(actor string, u access.User, set access.UserFields) (bool, error) {
+	if f.err != nil {
+		return false, f.err
+	}
+	return f.Backend.PutUser(actor, u, set)
+}
+
+func (f failing) RemoveCredential(actor, id string) error {
+	if f.err != nil {
+		return f.err
+	}
+	return f.Backend.RemoveCredential(actor, id)
+}
+
+func (f failing) User(id string) (api.UserView, error) {
+	v, err := f.Backend.User(id)
+	if err == nil && f.deleteOnRead {
+		_ = f.Backend.DeleteUser("portal", id)
+	}
+	return v, err
+}
+
+// audited is the part of an audit event the users view's tests compare.
+type audited struct{ Type, Name, User, Actor string }
+
+// TestUsersView: an admin session sees the users view, pages through it
+// and searches it as GET /api/v1/users does, enables and disables users
+// and removes cards, each change journaled with the session's token name
+// as its actor; a technician session is refused, and so is a change
+// without the session's CSRF token; bad input and a refusing store are
+// answered with a note in words, and nothing is changed.
+func TestUsersView(t *testing.T) {
+	first := append([]string{"ada", "bo"}, userIDRange(1, 23)...)
+	tests := []struct {
+		name   string
+		wrap   func(*apitest.Backend) api.Backend
+		setup  func(h *harness)
+		tech   bool // a technician's session, not an admin's
+		method string
+		path   string
+		form   url.Values
+		header map[string]string
+		status int
+		// note is a part of the note about the change ("" for none);
+		// noteOK whether it says the change was made.
+		note   string
+		noteOK bool
+		// shows are the users shown, in order (nil: not checked); says
+		// parts of the text of elements by id; links the href of
+		// elements by id ("" for none).
+		shows  []string
+		says   map[string][]string
+		links  map[string]string
+		absent []string
+		// events are the audit events the request journals.
+		events []audited
+		// after checks the table afterwards.
+		after func(t *testing.T, h *harness)
+	}{
+		{
+			name: "the first page", method: "GET", path: "/users", status: 200,
+			shows: first,
+			says: map[string][]string{
+				"users-summary": {"25 users, ada to u23; more on the next page."},
+				"user-ada": {"Ada Lovelace ada", "enabled", "PIN held", "Levels staff (Staff)", "Valid until 2027-01-01 00:00:00 UTC",
+					"H10301, facility 1, number 100 a1 Remove", "H10301, facility 1, number 101 a2 Remove", "Disable"},
+				"user-bo":   {"Bo bo", "disabled", "no PIN", "Levels none: no door at all", "Cards none", "Enable"},
+				"user-u01":  {"User 01 u01", "enabled", "no PIN", "Levels all (every door, always)", "Cards none", "Disable"},
+				"nav-users": {"Users"},
+			},
+			links:  map[string]string{"next-page": "/users?after=u23&prev=", "prev-page": "", "first-page": ""},
+			absent: []string{seedPIN},
+		},
+		{
+			name: "the second page, across the boundary", method: "GET", path: "/users?after=u23&prev=", status: 200,
+			shows: userIDRange(24, 30),
+			says:  map[string][]string{"users-summary": {"7 users, u24 to u30."}},
+			links: map[string]string{"prev-page": "/users", "next-page": "", "first-page": ""},
+		},
+		{
+			name: "past the last page", method: "GET", path: "/users?after=u30&prev=&prev=u23", status: 200,
+			shows: []string{},
+			says:  map[string][]string{"users-summary": {"No more users."}},
+			links: map[string]string{"prev-page": "/users?after=u23&prev=", "first-page": "/users", "next-page": ""},
+		},
+		{
+			name: "a link without the earlier pages leads to the first", method: "GET", path: "/users?after=u10", status: 200,
+			shows: userIDRange(11, 30)[:20],
+			links: map[string]string{"prev-page": "", "first-page": "/users"},
+		},
+		{
+			name: "a search by name, without regard to case", method: "GET", path: "/users?q=LOVELACE", status: 200,
+			shows: []string{"ada"},
+			says:  map[string][]string{"users-summary": {`1 user, ada to ada, whose id or name contains "LOVELACE".`}, "q": {}},
+			links: map[string]string{"show-all": "/users", "next-page": ""},
+		},
+		{
+			name: "a search by id", method: "GET", path: "/users?q=u0", status: 200,
+			shows: userIDRange(1, 9),
+		},
+		{
+			name: "a search paged across the boundary", method: "GET", path: "/users?q=user", status: 200,
+			shows: userIDRange(1, 25),
+			links: map[string]string{"next-page": "/users?after=u25&prev=&q=user"},
+		},
+		{
+			name: "the search's second page", method: "GET", path: "/users?after=u25&prev=&q=user", status: 200,
+			shows: userIDRange(26, 30),
+			links: map[string]string{"prev-page": "/users?q=user", "next-page": ""},
+		},
+		{
+			name: "a search that finds no one", method: "GET", path: "/users?q=nobody", status: 200,
+			shows: []string{},
+			says:  map[string][]string{"users-summary": {`No user's id or name contains "nobody".`}},
+		},
+		{
+			name: "a search is shown as text, never run", method: "GET", path: "/users?q=" + url.QueryEscape(`"><script>x</script>`), status: 200,
+			shows:  []string{},
+			says:   map[string][]string{"users-summary": {`No user's id or name contains "\"><script>x</script>".`}},
+			absent: []string{"<script>x"},
+		},
+		{
+			name: "a damaged link", method: "GET", path: "/users?after=a%20b", status: 400,
+			note:  `This link's search or page is not valid (after: id "a b" has a character that is not allowed at offset 1), so the first page of all users is shown instead.`,
+			shows: first,
+		},
+		{
+			name: "a search too long", method: "GET", path: "/users?q=" + strings.Repeat("x", 257), status: 400,
+			note: "(q: 257 bytes long, at most 256 allowed)", shows: first,
+		},
+		{
+			name: "a technician is refused the view", tech: true, method: "GET", path: "/users", status: 403,
+			says:   map[string][]string{"refused": {"This part of the status page is for admin sessions only, and tech is signed in as a technician. Nothing was shown or changed."}},
+			links:  map[string]string{"nav-users": "", "back": "/"},
+			absent: []string{"Ada Lovelace", "u01"},
+		},
+		{
+			name: "a technician is refused a change", tech: true, method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"false"}}, status: 403,
+			says:  map[string][]string{"refused": {"for admin sessions only"}},
+			after: userEnabled("ada", true),
+		},
+		{
+			name: "a technician is refused a card's removal", tech: true, method: "POST", path: "/credentials/a1/remove", form: url.Values{"user": {"ada"}}, status: 403,
+			after: userCards("ada", "a1", "a2"),
+		},
+		{
+			name: "disable", method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"false"}}, status: 200,
+			note: "Disabled Ada Lovelace (ada): their cards and PIN open no door until they are enabled again.", noteOK: true,
+			shows:  first,
+			says:   map[string][]string{"user-ada": {"disabled", "PIN held", "Levels staff (Staff)", "Valid until 2027-01-01", "Enable"}},
+			events: []audited{{access.TypeAudit, "User Updated", "ada", "admin"}},
+			after: func(t *testing.T, h *harness) {
+				v, err := h.backend.User("ada")
+				want := access.User{ID: "ada", Name: "Ada Lovelace", Enabled: false, Levels: []string{"staff"}, ValidTo: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
+				if err != nil || !v.HasPIN || len(v.Credentials) != 2 || !cmp.Equal(v.User, want) {
+					t.Errorf("ada after disabling: %+v, %v; want %+v with her PIN and cards", v, err, want)
+				}
+			},
+		},
+		{
+			name: "enable", method: "POST", path: "/users/bo/enabled", form: url.Values{"enabled": {"true"}}, status: 200,
+			note: "Enabled Bo (bo): their cards and PIN open the doors of their levels again.", noteOK: true,
+			says:   map[string][]string{"user-bo": {"enabled", "Levels none: no door at all", "Disable"}},
+			events: []audited{{access.TypeAudit, "User Updated", "bo", "admin"}},
+			after:  userEnabled("bo", true),
+		},
+		{
+			name: "disable one already disabled", method: "POST", path: "/users/bo/enabled", form: url.Values{"enabled": {"false"}}, status: 200,
+			note: "Bo (bo) is already disabled; nothing was changed.", noteOK: true,
+		},
+		{
+			name: "a change keeps the page and the search", method: "POST", path: "/users/u27/enabled",
+			form: url.Values{"enabled": {"false"}, "q": {"user"}, "after": {"u25"}, "prev": {""}}, status: 200,
+			noteOK: true, note: "Disabled User 27 (u27)",
+			shows:  userIDRange(26, 30),
+			says:   map[string][]string{"user-u27": {"disabled"}, "q": {}},
+			links:  map[string]string{"prev-page": "/users?q=user"},
+			events: []audited{{access.TypeAudit, "User Updated", "u27", "admin"}},
+		},
+		{
+			name: "an unknown user", method: "POST", path: "/users/nobody/enabled", form: url.Values{"enabled": {"false"}}, status: 404,
+			note:  `User "nobody" does not exist: they were deleted, perhaps since this page was loaded. Nothing was changed.`,
+			shows: first,
+		},
+		{
+			name: "a user deleted between the read and the write", wrap: func(b *apitest.Backend) api.Backend { return failing{Backend: b, deleteOnRead: true} },
+			method: "POST", path: "/users/u05/enabled", form: url.Values{"enabled": {"false"}}, status: 404,
+			note: `User "u05" does not exist`,
+			events: []audited{{access.TypeAudit, "User Deleted", "u05", "portal"}, {access.TypeAudit, "User Added", "u05", "admin"},
+				{access.TypeAudit, "User Deleted", "u05", "admin"}},
+			after: func(t *testing.T, h *harness) {
+				if _, err := h.backend.User("u05"); !errors.Is(err, access.ErrNotFound) {
+					t.Errorf("u05 after the change: %v, want still deleted", err)
+				}
+			},
+		},
+		{
+			name: "a bad user id", method: "POST", path: "/users/a%20b/enabled", form: url.Values{"enabled": {"false"}}, status: 400,
+			note: "There is no such user: id ", shows: first,
+		},
+		{
+			name: "neither enable nor disable", method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"maybe"}}, status: 400,
+			note:  `The form asked neither to enable nor to disable user "ada" (enabled must be true or false, got "maybe"). Nothing was changed.`,
+			after: userEnabled("ada", true),
+		},
+		{
+			name: "a change without the CSRF token", method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"false"}, "csrf": {""}}, status: 403,
+			says:  map[string][]string{"refused": {"That change was refused, and nothing was changed: the form did not come from this session's own page"}},
+			after: userEnabled("ada", true),
+		},
+		{
+			name: "a change with a wrong CSRF token", method: "POST", path: "/credentials/a1/remove", form: url.Values{"csrf": {"guess"}}, status: 403,
+			says:  map[string][]string{"refused": {"That change was refused"}},
+			after: userCards("ada", "a1", "a2"),
+		},
+		{
+			name: "a change from another site", method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"false"}},
+			header: map[string]string{"Origin": "http://evil.example"}, status: 403,
+			says:  map[string][]string{"refused": {"That change was refused"}},
+			after: userEnabled("ada", true),
+		},
+		{
+			name: "a card removed", method: "POST", path: "/credentials/a1/remove", form: url.Values{"user": {"ada"}}, status: 200,
+			note: "Removed card H10301, facility 1, number 100 (a1) of Ada Lovelace (ada): it opens no door now.", noteOK: true,
+			shows:  first,
+			says:   map[string][]string{"user-ada": {"H10301, facility 1, number 101 a2 Remove"}},
+			absent: []string{`id="card-a1"`},
+			events: []audited{{access.TypeAudit, "Card Removed", "ada", "admin"}},
+			after:  userCards("ada", "a2"),
+		},
+		{
+			name: "a card already gone", method: "POST", path: "/credentials/a1/remove", form: url.Values{"user": {"ada"}}, status: 404,
+			setup: func(h *harness) {
+				if err := h.backend.RemoveCredential("portal", "a1"); err != nil {
+					h.t.Fatal(err)
+				}
+			},
+			note:  `Card "a1" is already gone: it was removed, or its user deleted, perhaps since this page was loaded. Nothing was changed.`,
+			after: userCards("ada", "a2"),
+		},
+		{
+			name: "a bad card id", method: "POST", path: "/credentials/-%22x/remove", status: 400,
+			note: "There is no such card: id ", after: userCards("ada", "a1", "a2"),
+		},
+		{
+			name: "the store fails a change", wrap: func(b *apitest.Backend) api.Backend {
+				return failing{Backend: b, err: errors.New("badger: write failed")}
+			},
+			method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"false"}}, status: 500,
+			note:   "The gateway could not make the change, so nothing was changed; its log says why.",
+			absent: []string{"badger"},
+			after:  userEnabled("ada", true),
+		},
+		{
+			name: "the disk is full", wrap: func(b *apitest.Backend) api.Backend { return failing{Backend: b, err: errors.New("store: disk full")} },
+			setup:  func(h *harness) { h.backend.SetStorage(api.StorageStatus{Full: true}) },
+			method: "POST", path: "/credentials/a1/remove", form: url.Values{"user": {"ada"}}, status: 500,
+			note:  "The gateway's disk is full, so it refuses changes to the user table until there is room again (see the status page's alarm). Nothing was changed.",
+			after: userCards("ada", "a1", "a2"),
+		},
+		{
+			name: "the store refuses a change", wrap: func(b *apitest.Backend) api.Backend {
+				return failing{Backend: b, err: fmt.Errorf("put user %q: %w", "ada", access.Invalidf(`level "gone" does not exist`))}
+			},
+			method: "POST", path: "/users/ada/enabled", form: url.Values{"enabled": {"false"}}, status: 422,
+			note:  `The gateway refused the change: put user "ada": level "gone" does not exist. Nothing was changed.`,
+			after: userEnabled("ada", true),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{wrap: tt.wrap})
+			seedUsers(h)
+			if tt.setup != nil {
+				tt.setup(h)
+			}
+			token := adminToken
+			if tt.tech {
+				token = techToken
+			}
+			sess := h.pageSession(t, token)
+			at := h.backend.Status().Journal.Last
+			rec := sess.send(tt.method, tt.path, tt.form, tt.header)
+			body := rec.Body.String()
+			if rec.Code != tt.status {
+				t.Errorf("got status %d, want %d; body:\n%s", rec.Code, tt.status, body)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("got Content-Type %q, want an HTML page", ct)
+			}
+			p := parseDoc(t, body)
+			note := p.text("users-note")
+			switch {
+			case tt.note == "" && note != "":
+				t.Errorf("got note %q, want none", note)
+			case !strings.Contains(note, tt.note):
+				t.Errorf("got note %q, want it to say %q", note, tt.note)
+			case tt.note != "" && strings.Contains(p.attr("users-note", "class"), "ok") != tt.noteOK:
+				t.Errorf("note %q is of class %q; want it marked ok: %v", note, p.attr("users-note", "class"), tt.noteOK)
+			}
+			if tt.shows != nil {
+				if got := p.userIDs(); strings.Join(got, " ") != strings.Join(tt.shows, " ") {
+					t.Errorf("shows users %v, want %v", got, tt.shows)
+				}
+			}
+			for id, parts := range tt.says {
+				if p.byID(id) == nil {
+					t.Errorf("no #%s on the page", id)
+					continue
+				}
+				got := p.text(id)
+				for _, part := range parts {
+					if !strings.Contains(got, part) {
+						t.Errorf("#%s says %q, want it to say %q", id, got, part)
+					}
+				}
+			}
+			for id, want := range tt.links {
+				if got := p.attr(id, "href"); got != want {
+					t.Errorf("#%s links to %q, want %q", id, got, want)
+				}
+			}
+			for _, s := range tt.absent {
+				if strings.Contains(body, s) {
+					t.Errorf("the page shows %q", s)
+				}
+			}
+			evs, err := h.backend.Events(at, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []audited
+			for _, ev := range evs {
+				got = append(got, audited{ev.Type, ev.Name, ev.User, ev.Actor})
+			}
+			if diff := cmp.Diff(tt.events, got); diff != "" {
+				t.Errorf("events journaled (-want +got):\n%s", diff)
+			}
+			if tt.after != nil {
+				tt.after(t, h)
+			}
+		})
+	}
+}
+
+func userEnabled(id string, want bool) func(t *testing.T, h *harness) {
+	return func(t *testing.T, h *harness) {
+		t.Helper()
+		if v, err := h.backend.User(id); err != nil || v.User.Enabled != want {
+			t.Errorf("user %s: enabled %v (%v), want %v", id, v.User.Enabled, err, want)
+		}
+	}
+}
+
+func userCards(id string, want ...string) func(t *testing.T, h *harness) {
+	return func(t *testing.T, h *harness) {
+		t.Helper()
+		v, err := h.backend.User(id)
+		var got []string
+		for _, c := range v.Credentials {
+			got = append(got, c.ID)
+		}
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("user %s's cards: %v (%v), want %v", id, got, err, want)
+		}
+	}
+}
+
+// TestUsersViewAuditedLikeTheAPI: a change from the users view journals
+// what the same change through the API journals, with the session's token
+// name as the actor.
+func TestUsersViewAuditedLikeTheAPI(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	seedUsers(h)
+	sess := h.pageSession(t, adminToken)
+	last := func() access.Event {
+		t.Helper()
+		evs, err := h.backend.Events(h.backend.Status().Journal.Last-1, 1)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("the last event: %v, %v", evs, err)
+		}
+		return evs[0]
+	}
+	same := func(what string, page, api access.Event) {
+		t.Helper()
+		page.Seq, page.ID, api.Seq, api.ID = 0, "", 0, ""
+		if diff := cmp.Diff(api, page); diff != "" {
+			t.Errorf("%s: the page's event differs from the API's (-api +page):\n%s", what, diff)
+		}
+	}
+
+	if rec := sess.send("POST", "/users/u01/enabled", url.Values{"enabled": {"false"}}, nil); rec.Code != 200 {
+		t.Fatalf("disable from the page: %d", rec.Code)
+	}
+	page := last()
+	h.admin("PUT", "/api/v1/users/u01", `{"name":"User 01","enabled":true}`, 200)
+	h.admin("PUT", "/api/v1/users/u01", `{"name":"User 01","enabled":false}`, 200)
+	same("disable", page, last())
+	if page.Actor != "admin" {
+		t.Errorf("the page's change names actor %q, want the session's token name admin", page.Actor)
+	}
+
+	if rec := sess.send("POST", "/credentials/a1/remove", url.Values{"user": {"ada"}}, nil); rec.Code != 200 {
+		t.Fatalf("remove a card from the page: %d", rec.Code)
+	}
+	page = last()
+	h.admin("DELETE", "/api/v1/credentials/a2", "", 204)
+	same("card removal", page, last())
+}
+
+// TestStatusPageLinksUsersViewForAdminsOnly: an admin's status page links
+// the users view; a technician's does not.
+func TestStatusPageLinksUsersViewForAdminsOnly(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for _, tt := range []struct {
+		role, token string
+		link        string
+	}{{"admin", adminToken, "/users"}, {"technician", techToken, ""}} {
+		s := h.pageSession(t, tt.token)
+		p := parseDoc(t, s.send("GET", "/", nil, nil).Body.String())
+		if got := p.attr("nav-users", "href"); got != tt.link {
+			t.Errorf("the %s's status page links the users view as %q, want %q", tt.role, got, tt.link)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func TestNoSecretsLeak(t *testing.T) {
 	h.signIn(techToken+"x", nil)
 	ck := sessionCookie(t, h.signIn(techToken, nil))
 	// Everything one can read afterwards.
-	for _, p := range []string{"/api/v1/status", "/api/v1/users/u1", "/api/v1/users/u2", "/api/v1/events?limit=1000", "/panel", "/metrics"} {
+	for _, p := range []string{"/api/v1/status", "/api/v1/users/u1", "/api/v1/users/u2", "/api/v1/events?limit=1000", "/panel", "/metrics", "/users"} {
 		do(request{method: "GET", path: p, token: adminToken}, 200)
 	}
 	do(request{method: "GET", path: "/", header: map[string]string{"Cookie": ck.Name + "=" + ck.Value}}, 200)

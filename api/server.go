@@ -121,6 +121,11 @@ func (s *Server) newEcho() *echo.Echo {
 	e.GET("/panel", s.panel, read)
 	e.POST("/session", s.signIn)
 	e.POST("/session/end", s.signOut, read)
+	// The users view, for admin sessions only.
+	users := s.allowPage()
+	e.GET("/users", s.usersPage, users)
+	e.POST("/users/:id/enabled", s.pageSetEnabled, users)
+	e.POST("/credentials/:id/remove", s.pageRemoveCard, users)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI, read)

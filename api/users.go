@@ -32,32 +32,42 @@ func userMatcher(q string) func(access.User) bool {
 	}
 }
 
-func (s *Server) listUsers(c echo.Context) error {
-	after := c.QueryParam("after")
-	if after != "" {
-		if err := access.CheckID(after); err != nil {
-			return errorf(http.StatusBadRequest, CodeInvalidRequest, "query: after: %v", err)
+// userQuery asks for one page of the user table: at most Limit users
+// whose ids sort after After ("": from the first) and that match Q
+// ([userMatcher]). GET /api/v1/users and the status page's users view both
+// ask with one.
+type userQuery struct {
+	After string
+	Q     string
+	Limit int
+}
+
+// check checks the query's after and q; the limit's bounds are the
+// asker's. Errors name the query parameter.
+func (q userQuery) check() error {
+	if q.After != "" {
+		if err := access.CheckID(q.After); err != nil {
+			return fmt.Errorf("after: %w", err)
 		}
 	}
-	limit, ae := queryUint(c, "limit", defaultLimit)
-	if ae != nil {
-		return ae
+	if len(q.Q) > maxQueryLength {
+		return fmt.Errorf("q: %d bytes long, at most %d allowed", len(q.Q), maxQueryLength)
 	}
-	if limit < 1 || limit > maxLimit {
-		return errorf(http.StatusBadRequest, CodeInvalidRequest, "query: limit: must be from 1 to %d, got %d", maxLimit, limit)
-	}
-	q := c.QueryParam("q")
-	if len(q) > maxQueryLength {
-		return errorf(http.StatusBadRequest, CodeInvalidRequest, "query: q: %d bytes long, at most %d allowed", len(q), maxQueryLength)
-	}
-	match := userMatcher(q)
+	return nil
+}
+
+// userList answers a checked query from the backend's table, which it
+// reads from q.After on and only until the page is full and one more
+// match shows that another page follows.
+func (s *Server) userList(q userQuery) (UserPage, error) {
+	match := userMatcher(q.Q)
 	page := UserPage{Users: []UserDoc{}}
 	more := false
-	err := s.backend.ListUsers(after, func(v UserView) bool {
+	err := s.backend.ListUsers(q.After, func(v UserView) bool {
 		if !match(v.User) {
 			return true
 		}
-		if len(page.Users) == int(limit) {
+		if len(page.Users) == q.Limit {
 			more = true
 			return false
 		}
@@ -65,10 +75,29 @@ func (s *Server) listUsers(c echo.Context) error {
 		return true
 	})
 	if err != nil {
-		return s.backendError(c, "the user table", err)
+		return UserPage{}, err
 	}
 	if more {
 		page.Next = page.Users[len(page.Users)-1].ID
+	}
+	return page, nil
+}
+
+func (s *Server) listUsers(c echo.Context) error {
+	limit, ae := queryUint(c, "limit", defaultLimit)
+	if ae != nil {
+		return ae
+	}
+	if limit < 1 || limit > maxLimit {
+		return errorf(http.StatusBadRequest, CodeInvalidRequest, "query: limit: must be from 1 to %d, got %d", maxLimit, limit)
+	}
+	q := userQuery{After: c.QueryParam("after"), Q: c.QueryParam("q"), Limit: int(limit)}
+	if err := q.check(); err != nil {
+		return errorf(http.StatusBadRequest, CodeInvalidRequest, "query: %v", err)
+	}
+	page, err := s.userList(q)
+	if err != nil {
+		return s.backendError(c, "the user table", err)
 	}
 	return c.JSON(http.StatusOK, page)
 }

@@ -366,7 +366,7 @@ func (b *Backend) PutUser(actor string, u access.User, set access.UserFields) (b
 	if err := b.policy.CheckUserLevels(u.Levels); err != nil {
 		return false, fmt.Errorf("apitest: put user %q: %w", u.ID, err)
 	}
-	u.Levels = slices.Sorted(slices.Values(u.Levels))
+	u.Levels = append([]string{}, slices.Sorted(slices.Values(u.Levels))...) // never nil: [] is no door, nil the default
 	if exists {
 		old.u = u
 		b.auditLocked(actor, "User Updated", u.ID)

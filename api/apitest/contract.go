@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ func RunContract(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"enrolment from the next card", contractEnrol},
 		{"export and import", contractExportImport},
 		{"audit", contractAudit},
+		{"the status page's users view", contractUsersView},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -101,6 +103,9 @@ type step struct {
 	says string
 	// check, when set, checks the answer's body.
 	check func(t *testing.T, body []byte)
+	// form, when set, is sent as the body, form-encoded, as the status
+	// page's forms send theirs.
+	form url.Values
 }
 
 // run does the steps in order, each as a subtest named after its request.
@@ -125,7 +130,10 @@ func (c *contract) do(t *testing.T, s step) []byte {
 		role = api.RoleAdmin
 	}
 	var req *http.Request
-	if s.body != "" {
+	if s.form != nil {
+		req = httptest.NewRequest(s.method, s.path, strings.NewReader(s.form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else if s.body != "" {
 		req = httptest.NewRequest(s.method, s.path, strings.NewReader(s.body))
 		req.Header.Set("Content-Type", "application/json")
 	} else {
@@ -551,6 +559,8 @@ func contractPolicy(c *contract) {
 			check: hasLevels([]string{"staff"}, true, false)}, // an update without enabled keeps a user disabled
 		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","levels":["boss"]}`, status: 422, code: api.CodeInvalid, says: "levels[0]"},
 		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","levels":[]}`, status: 201, check: hasLevels([]string{}, false, true)},
+		step{method: "PUT", path: "/api/v1/users/ct-p2", body: `{"name":"Bo","enabled":false}`, status: 200,
+			check: hasLevels([]string{}, false, false)}, // an update without levels keeps no level as no level
 		step{method: "DELETE", path: "/api/v1/schedules/office", status: 409, code: api.CodeInUse, says: `level "staff"`},
 		step{method: "DELETE", path: "/api/v1/levels/staff", status: 409, code: api.CodeInUse, says: "1 users"},
 		step{method: "PUT", path: "/api/v1/doors/front/policy", body: `{"modes":[{"schedule":"office","mode":"unlocked","first_in":"staff"}]}`, status: 200},

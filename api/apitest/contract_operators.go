@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -349,6 +350,79 @@ func contractAudit(c *contract) {
 	for _, ev := range page.Events {
 		if b, _ := json.Marshal(ev); strings.Contains(string(b), pin) {
 			c.t.Errorf("an event carries the PIN: %s", b)
+		}
+	}
+}
+
+// contractUsersView is the status page's users view over the backend: a
+// change made from it journals what the same change through the API
+// journals, actor and detail alike, and an unknown user or a card already
+// gone is answered in words with nothing changed. (The page's session and
+// its CSRF token are the api package's own tests; a bearer token admits
+// the same.)
+func contractUsersView(c *contract) {
+	c.run(
+		step{method: "PUT", path: "/api/v1/users/ct-u1", body: `{"name":"Ada","enabled":true}`, status: 201},
+		step{method: "PUT", path: "/api/v1/users/ct-u2", body: `{"name":"Ada","enabled":true}`, status: 201},
+		step{method: "POST", path: "/api/v1/users/ct-u1/credentials", body: `{"id":"k1","format":"H10301","facility":1,"number":100}`, status: 201},
+		step{method: "POST", path: "/api/v1/users/ct-u2/credentials", body: `{"id":"k2","format":"H10301","facility":1,"number":101}`, status: 201},
+		step{method: "GET", path: "/users?q=ct-u", status: 200, check: says(`id="user-ct-u1"`, `id="user-ct-u2"`, `id="card-k1"`, `id="card-k2"`)},
+	)
+	// The journal may take a change's event after the change's answer, so
+	// an event is told by its name, not by coming after a cursor.
+	audited := func(name, user string, after uint64) access.Event {
+		c.t.Helper()
+		ev := c.waitEvent(after, name+" of "+user, func(ev access.Event) bool {
+			return ev.Type == access.TypeAudit && ev.Name == name && ev.User == user
+		})
+		ev.Seq, ev.ID, ev.User, ev.Time = 0, "", "", time.Time{}
+		return ev
+	}
+	same := func(what string, page, viaAPI access.Event) {
+		c.t.Helper()
+		if diff := cmp.Diff(viaAPI, page); diff != "" {
+			c.t.Errorf("%s: the page's audit event differs from the API's (-api +page):\n%s", what, diff)
+		}
+		if page.Actor != "admin" {
+			c.t.Errorf("%s: the page's change names actor %q, want the token's name admin", what, page.Actor)
+		}
+	}
+
+	at := c.cursor()
+	c.run(step{method: "POST", path: "/users/ct-u1/enabled", form: url.Values{"enabled": {"false"}}, status: 200, check: says("Disabled Ada (ct-u1)")})
+	page := audited("User Updated", "ct-u1", at)
+	at = c.cursor()
+	c.run(step{method: "PUT", path: "/api/v1/users/ct-u2", body: `{"name":"Ada","enabled":false}`, status: 200})
+	same("disable", page, audited("User Updated", "ct-u2", at))
+
+	at = c.cursor()
+	c.run(step{method: "POST", path: "/credentials/k1/remove", form: url.Values{"user": {"ct-u1"}}, status: 200,
+		check: says("Removed card H10301, facility 1, number 100 (k1) of Ada (ct-u1)")})
+	page = audited("Card Removed", "ct-u1", at)
+	at = c.cursor()
+	c.run(step{method: "DELETE", path: "/api/v1/credentials/k2", status: 204})
+	viaAPI := audited("Card Removed", "ct-u2", at)
+	viaAPI.Detail = strings.ReplaceAll(viaAPI.Detail, ":101", ":100") // the one card number apart
+	viaAPI.Credential = strings.ReplaceAll(viaAPI.Credential, "k2", "k1")
+	same("card removal", page, viaAPI)
+
+	c.run(
+		step{method: "POST", path: "/credentials/k1/remove", form: url.Values{"user": {"ct-u1"}}, status: 404, check: says(`Card &#34;k1&#34; is already gone`)},
+		step{method: "POST", path: "/users/ct-nobody/enabled", form: url.Values{"enabled": {"true"}}, status: 404, check: says(`User &#34;ct-nobody&#34; does not exist`)},
+		step{method: "POST", path: "/users/ct-u1/enabled", form: url.Values{"enabled": {"true"}}, role: api.RoleTechnician, status: 403, check: says("for admin sessions only")},
+		step{method: "GET", path: "/api/v1/users/ct-u1", status: 200, check: isUser(userDoc("ct-u1", "Ada", false))},
+		step{method: "GET", path: "/api/v1/users/ct-nobody", status: 404, code: api.CodeNotFound},
+	)
+}
+
+// says checks that an answer holds each of parts.
+func says(parts ...string) func(t *testing.T, body []byte) {
+	return func(t *testing.T, body []byte) {
+		t.Helper()
+		for _, p := range parts {
+			if !strings.Contains(string(body), p) {
+				t.Errorf("the answer lacks %q:\n%s", p, body)
+			}
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -39,7 +40,10 @@ func screenshotDir(t *testing.T) string {
 // Chromium signed in with the first-start admin token, on a phone's screen
 // and then a desktop's. A user with a card and a generated PIN is added
 // with the CLI (the changes appear live, naming the admin token), a swipe
-// and the PIN keyed with `lintel sim` grant live without a reload, a frame
+// and the PIN keyed with `lintel sim` grant live without a reload, the
+// users view finds the user, disables them (the door then refuses their
+// card) and enables them again, each change journaled naming the admin
+// token and what it set, a frame
 // with a bad parity bit is shown as unreadable, the page's test pulse shows
 // the door unlocked at once and then locked again, a door opened without a
 // grant raises a pinned alarm that clears when it closes, a lockdown
@@ -193,6 +197,49 @@ func TestNewcomerWalkthroughInBrowser(t *testing.T) {
 		t.Errorf("the status page shows the PIN")
 	}
 	screenshot("walkthrough-grant.png")
+
+	// The users view: Ann found by a search, disabled from the page and
+	// then refused at the door, and enabled again; each change journaled
+	// naming the admin token, with what it set.
+	load := func(what, sel, done string) {
+		t.Helper()
+		step("mark the page before "+what, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[bool](`window.lintelBefore = true`)(ctx, tg)
+			return chromedp.Void{}, err
+		})
+		step(what, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))(ctx, tg)
+			return chromedp.Void{}, err
+		})
+		poll(what+": the answer", `window.lintelBefore === undefined && (`+done+`)`)
+	}
+	load("open the users view", "#nav-users", `document.getElementById("q") !== null`)
+	step("search for ann", chromedp.SendKeys(chromedp.CSS("#q"), "ann"))
+	load("search", "#search", `document.querySelectorAll("#users > li").length === 1`)
+	ann, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#user-ann")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ann = strings.Join(strings.Fields(ann), " "); !strings.Contains(ann, "Ann Example ann Disable enabled PIN held") ||
+		!strings.Contains(ann, "Levels all (every door, always)") || !strings.Contains(ann, "H10301, facility 1, number 100") || strings.Contains(ann, m[1]) {
+		t.Errorf("the users view shows Ann as %q, want her enabled, holding a PIN (not shown), on level all, with her card", ann)
+	}
+	load("disable ann", `button[data-enable="ann"]`, `document.getElementById("user-ann")?.dataset.enabled === "false"`)
+	screenshot("walkthrough-users-phone.png")
+	g.lintel(t, "sim", "card", "garage", "--facility", "1", "--number", "100")
+	load("back to the status page", "#nav-status", `document.getElementById("door-front") !== null`)
+	poll("the change names the admin token and what it set, and the door refuses Ann", `(() => { const lis = [...document.querySelectorAll("#events li")];
+		return lis.some(li => li.textContent.includes("User Updated") && li.textContent.includes("user ann")
+			&& li.querySelector(".actor")?.textContent.startsWith("by admin") && li.textContent.includes('name "Ann Example", enabled false'))
+		&& lis.some(li => li.textContent.includes("Deny Access - User Disabled") && li.textContent.includes("user ann")); })()`)
+	load("the users view again", "#nav-users", `document.getElementById("q") !== null`)
+	step("search for ann again", chromedp.SendKeys(chromedp.CSS("#q"), "ann"))
+	load("search again", "#search", `document.querySelectorAll("#users > li").length === 1`)
+	load("enable ann", `button[data-enable="ann"]`, `document.getElementById("user-ann")?.dataset.enabled === "true"`)
+	load("back to the status page again", "#nav-status", `document.getElementById("door-front") !== null`)
+	poll("the event stream connects again", `document.getElementById("live").textContent === "live"`)
+	poll("the enabling is journaled", `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("User Updated")
+		&& li.textContent.includes('name "Ann Example", enabled true') && li.querySelector(".actor")?.textContent.startsWith("by admin"))`)
 
 	// A frame with a wrong parity bit, as swapped or noisy lines give.
 	g.lintel(t, "sim", "card", "garage", "--bits", "00000000100000000011001000")
