@@ -42,9 +42,11 @@ type Journal interface {
 // concurrent use.
 //
 // The uplink calls Save only with increasing values, after the PUBACKs of
-// every event up to seq have arrived; it may skip values (it saves once per
-// group of acknowledgements). Save should be durable when it returns; a
-// cursor that lags only costs duplicates after a restart, never losses.
+// every event up to seq have arrived, one call at a time, from a goroutine
+// of its own: a slow Save holds up nothing but the next Save. It skips
+// values (it saves the latest at most every 50 ms, and when Run ends).
+// Save should be durable when it returns; a cursor that lags only costs
+// duplicates after a restart, never losses.
 type Cursor interface {
 	// Load returns the last saved sequence, or 0 when none was saved.
 	Load() (uint64, error)
