@@ -231,7 +231,7 @@ type ReaderConfig struct {
 	LockoutWindow   time.Duration `toml:"lockout_window"`
 	LockoutDuration time.Duration `toml:"lockout_duration"`
 	// GapMin and GapMax bound the adaptive end-of-frame gap. Zero:
-	// wiegand.DefaultMinGap and DefaultMaxGap (4ms and 25ms).
+	// wiegand.DefaultMinGap and DefaultMaxGap (3ms and 25ms).
 	GapMin time.Duration `toml:"gap_min"`
 	GapMax time.Duration `toml:"gap_max"`
 }

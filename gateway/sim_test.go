@@ -209,7 +209,11 @@ func TestDoorsLockedOnEveryExit(t *testing.T) {
 
 // BenchmarkSimLastBitToUnlock measures, through the simulator at standard
 // reader timing (50 µs pulses every 2 ms), the time from the end of a card's
-// last bit to the strike relay being driven. Budget: p99 ≤ 10 ms.
+// last bit to the strike relay being driven. Budget: p99 ≤ 5 ms, max ≤ 7 ms.
+// The floor is the framer's end-of-frame gap, 3 ms after the last bit's
+// falling edge at this timing (see package wiegand); the end of the last
+// bit is when the simulator scheduled it, so a simulated reader that is
+// itself woken late on a busy machine counts against the figure.
 func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	g := startSim(&testing.T{}, nil)
 	enrol(&testing.T{}, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")

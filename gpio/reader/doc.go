@@ -5,10 +5,15 @@
 // # Timing
 //
 // Run is one goroutine per reader. It waits for the next edge at most until
-// the framer's end-of-frame deadline (adaptive: about 6 ms after the last bit
-// of a standard 2 ms reader), so a frame is delivered within a few
-// milliseconds of its last bit. Between frames it wakes at least every
-// 100 ms to notice a cancelled context and to supervise the lines.
+// the framer's end-of-frame deadline (adaptive: 3 ms after the last bit of a
+// standard 2 ms reader; see package wiegand), so a frame is delivered within
+// a few milliseconds of its last bit. Go's timers may wake an idle process
+// up to a millisecond late, so Run asks the source for all but the last
+// millisecond before the deadline and sleeps that on the kernel's
+// high-resolution timer (Linux), then takes whatever edges the source
+// queued meanwhile before it ends the frame. Between frames it wakes at
+// least every 100 ms to notice a cancelled context and to supervise the
+// lines.
 //
 // # Supervision
 //

@@ -32,12 +32,18 @@ type Edge struct {
 
 // FramerConfig tunes end-of-frame detection. The zero value is the default
 // for standard readers.
+//
+// A frame ends once the lines have been quiet for its gap: GapFactor times
+// the longest interval between two of its bits so far, at least MinGap and
+// at most MaxGap; MaxGap alone after its first bit, while no interval is
+// known. See the package documentation for why the defaults are what they
+// are.
 type FramerConfig struct {
 	// GapFactor is how many times the longest interval between two bits of
-	// the frame the lines must stay quiet to end it. Zero means 3.
+	// the frame the lines must stay quiet to end it. Zero means 1.5.
 	GapFactor float64
 	// MinGap is the shortest end-of-frame gap, whatever the bit rate. Zero
-	// means 4 ms.
+	// means 3 ms.
 	MinGap time.Duration
 	// MaxGap is the longest end-of-frame gap, used too after a frame's first
 	// bit while no interval is known yet. Zero means 25 ms.
@@ -46,8 +52,8 @@ type FramerConfig struct {
 
 // Defaults for FramerConfig's zero fields.
 const (
-	DefaultGapFactor = 3
-	DefaultMinGap    = 4 * time.Millisecond
+	DefaultGapFactor = 1.5
+	DefaultMinGap    = 3 * time.Millisecond
 	DefaultMaxGap    = 25 * time.Millisecond
 )
 

@@ -1,11 +1,13 @@
 package wiegand
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -101,7 +103,7 @@ func TestFramer(t *testing.T) {
 			[]summary{{"00000000100000000000000010", "H10301", CauseParity}}},
 		{"both lines low together", join(pulses(card1[:10], t0, 2*ms, 50*us),
 			[]Edge{{Line: D0, Time: t0.Add(20 * ms)}, {Line: D1, Time: t0.Add(20*ms + 10*us)}, {Line: D0, Rising: true, Time: t0.Add(20*ms + 50*us)}, {Line: D1, Rising: true, Time: t0.Add(20*ms + 60*us)}},
-			pulses(card1[12:], t0.Add(24*ms), 2*ms, 50*us)),
+			pulses(card1[12:], t0.Add(22*ms), 2*ms, 50*us)),
 			[]summary{{card1[:10] + "01" + card1[12:], "H10301", CauseBothLow}}},
 		{"over 64 bits", pulses(strings.Repeat("10", 40), t0, 2*ms, 50*us), []summary{{strings.Repeat("10", 32), "", CauseLength}}},
 	}
@@ -133,9 +135,10 @@ func TestFramerAdaptiveGap(t *testing.T) {
 		want     time.Duration // deadline after the last bit
 	}{
 		{"first bit waits MaxGap", FramerConfig{}, 2 * ms, 1, DefaultMaxGap},
-		{"2 ms reader: 3 x 2 ms", FramerConfig{}, 2 * ms, 5, 6 * ms},
+		{"2 ms reader: 1.5 x 2 ms, MinGap", FramerConfig{}, 2 * ms, 5, 3 * ms},
+		{"4 ms reader: 1.5 x 4 ms", FramerConfig{}, 4 * ms, 5, 6 * ms},
 		{"fast reader clamps to MinGap", FramerConfig{}, 500 * time.Microsecond, 5, DefaultMinGap},
-		{"slow reader clamps to MaxGap", FramerConfig{}, 20 * ms, 5, DefaultMaxGap},
+		{"20 ms reader clamps to MaxGap", FramerConfig{}, 20 * ms, 5, DefaultMaxGap},
 		{"configured factor and bounds", FramerConfig{GapFactor: 5, MinGap: ms, MaxGap: 50 * ms}, 2 * ms, 5, 10 * ms},
 		{"MaxGap below MinGap is raised", FramerConfig{MinGap: 8 * ms, MaxGap: 2 * ms}, 2 * ms, 5, 8 * ms},
 	}
@@ -210,4 +213,137 @@ func TestFramerLowSince(t *testing.T) {
 	if since, low := f.LowSince(D1); !low || !since.Equal(t0.Add(2*time.Second)) {
 		t.Errorf("LowSince(D1) = %v, %v; want the falling edge's time", since, low)
 	}
+}
+
+// pulsesAt returns the edges of bits, bit i falling at t0+starts[i] and
+// rising width later.
+func pulsesAt(bits string, starts []time.Duration, width time.Duration) []Edge {
+	var out []Edge
+	for i := range len(bits) {
+		l := Line(bits[i] - '0')
+		at := t0.Add(starts[i])
+		out = append(out, Edge{Line: l, Time: at}, Edge{Line: l, Rising: true, Time: at.Add(width)})
+	}
+	return out
+}
+
+// every returns n bit start times interval apart from from.
+func every(n int, from, interval time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = from + time.Duration(i)*interval
+	}
+	return out
+}
+
+// TestFramerEndOfFrame checks the end-of-frame rule at its edges with the
+// default config: a frame ends once the lines stay quiet for 1.5 times the
+// longest interval between its bits, at least 3 ms and at most 25 ms.
+func TestFramerEndOfFrame(t *testing.T) {
+	ms := time.Millisecond
+	us := time.Microsecond
+	card2, err := EncodeCard("H10301", 255, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A 2 ms reader's card whose 14th bit comes late by lateBy.
+	late := func(lateBy time.Duration) []time.Duration {
+		s := every(26, 0, 2*ms)
+		for i := 13; i < 26; i++ {
+			s[i] += lateBy
+		}
+		return s
+	}
+	lastBit := 25 * 2 * ms // of a 2 ms reader's 26-bit card from t0
+	tests := []struct {
+		name  string
+		edges []Edge
+		want  []summary
+	}{
+		{"slowest legal reader, 20 ms a bit", pulses(card1, t0, 20*ms, 100*us),
+			[]summary{{card1, "H10301", ""}}},
+		{"20 ms reader starting at 14 ms a bit", pulsesAt(card1, append(every(2, 0, 14*ms), every(24, 34*ms, 20*ms)...), 100*us),
+			[]summary{{card1, "H10301", ""}}},
+		{"2 ms reader, a bit just under 1.5 intervals after the last", pulsesAt(card1, late(999*us), 50*us),
+			[]summary{{card1, "H10301", ""}}},
+		{"2 ms reader, a bit 1.5 intervals after the last starts a frame", pulsesAt(card1, late(ms), 50*us),
+			[]summary{{card1[:13], "", CauseLength}, {card1[13:], "", CauseLength}}},
+		{"6 ms reader, a bit 8.9 ms after the last", pulsesAt(card1, append(every(13, 0, 6*ms), every(13, 72*ms+8900*us, 6*ms)...), 100*us),
+			[]summary{{card1, "H10301", ""}}},
+		{"two cards back to back, one gap apart", append(pulses(card1, t0, 2*ms, 50*us), pulses(card2, t0.Add(lastBit+3*ms), 2*ms, 50*us)...),
+			[]summary{{card1, "H10301", ""}, {card2, "H10301", ""}}},
+		{"two cards less than a gap apart are one frame", append(pulses(card1, t0, 2*ms, 50*us), pulses(card2, t0.Add(lastBit+3*ms-time.Nanosecond), 2*ms, 50*us)...),
+			[]summary{{card1 + card2, "", CauseLength}}},
+		{"a lone glitch waits MaxGap and is its own frame", append(pulses("1", t0, 0, 5*us), pulses(card1, t0.Add(25*ms), 2*ms, 50*us)...),
+			[]summary{{"1", "", CauseLength}, {card1, "H10301", ""}}},
+		{"a glitch 3 ms after a card's last bit does not touch the card", append(pulses(card1, t0, 2*ms, 50*us), pulses("0", t0.Add(lastBit+3*ms), 0, 5*us)...),
+			[]summary{{card1, "H10301", ""}, {"0", "", CauseLength}}},
+		{"glitches 1 to 30 ms apart never make a card", pulsesAt("1011001", []time.Duration{0, ms, 31 * ms, 33 * ms, 60 * ms, 61 * ms, 90 * ms}, 10*us),
+			[]summary{{"10", "", CauseLength}, {"11", "", CauseLength}, {"00", "", CauseLength}, {"1", "", CauseLength}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newTestFramer(t, FramerConfig{}, DecoderConfig{})
+			got := run(f, tt.edges, t0.Add(time.Hour))
+			if diff := cmp.Diff(tt.want, summarize(got)); diff != "" {
+				t.Errorf("frames mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFramerSteadyReaderProperty: whatever a reader's bit interval between
+// 0.2 and 20 ms, with each interval up to 15% off it, and whatever its
+// frames (1 to 64 bits), frames that follow each other after at least the
+// documented gap come out whole, one for one, with the times of their first
+// and last bits.
+func TestFramerSteadyReaderProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		interval := time.Duration(rapid.Int64Range(int64(200*time.Microsecond), int64(20*time.Millisecond)).Draw(rt, "interval"))
+		width := time.Duration(rapid.Int64Range(int64(interval/20), int64(interval/4)).Draw(rt, "width"))
+		frames := rapid.SliceOfN(rapid.StringMatching(`[01]{1,64}`), 1, 5).Draw(rt, "frames")
+
+		d, err := NewDecoder(DecoderConfig{PINBuffer: true})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		f := NewFramer(FramerConfig{}, d, t0.Add(-time.Hour))
+		var edges []Edge
+		type span struct{ first, last time.Time }
+		var spans []span
+		at := t0
+		for fi, bits := range frames {
+			bit := at
+			var longest time.Duration
+			for i := range len(bits) {
+				if i > 0 {
+					pct := rapid.Int64Range(85, 115).Draw(rt, "percent")
+					iv := interval * time.Duration(pct) / 100
+					longest = max(longest, iv)
+					bit = bit.Add(iv)
+				}
+				l := Line(bits[i] - '0')
+				edges = append(edges, Edge{Line: l, Time: bit}, Edge{Line: l, Rising: true, Time: bit.Add(width)})
+			}
+			spans = append(spans, span{at, bit})
+			gap := DefaultMaxGap
+			if len(bits) > 1 {
+				gap = min(max(time.Duration(DefaultGapFactor*float64(longest)), DefaultMinGap), DefaultMaxGap)
+			}
+			extra := time.Duration(rapid.Int64Range(0, int64(50*time.Millisecond)).Draw(rt, fmt.Sprintf("extra%d", fi)))
+			at = bit.Add(gap + extra)
+		}
+		got := run(f, edges, at.Add(time.Hour))
+		if len(got) != len(frames) {
+			rt.Fatalf("sent %d frames, got %d: %+v", len(frames), len(got), summarize(got))
+		}
+		for i, fr := range got {
+			if fr.Bits != frames[i] || fr.Len != len(frames[i]) {
+				rt.Errorf("frame %d: got %q (%d bits), want %q", i, fr.Bits, fr.Len, frames[i])
+			}
+			if !fr.Start.Equal(spans[i].first) || !fr.End.Equal(spans[i].last) {
+				rt.Errorf("frame %d spans %v..%v, want %v..%v", i, fr.Start, fr.End, spans[i].first, spans[i].last)
+			}
+		}
+	})
 }

@@ -55,6 +55,20 @@
 // batch, each with its own deadline, so a broker that stops reading fails
 // the connection instead of hanging it.
 //
+// On Linux a direct tcp or tls connection also acknowledges what it
+// receives at once (TCP_QUICKACK, set again after every read). mosquitto's
+// default, like most brokers', is Nagle's algorithm on (set_tcp_nodelay
+// false): it holds a small packet back while an earlier one is
+// unacknowledged, and Linux delays a bare ACK by up to 40 ms. A changeset
+// that came after a PUBACK the gateway had no reply to therefore waited in
+// the broker for that ACK; acknowledging at once takes a change from the
+// portal to the door in about a millisecond instead of up to 40, whatever
+// the broker's settings. While a backlog drains, the uplink's own publishes
+// carry the ACKs and acknowledging at once is turned off, since it only
+// made the broker send its PUBACKs in more, smaller segments. WebSocket
+// connections (dialled by paho) and connections through a SOCKS proxy keep
+// the system's delayed ACKs.
+//
 // Connection attempts repeat forever, with exponential backoff from
 // [Config.BackoffMin] to [Config.BackoffMax] and jitter; the backoff starts
 // again from the bottom once a connection has stayed up for BackoffMax.

@@ -24,6 +24,16 @@ type conn struct {
 	lost     chan struct{}
 	lostOnce sync.Once
 	err      error // written once before lost is closed
+	// acks, when not nil, is how the network connection acknowledges (see
+	// ackMode); set by the opener before the CONNACK.
+	acks ackMode
+}
+
+// setBulk tells the network connection whether a backlog is draining.
+func (c *conn) setBulk(on bool) {
+	if c.acks != nil {
+		c.acks.setBulk(on)
+	}
 }
 
 func (c *conn) markLost(err error) {
@@ -87,10 +97,12 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { c.markLost(err) }).
 		SetCustomOpenConnectionFn(func(uri *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 			nc, err := u.dial(attempt, uri)
-			if err == nil {
-				unwatch = context.AfterFunc(attempt, func() { nc.Close() })
+			if err != nil {
+				return nil, err
 			}
-			return nc, err
+			c.acks = nc.acks
+			unwatch = context.AfterFunc(attempt, func() { nc.Close() })
+			return nc, nil
 		})
 	if u.cfg.Username != "" {
 		opts.SetUsername(u.cfg.Username).SetPassword(u.password)
@@ -333,6 +345,10 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 				// A journal breaking its contract must not overrun the read-ahead.
 				entries = entries[:limit]
 			}
+			// A full batch means a backlog: the publishes about to follow
+			// one another carry the ACKs (see ackMode). Near the journal's
+			// head, and once idle, each PUBACK is acknowledged at once.
+			c.setBulk(len(entries) == limit)
 			for i := range entries {
 				e := &entries[i]
 				if e.Seq <= read {
