@@ -38,13 +38,13 @@
 // filled at once; the uplink holds at most two windows of events (one in
 // flight, one read ahead). Filling slot by slot matters with brokers that
 // leave Nagle's algorithm on (mosquitto by default): such a broker holds
-// its next PUBACKs until the gateway acknowledges the last segment, which
-// the gateway's kernel does at once only when it has something to send;
-// a window refilled in large steps stalled on the delayed ACK instead
-// (100,000 events took 19 s on mosquitto's defaults, 8 s on the same
-// machine with its set_tcp_nodelay on). On
-// shutdown the uplink waits up to a second for the PUBACKs in flight and
-// saves the cursor, so an orderly restart resends little or nothing.
+// its next PUBACKs until the gateway acknowledges the last segment, and
+// while a backlog drains it is the publish filling the freed slot that
+// carries that ACK (see below). A window refilled in large steps stalled
+// on the gateway's delayed ACK instead: 100,000 events took 19 s on
+// mosquitto's defaults, 8 s on the same machine with set_tcp_nodelay on.
+// On shutdown the uplink waits up to a second for the PUBACKs in flight
+// and saves the cursor, so an orderly restart resends little or nothing.
 //
 // The uplink opens the network connection itself (tcp, TLS, WebSocket,
 // honouring a SOCKS proxy from the environment as paho does), so that an
