@@ -1,9 +1,8 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/lintel-access/lintel/gateway/access"
 	"github.com/lintel-access/lintel/gateway/store"
@@ -15,30 +14,26 @@ import (
 const gatewayTopic = "gateway"
 
 // eventReader is the reader segment of an event's topic.
-func eventReader(ev access.Event) string {
-	if ev.Reader != "" {
-		return ev.Reader
-	}
-	return gatewayTopic
-}
+func eventReader(ev access.Event) string { return readerSegment(ev.Reader) }
+
+// readerSegment is the topic segment of the events of reader ("" for none).
+func readerSegment(reader string) string { return cmp.Or(reader, gatewayTopic) }
 
 // uplinkJournal lets the uplink read the store's journal.
 type uplinkJournal struct{ s *store.Store }
 
 var _ uplink.Journal = uplinkJournal{}
 
+// After hands the uplink each event as journaled, without decoding and
+// encoding it again: the journal's JSON is the payload.
 func (j uplinkJournal) After(after uint64, limit int) ([]uplink.Entry, error) {
-	evs, err := j.s.Events(after, limit)
+	evs, err := j.s.EventsJSON(after, limit)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]uplink.Entry, len(evs))
 	for i, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, fmt.Errorf("journal: encode event %d: %w", ev.Seq, err)
-		}
-		out[i] = uplink.Entry{Seq: ev.Seq, Reader: eventReader(ev), Payload: b}
+		out[i] = uplink.Entry{Seq: ev.Seq, Reader: readerSegment(ev.Reader), Payload: ev.JSON}
 	}
 	return out, nil
 }

@@ -30,6 +30,11 @@
 // process with SIGSTOP so connections stay open but nothing is answered (a
 // hung cloud broker), and Resume lets it run again.
 //
+// Benchmarks that put mosquitto on the far end read what it costs: Pid for
+// its memory in /proc, CPU for the processor time it has used, so that a
+// figure bounded by the broker (one thread) can be told from one bounded
+// by Lintel.
+//
 // When mosquitto is not installed the test fails with a message saying so,
 // unless testing.Short() is set, in which case it is skipped: CI installs
 // mosquitto and runs the full suite, so a missing binary is never a silent

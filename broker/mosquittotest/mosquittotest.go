@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -237,6 +238,40 @@ func (s *Server) Pid() int {
 		return 0
 	}
 	return s.cmd.Process.Pid
+}
+
+// CPU is the processor time, user and system, the running mosquitto has
+// used since it started, read from /proc: what a benchmark charges to the
+// broker. It fails while the broker is stopped.
+func (s *Server) CPU() (time.Duration, error) {
+	pid := s.Pid()
+	if pid == 0 {
+		return 0, errors.New("mosquittotest: CPU: the broker is stopped")
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("mosquittotest: CPU: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces; the fields after
+	// it are space-separated, utime and stime the 12th and 13th (proc(5)),
+	// in clock ticks of 1/100 s (USER_HZ).
+	i := bytes.LastIndexByte(raw, ')')
+	var f []string
+	if i >= 0 {
+		f = strings.Fields(string(raw[i+1:]))
+	}
+	if len(f) < 13 {
+		return 0, fmt.Errorf("mosquittotest: CPU: /proc/%d/stat: unexpected %q", pid, raw)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("mosquittotest: CPU: /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // Addr is the broker's host:port, e.g. "127.0.0.1:41883". It stays the same

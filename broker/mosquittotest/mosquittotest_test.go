@@ -309,3 +309,37 @@ func TestKillThenRestart(t *testing.T) {
 	publish(t, mustConnect(t, srv.URL(), "pub", "", ""), "k/1", "back")
 	receive(t, sub, "back")
 }
+
+// TestCPU: the broker's CPU time grows with the work it is given, and
+// there is none to read while it is stopped.
+func TestCPU(t *testing.T) {
+	srv := mosquittotest.Start(t)
+	before, err := srv.CPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustConnect(t, srv.URL(), "cpu", "", "")
+	after := before
+	for sent := 0; after == before; sent += 1000 {
+		if sent >= 200_000 {
+			t.Fatalf("CPU() = %v after %d QoS 1 publishes, as before them", after, sent)
+		}
+		var tok mqtt.Token
+		for range 1000 {
+			tok = c.Publish("cpu/t", 1, false, "x")
+		}
+		if !tok.WaitTimeout(waitFor) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		if after, err = srv.CPU(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after < before {
+		t.Errorf("CPU() went from %v to %v", before, after)
+	}
+	srv.Kill()
+	if got, err := srv.CPU(); err == nil {
+		t.Errorf("CPU() = %v, nil after Kill, want an error", got)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -533,6 +534,63 @@ func (j *journal) expired(from, to uint64, cutoff time.Time) (uint64, error) {
 // Events returns up to limit committed events with Seq > after, in order.
 // limit ≤ 0 means 1000; more than 10,000 is cut to 10,000.
 func (s *Store) Events(after uint64, limit int) ([]access.Event, error) {
+	var out []access.Event
+	err := s.eachEvent(after, limit, func(seq uint64, v []byte) error {
+		var ev access.Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		out = append(out, ev)
+		return nil
+	})
+	if err == errEventsClosed {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: events after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// JournaledEvent is one event as the journal holds it.
+type JournaledEvent struct {
+	Seq    uint64
+	Reader string // the event's reader; empty for none
+	JSON   []byte // the event's JSON, exactly as journaled
+}
+
+// EventsJSON is Events for readers that pass events on unchanged (the
+// cloud uplink): the same events, each as its journaled JSON beside its
+// sequence number and reader, without decoding the rest of it or encoding
+// it again.
+func (s *Store) EventsJSON(after uint64, limit int) ([]JournaledEvent, error) {
+	var out []JournaledEvent
+	err := s.eachEvent(after, limit, func(seq uint64, v []byte) error {
+		var ev struct {
+			Reader string `json:"reader"`
+		}
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("event %d: %w", seq, err)
+		}
+		out = append(out, JournaledEvent{Seq: seq, Reader: ev.Reader, JSON: bytes.Clone(v)})
+		return nil
+	})
+	if err == errEventsClosed {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: events after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// errEventsClosed is what Events and EventsJSON return on a closed store.
+var errEventsClosed = fmt.Errorf("store: events: %w", ErrClosed)
+
+// eachEvent calls fn with each of up to limit committed events with
+// Seq > after, in order, and its stored value, valid only during the
+// call. limit is as for Events.
+func (s *Store) eachEvent(after uint64, limit int, fn func(seq uint64, v []byte) error) error {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -542,33 +600,28 @@ func (s *Store) Events(after uint64, limit int) ([]access.Event, error) {
 	closed, first, committed := j.closed, j.first, j.committed
 	j.mu.Unlock()
 	if closed {
-		return nil, fmt.Errorf("store: events: %w", ErrClosed)
+		return errEventsClosed
 	}
 	from := max(after+1, first)
 	if from > committed {
-		return nil, nil
+		return nil
 	}
-	var out []access.Event
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: min(limit, 100), Prefix: []byte{kindEvent}})
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{kindEvent}})
 		defer it.Close()
-		for it.Seek(eventKey(from)); it.Valid() && len(out) < limit; it.Next() {
+		n := 0
+		for it.Seek(eventKey(from)); it.Valid() && n < limit; it.Next() {
 			seq := binary.BigEndian.Uint64(it.Item().Key()[1:])
 			if seq > committed {
 				break
 			}
-			var ev access.Event
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
-				return fmt.Errorf("event %d: %w", seq, err)
+			if err := it.Item().Value(func(v []byte) error { return fn(seq, v) }); err != nil {
+				return err
 			}
-			out = append(out, ev)
+			n++
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("store: events after %d: %w", after, err)
-	}
-	return out, nil
 }
 
 // Wait blocks until a committed event with Seq > after exists, ctx ends

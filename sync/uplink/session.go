@@ -260,16 +260,39 @@ func (w *window) pop() {
 	w.size--
 }
 
+// at returns the i-th oldest flight.
+func (w *window) at(i int) *flight { return &w.buf[(w.head+i)%len(w.buf)] }
+
+// drop pops the n oldest flights and returns n.
+func (w *window) drop(n int) uint64 {
+	for range n {
+		w.pop()
+	}
+	return uint64(n)
+}
+
 // forward publishes journal entries after acked, in order, keeping up to
 // Window publishes in flight, and moves the cursor over each entry whose
 // PUBACK arrived on the still-live connection, oldest first. Any error, a
 // PUBACK overdue or a doubt about the connection ends the session; the next
 // one resends from the cursor, so the broker may see an event twice but
 // never misses one and never sees them out of order.
+//
+// The journal is read ahead in batches of up to Window entries (once half
+// of what was read has been handed on), and each slot a PUBACK frees is
+// filled at once from what was read. Filling slots one by one keeps bytes
+// flowing towards the broker: a broker that batches its PUBACKs behind
+// Nagle's algorithm (mosquitto's default) releases them when the next
+// segment from the gateway acknowledges the last, and a window refilled
+// only in large steps waited for the gateway's delayed ACK instead, tens
+// of milliseconds at a time. At most Window entries wait in the read-ahead
+// beside the Window in flight.
 func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, error) {
 	w := &window{buf: make([]flight, u.cfg.Window)}
-	refill := max(1, u.cfg.Window/4) // fetch when this much room, to batch journal reads
-	sent := acked                    // last seq handed to paho on this connection
+	lowWater := u.cfg.Window / 2 // read the journal when no more than this is left ahead
+	var ahead []Entry            // read from the journal, not yet handed to paho
+	read := acked                // last seq read from the journal on this connection
+	idle := false                // the last After found nothing: wait for the journal
 	var jw *journalWaiter
 	defer func() {
 		if jw != nil {
@@ -280,60 +303,97 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 	defer ackTimer.Stop()
 	pause := time.NewTimer(time.Hour)
 	defer pause.Stop()
-	woken := false // the last Wait returned because of a new entry
+	woken := false   // the last Wait returned because of a new entry
+	pausing := false // After found nothing right after such a Wait
 	evTopics := &eventTopics{u: u, known: make(map[string]string)}
 
 	for {
-		// Retire the publishes acknowledged so far, oldest first.
-		retired := uint64(0)
-		for w.len() > 0 {
-			f := w.front()
+		// Retire the publishes acknowledged so far, oldest first. A
+		// connection once lost never comes back, so one check that it is
+		// still live, after the scan, vouches for every token found done.
+		done := 0
+		var failed error
+		for ; done < w.len(); done++ {
+			f := w.at(done)
 			if !isDone(f.tok) {
 				break
 			}
 			if err := f.tok.Error(); err != nil {
-				u.saveCursor(acked, retired)
-				return acked, fmt.Errorf("uplink: publish event %d: %w", f.seq, err)
+				failed = fmt.Errorf("uplink: publish event %d: %w", f.seq, err)
+				break
 			}
+		}
+		if done > 0 {
 			if !c.live() {
-				u.saveCursor(acked, retired)
 				return acked, errDoubt
 			}
-			acked = f.seq
-			retired++
-			w.pop()
+			acked = w.at(done - 1).seq
+			u.noteAcked(acked, w.drop(done))
 		}
-		u.saveCursor(acked, retired)
+		if failed != nil {
+			return acked, failed
+		}
 
-		// Hand more of the journal to paho while the window has room.
-		if w.len() == 0 || w.space() >= refill {
-			entries, err := u.journal.After(sent, w.space())
+		// Read ahead when what is left runs low.
+		if len(ahead) <= lowWater && !idle && !pausing {
+			limit := u.cfg.Window - len(ahead)
+			entries, err := u.journal.After(read, limit)
 			if err != nil {
-				return acked, fmt.Errorf("uplink: read journal after %d: %w", sent, err)
+				return acked, fmt.Errorf("uplink: read journal after %d: %w", read, err)
 			}
-			if len(entries) > w.space() {
-				// A journal breaking its contract must not overrun the window.
-				entries = entries[:w.space()]
+			if len(entries) > limit {
+				// A journal breaking its contract must not overrun the read-ahead.
+				entries = entries[:limit]
 			}
-			// A journal with more than fits is a backlog: the publishes
-			// about to follow one another carry the ACKs (see ackMode).
-			c.setBulk(len(entries) == w.space())
-			if len(entries) > 0 {
-				woken = false
-				now := time.Now()
-				for i := range entries {
-					e := &entries[i]
-					if e.Seq <= sent {
-						return acked, fmt.Errorf("uplink: journal returned event %d after %d: out of order", e.Seq, sent)
-					}
-					if e.Seq > sent+1 {
-						u.log.Warn("journal events missing (removed by retention before delivery)", "from", sent+1, "to", e.Seq-1)
-					}
-					tok := c.client.Publish(evTopics.of(e.Reader), 1, false, e.Payload)
-					w.push(flight{seq: e.Seq, tok: tok, at: now})
-					sent = e.Seq
+			// A full batch means a backlog: the publishes about to follow
+			// one another carry the ACKs (see ackMode). Near the journal's
+			// head, and once idle, each PUBACK is acknowledged at once.
+			c.setBulk(len(entries) == limit)
+			for i := range entries {
+				e := &entries[i]
+				if e.Seq <= read {
+					return acked, fmt.Errorf("uplink: journal returned event %d after %d: out of order", e.Seq, read)
 				}
-				continue
+				if e.Seq > read+1 {
+					u.log.Warn("journal events missing (removed by retention before delivery)", "from", read+1, "to", e.Seq-1)
+				}
+				read = e.Seq
+			}
+			switch {
+			case len(entries) > 0:
+				woken = false
+				if len(ahead) == 0 {
+					ahead = entries
+				} else {
+					ahead = append(ahead, entries...)
+				}
+			case woken:
+				// Wait said there was an entry and After, just now, found
+				// none (retention removed it, or the journal's methods
+				// disagree): pause rather than spin.
+				woken = false
+				pausing = true
+				pause.Reset(journalPause)
+			default:
+				idle = true
+			}
+		}
+
+		// Fill the window's free slots.
+		if n := min(w.space(), len(ahead)); n > 0 {
+			now := time.Now()
+			for i := range n {
+				e := &ahead[i]
+				tok := c.client.Publish(evTopics.of(e.Reader), 1, false, e.Payload)
+				w.push(flight{seq: e.Seq, tok: tok, at: now})
+			}
+			clear(ahead[:n]) // let the payloads go once paho is done with them
+			ahead = ahead[n:]
+			if len(ahead) == 0 {
+				ahead = nil
+			}
+			if len(ahead) <= lowWater && !idle && !pausing {
+				continue // read on before waiting
 			}
 		}
 
@@ -349,20 +409,16 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 		}
 		var more <-chan error
 		var resume <-chan time.Time
-		if (w.len() == 0 || w.space() >= refill) && woken {
-			// Wait said there was an entry and After, just now, found none
-			// (retention removed it, or the journal's methods disagree):
-			// pause rather than spin.
-			woken = false
-			pause.Reset(journalPause)
+		switch {
+		case pausing:
 			resume = pause.C
-		} else if w.len() == 0 || w.space() >= refill {
-			if jw != nil && jw.after != sent {
+		case idle:
+			if jw != nil && jw.after != read {
 				jw.stop()
 				jw = nil
 			}
 			if jw == nil {
-				jw = u.startWaiter(ctx, sent)
+				jw = u.startWaiter(ctx, read)
 			}
 			more = jw.done
 		}
@@ -378,10 +434,12 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 			jw.cancel()
 			jw = nil
 			if err != nil && ctx.Err() == nil {
-				return acked, fmt.Errorf("uplink: wait for journal after %d: %w", sent, err)
+				return acked, fmt.Errorf("uplink: wait for journal after %d: %w", read, err)
 			}
 			woken = err == nil
+			idle = false
 		case <-resume:
+			pausing = false
 		case <-u.retainedKick:
 			u.publishRetained(c, false)
 		}
@@ -390,12 +448,12 @@ func (u *Uplink) forward(ctx context.Context, c *conn, acked uint64) (uint64, er
 
 // settle gives the publishes in flight at shutdown a moment to be
 // acknowledged, so that a restart resends less, and returns the cursor it
-// saved.
+// reached.
 func (u *Uplink) settle(c *conn, w *window, acked uint64) uint64 {
 	t := time.NewTimer(shutdownTimeout)
 	defer t.Stop()
 	retired := uint64(0)
-	defer func() { u.saveCursor(acked, retired) }()
+	defer func() { u.noteAcked(acked, retired) }()
 	for w.len() > 0 {
 		f := w.front()
 		select {
@@ -424,24 +482,77 @@ func isDone(t mqtt.Token) bool {
 	}
 }
 
-// saveCursor persists acked after n more events were acknowledged. A
-// failure is logged and kept in the state; the cursor in memory still moves
-// on, and the next save catches up (a lagging persisted cursor costs only
-// duplicates after a restart).
-func (u *Uplink) saveCursor(acked, n uint64) {
+// noteAcked records that the cloud broker acknowledged every event up to
+// acked, n of them since the last call, and wakes the cursor saver. It
+// never waits for the disk.
+func (u *Uplink) noteAcked(acked, n uint64) {
 	if n == 0 {
 		return
 	}
-	err := u.cursor.Save(acked)
 	u.mu.Lock()
 	u.state.Cursor = acked
 	u.state.Published += n
 	u.mu.Unlock()
-	if err != nil {
+	select {
+	case u.saveKick <- struct{}{}:
+	default:
+	}
+}
+
+// cursorSaveEvery spaces the cursor's saves while a backlog drains. Each
+// is a durable write (an fsync on the gateway's disk, milliseconds on an SD
+// card); this bounds them to a few a second, and what a crash costs in
+// duplicates to what was acknowledged meanwhile.
+const cursorSaveEvery = 50 * time.Millisecond
+
+// saveCursors persists the acknowledged cursor, from saved on, until stop
+// is closed, and then once more. It runs in a goroutine of its own so that
+// a Save never holds up PUBACKs or publishes: the cursor moves on in memory
+// meanwhile, and each Save takes the latest value, at most one per
+// cursorSaveEvery. Values only grow, as the Cursor contract asks.
+func (u *Uplink) saveCursors(stop <-chan struct{}, saved uint64) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	var last time.Time // when the last Save began
+	for {
+		select {
+		case <-u.saveKick:
+		case <-stop:
+			u.saveCursor(saved)
+			return
+		}
+		if wait := cursorSaveEvery - time.Since(last); wait > 0 {
+			t.Reset(wait)
+			select {
+			case <-t.C:
+			case <-stop:
+				u.saveCursor(saved)
+				return
+			}
+		}
+		last = time.Now()
+		saved = u.saveCursor(saved)
+	}
+}
+
+// saveCursor saves the acknowledged cursor if it passed saved, and returns
+// the cursor now persisted. A failure is logged and kept in the state;
+// the next acknowledgement, or the end of Run, tries again (a lagging
+// persisted cursor costs only duplicates after a restart).
+func (u *Uplink) saveCursor(saved uint64) uint64 {
+	u.mu.Lock()
+	acked := u.state.Cursor
+	u.mu.Unlock()
+	if acked <= saved {
+		return saved
+	}
+	if err := u.cursor.Save(acked); err != nil {
 		err = fmt.Errorf("uplink: save cursor %d: %w", acked, err)
 		u.noteError(err)
 		u.log.Error("cannot save the uplink cursor", "err", err)
+		return saved
 	}
+	return acked
 }
 
 // journalWaiter runs one Journal.Wait in its own goroutine so the session

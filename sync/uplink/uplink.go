@@ -42,9 +42,11 @@ type Journal interface {
 // concurrent use.
 //
 // The uplink calls Save only with increasing values, after the PUBACKs of
-// every event up to seq have arrived; it may skip values (it saves once per
-// group of acknowledgements). Save should be durable when it returns; a
-// cursor that lags only costs duplicates after a restart, never losses.
+// every event up to seq have arrived, one call at a time, from a goroutine
+// of its own: a slow Save holds up nothing but the next Save. It skips
+// values (it saves the latest at most every 50 ms, and when Run ends).
+// Save should be durable when it returns; a cursor that lags only costs
+// duplicates after a restart, never losses.
 type Cursor interface {
 	// Load returns the last saved sequence, or 0 when none was saved.
 	Load() (uint64, error)
@@ -126,6 +128,9 @@ type Uplink struct {
 	// retainedKick wakes the live session to publish dirty retained
 	// topics. Capacity 1: one pending wake-up covers any number of calls.
 	retainedKick chan struct{}
+	// saveKick wakes the cursor saver when the cursor moved. Capacity 1,
+	// likewise.
+	saveKick chan struct{}
 
 	running atomic.Bool // Run is in progress
 
@@ -193,6 +198,7 @@ func New(cfg Config, gatewayID string, j Journal, c Cursor, h SyncHandler, log *
 		log:          log,
 		acks:         make(chan []byte, acksQueue),
 		retainedKick: make(chan struct{}, 1),
+		saveKick:     make(chan struct{}, 1),
 		retained:     make(map[string][]byte),
 		dirty:        make(map[string]struct{}),
 	}, nil
@@ -232,7 +238,8 @@ func (u *Uplink) SetRetained(name string, payload []byte) {
 // nil once ctx is done, or an error at once if Run is already running.
 // Leaving takes about a second at most (awaiting the PUBACKs in flight,
 // then the "offline" status), or up to AckTimeout more when a publish was
-// waiting on a broker that stopped reading.
+// waiting on a broker that stopped reading; the cursor reached is saved
+// before Run returns.
 func (u *Uplink) Run(ctx context.Context) error {
 	if !u.running.CompareAndSwap(false, true) {
 		return errors.New("uplink: Run is already running")
@@ -249,6 +256,11 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// The cursor is saved beside the sessions, and once more, with the
+	// last acknowledgement, before Run returns.
+	stopSaving, loaded := make(chan struct{}), acked
+	wg.Go(func() { u.saveCursors(stopSaving, loaded) })
+	defer close(stopSaving)
 	u.log.Info("uplink starting", "url", u.url, "client_id", u.clientID, "cursor", acked)
 	failures := 0
 	for {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,15 +101,19 @@ func TestOutageBacklog(t *testing.T) {
 	u := start(t, testConfig(srv.URL()), j, c, nil)
 	appendEvents(j, 10)
 	delivered(t, sub, 10)
+	// The subscriber can have the events before the uplink has their
+	// PUBACKs; a PUBACK still unread when the broker stops is in doubt.
+	eventually(t, "the first 10 acknowledged", func() bool { return u.State().Cursor == 10 })
 
 	srv.Stop()
 	eventually(t, "the uplink to notice the broker is gone", func() bool { return !u.State().Connected })
 	appendEvents(j, 10_000)
 	before := u.State().Reconnects
 	eventually(t, "two more connection attempts", func() bool { return u.State().Reconnects >= before+2 })
-	if got := c.Seq(); got != 10 {
-		t.Fatalf("cursor = %d while the broker was down, want 10", got)
+	if got := u.State().Cursor; got != 10 {
+		t.Fatalf("State().Cursor = %d while the broker was down, want 10", got)
 	}
+	eventually(t, "cursor saved at 10", func() bool { return c.Seq() == 10 })
 	if st := u.State(); st.LastError == "" {
 		t.Errorf("State().LastError is empty during an outage")
 	}
@@ -167,6 +172,122 @@ func TestRetentionGap(t *testing.T) {
 		t.Errorf("delivered (-want +got):\n%s", cmp.Diff(want, got))
 	}
 	eventually(t, "cursor at 100", func() bool { return c.Seq() == 100 })
+}
+
+// gatedCursor is a MemCursor whose Saves wait while the gate is shut, as a
+// durable Save waits for a slow disk.
+type gatedCursor struct {
+	*uplinktest.MemCursor
+	gate    chan struct{} // closed to let Saves through
+	waiting atomic.Int32  // Saves waiting at the gate
+}
+
+func (c *gatedCursor) Save(seq uint64) error {
+	c.waiting.Add(1)
+	<-c.gate
+	c.waiting.Add(-1)
+	return c.MemCursor.Save(seq)
+}
+
+// TestSlowCursorSave: forwarding does not wait for the cursor's Save. The
+// whole backlog is acknowledged while the first Save is still held up, and
+// once it is let through the latest cursor is saved.
+func TestSlowCursorSave(t *testing.T) {
+	const n = 5000
+	srv := mosquittotest.Start(t)
+	sub := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
+	j := uplinktest.NewMemJournal()
+	c := &gatedCursor{MemCursor: uplinktest.NewMemCursor(0), gate: make(chan struct{})}
+	appendEvents(j, n)
+
+	u := start(t, testConfig(srv.URL()), j, c, nil)
+	delivered(t, sub, n)
+	eventually(t, "every event acknowledged", func() bool { return u.State().Cursor == n })
+	eventually(t, "a Save at the gate", func() bool { return c.waiting.Load() > 0 })
+	if got := c.waiting.Load(); got != 1 {
+		t.Errorf("%d Saves waiting for the disk, want 1 (one at a time)", got)
+	}
+	if got := c.Seq(); got != 0 {
+		t.Errorf("cursor saved at %d with the disk held up", got)
+	}
+	close(c.gate)
+	eventually(t, "cursor saved at the end", func() bool { return c.Seq() == n })
+	if v := c.Violations(); len(v) > 0 {
+		t.Errorf("cursor moved backwards: %v", v)
+	}
+}
+
+// TestCursorSaveFailure: a Save that fails is reported while forwarding
+// carries on, and the cursor reached is saved when Run ends.
+func TestCursorSaveFailure(t *testing.T) {
+	srv := mosquittotest.Start(t)
+	sub := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
+	j, c := uplinktest.NewMemJournal(), uplinktest.NewMemCursor(0)
+	appendEvents(j, 10)
+	u := start(t, testConfig(srv.URL()), j, c, nil)
+	eventually(t, "cursor saved at 10", func() bool { return c.Seq() == 10 })
+
+	c.FailWith(errors.New("disk on fire"))
+	appendEvents(j, 10)
+	delivered(t, sub, 20)
+	eventually(t, "the save error in the state", func() bool {
+		return strings.Contains(u.State().LastError, "uplink: save cursor 20: disk on fire")
+	})
+	if st := u.State(); st.Cursor != 20 || st.Published != 20 || !st.Connected {
+		t.Errorf("State() = %+v, want connected, cursor 20, published 20", st)
+	}
+	if got := c.Seq(); got != 10 {
+		t.Errorf("cursor = %d while saves fail, want 10", got)
+	}
+	c.FailWith(nil)
+	u.stop(t)
+	if got := c.Seq(); got != 20 {
+		t.Errorf("cursor = %d after Run returned, want 20", got)
+	}
+}
+
+// countingJournal is a MemJournal that records the limits After is asked
+// for.
+type countingJournal struct {
+	*uplinktest.MemJournal
+	// mu guards limits.
+	mu     sync.Mutex
+	limits []int
+}
+
+func (j *countingJournal) After(after uint64, limit int) ([]uplink.Entry, error) {
+	j.mu.Lock()
+	j.limits = append(j.limits, limit)
+	j.mu.Unlock()
+	return j.MemJournal.After(after, limit)
+}
+
+// TestJournalReadsBatched: while a backlog drains, the journal is read in
+// batches of at least half the window, never more than a window at a time,
+// however the PUBACKs come (one slot is refilled per PUBACK).
+func TestJournalReadsBatched(t *testing.T) {
+	const n, window = 10_000, 64
+	srv := mosquittotest.Start(t)
+	sub := uplinktest.Subscribe(t, srv.URL(), eventsFilter)
+	j := &countingJournal{MemJournal: uplinktest.NewMemJournal()}
+	appendEvents(j.MemJournal, n)
+	cfg := testConfig(srv.URL())
+	cfg.Window = window
+	u := start(t, cfg, j, uplinktest.NewMemCursor(0), nil)
+	checkIntact(t, j.MemJournal, delivered(t, sub, n))
+	eventually(t, "every event acknowledged", func() bool { return u.State().Cursor == n })
+	u.stop(t)
+
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i, l := range j.limits {
+		if l < window/2 || l > window {
+			t.Fatalf("After call %d asked for %d entries, want %d to %d", i, l, window/2, window)
+		}
+	}
+	if max := 2*n/window + 10; len(j.limits) > max {
+		t.Errorf("%d journal reads for %d events, want at most %d", len(j.limits), n, max)
+	}
 }
 
 // TestCursorLoadFailure: an unreadable cursor is retried, reported, and

@@ -10,7 +10,11 @@
 // On the cloud side, [Subscriber] records what a broker delivers on a topic
 // filter, and [CheckDelivery] checks the uplink's promise about a stream of
 // sequence numbers: every event from first to last, in order, duplicates
-// allowed only as a resend of events already seen.
+// allowed only as a resend of events already seen. [MosquittoSub] collects
+// a gateway's events with the broker's own client, mosquitto_sub, in a
+// persistent session, checking each event's topic and id as it comes and
+// the sequence with CheckDelivery: the benchmarks' witness that a drain
+// lost nothing.
 //
 // Everything here is safe for concurrent use unless its documentation says
 // otherwise.
