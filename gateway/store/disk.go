@@ -54,11 +54,13 @@ type DiskStats struct {
 	// filesystem's size, in bytes, as last measured (at Checked).
 	Free, Size uint64
 	Checked    time.Time
-	// MinFree is the reserve: writes stop while Free is below it. Resume
-	// is the free space at which they start again (twice MinFree: the
-	// reserve, the ballast file made again out of the space that
-	// returned, and a margin so that the state does not flap).
-	MinFree, Resume uint64
+	// MinFree is Options.MinFree. Reserve is the free space below which
+	// writes stop: MinFree, or more when the database is larger, since a
+	// compaction needs room of the database's size. Resume is the free
+	// space at which they start again (Reserve plus MinFree: the ballast
+	// file made again out of the space that returned, and a margin so that
+	// the state does not flap).
+	MinFree, Reserve, Resume uint64
 	// Refused counts the writes refused since Open.
 	Refused uint64
 	// Fault says, for people, why writes are refused; empty when they
@@ -73,11 +75,18 @@ type DiskStats struct {
 // writes through memory-mapped files, so a full disk does not fail a write
 // with ENOSPC: the process dies of SIGBUS, and dies again on every restart
 // that replays or flushes a memtable. The guard refuses the store's writes
-// while less than minFree is free, which leaves Badger the room for what it
-// writes on its own (flushes, compactions).
+// while less than the reserve is free, which leaves Badger the room for
+// what it writes on its own (flushes, compactions). The reserve is minFree
+// or, when larger, the room a compaction may need: a compaction writes its
+// new tables before it deletes the ones they replace, and one from level 0
+// may rewrite every table of the database, so the room is the size of the
+// tables on disk plus the memtables' flush ([dbRoom]). Without it a database
+// larger than minFree dies of SIGBUS in a compaction after the guard has
+// already stopped the store's own writes.
 //
-// The guard also keeps a ballast file of minFree/2 in the directory
-// (allocated, never written) while there is room for it. It is deleted when
+// The guard also keeps a ballast file of the reserve's size in the
+// directory (allocated, never written) while there is room for it, sized
+// when it is made. It is deleted when
 // the store opens on a full disk, so that Badger has room to start even if
 // something else took the last byte, and when the free space falls below a
 // quarter of the reserve while the store runs (something else is eating
@@ -88,6 +97,7 @@ type diskGuard struct {
 	log     *slog.Logger
 	now     func() time.Time
 	statfs  func(dir string) (free, size uint64, err error)
+	room    func(dir string) uint64 // what Badger may write on its own; see dbRoom
 	// onChange is called when Full changes, with mu held: it must not call
 	// the guard.
 	onChange func(st DiskStats)
@@ -101,16 +111,47 @@ type diskGuard struct {
 }
 
 func newDiskGuard(dir string, minFree int64, log *slog.Logger, now func() time.Time) *diskGuard {
-	d := &diskGuard{dir: dir, log: log, now: now, statfs: statfs, onChange: func(DiskStats) {}}
+	d := &diskGuard{dir: dir, log: log, now: now, statfs: statfs, room: dbRoom, onChange: func(DiskStats) {}}
 	if minFree > 0 {
 		d.minFree = uint64(minFree)
-		d.st.MinFree, d.st.Resume = d.minFree, 2*d.minFree
+		d.st.MinFree, d.st.Reserve, d.st.Resume = d.minFree, d.minFree, 2*d.minFree
 	}
 	return d
 }
 
-// ballastSize is the size of the ballast file.
-func (d *diskGuard) ballastSize() uint64 { return d.minFree / 2 }
+// dbRoom is the room Badger may need on its own in dir: the tables on disk
+// (a compaction may rewrite all of them before it deletes the old ones) and
+// the flush of every memtable.
+func dbRoom(dir string) uint64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	room := uint64(numMemtables * memTableSize)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".sst" {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			room += uint64(fi.Size())
+		}
+	}
+	return room
+}
+
+// updateReserveLocked works the reserve out again, on every measurement:
+// a flush or a compaction may have changed the tables since the last one
+// (reading the directory costs tens of microseconds, beside a write's
+// fsync).
+func (d *diskGuard) updateReserveLocked() {
+	d.st.Reserve = max(d.minFree, d.room(d.dir))
+	d.st.Resume = d.st.Reserve + d.minFree
+}
+
+// ballastSize is the size of the ballast file made now: the reserve, so
+// that deleting it on a disk something else filled gives a compaction the
+// room it may need.
+func (d *diskGuard) ballastSize() uint64 { return d.st.Reserve }
 
 // open measures the disk before Badger opens it. When the disk is full it
 // deletes the ballast first, so Badger has room to start.
@@ -122,8 +163,9 @@ func (d *diskGuard) open() {
 	defer d.mu.Unlock()
 	fi, err := os.Stat(d.ballastPath())
 	d.ballast = err == nil
-	if d.ballast && uint64(fi.Size()) != d.ballastSize() {
-		d.dropBallastLocked() // MinFree changed; made again below
+	d.updateReserveLocked()
+	if d.ballast && uint64(fi.Size()) < d.ballastSize() {
+		d.dropBallastLocked() // the reserve grew; made again below
 	}
 	d.measureLocked()
 	if d.st.Full && d.dropBallastLocked() {
@@ -200,16 +242,17 @@ func (d *diskGuard) measureLocked() {
 		return
 	}
 	now := d.now()
+	d.updateReserveLocked()
 	d.st.Free, d.st.Size, d.st.Checked, d.st.Error = free, size, now, ""
 	switch {
-	case !d.st.Full && free < d.minFree:
+	case !d.st.Full && free < d.st.Reserve:
 		d.st.Full, d.st.Since = true, now
 		d.st.Fault = fmt.Sprintf("%s free on the filesystem of %s, below the %s reserve; "+
 			"writes are refused until %s are free, doors decide from memory and new events wait in memory",
-			mib(free), d.dir, mib(d.minFree), mib(d.st.Resume))
+			mib(free), d.dir, mib(d.st.Reserve), mib(d.st.Resume))
 		d.full.Store(true)
-		d.log.Error("disk full: refusing writes", "dir", d.dir, "free", mib(free), "min_free", mib(d.minFree),
-			"resume_at", mib(d.st.Resume))
+		d.log.Error("disk full: refusing writes", "dir", d.dir, "free", mib(free), "reserve", mib(d.st.Reserve),
+			"min_free", mib(d.minFree), "resume_at", mib(d.st.Resume))
 		d.onChange(d.st)
 	case d.st.Full && free >= d.st.Resume:
 		d.makeBallastLocked()
@@ -220,7 +263,7 @@ func (d *diskGuard) measureLocked() {
 	case !d.st.Full && free >= d.st.Resume:
 		d.makeBallastLocked()
 	}
-	if d.st.Free < d.minFree/4 && d.dropBallastLocked() {
+	if d.st.Free < d.st.Reserve/4 && d.dropBallastLocked() {
 		d.log.Warn("the disk is nearly out of space: deleted the ballast file to give the database room",
 			"path", d.ballastPath(), "size", mib(d.ballastSize()))
 		d.remeasureLocked()

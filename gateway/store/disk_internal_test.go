@@ -6,11 +6,51 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+// TestDiskGuardReserveCoversACompaction: a database larger than MinFree
+// raises the reserve to its tables plus the memtables' flush, since a
+// compaction writes new tables before it deletes the old ones. With the
+// reserve fixed at MinFree, a 16 MiB disk died of SIGBUS in a compaction
+// after the guard had stopped the store's writes.
+func TestDiskGuardReserveCoversACompaction(t *testing.T) {
+	const minFree = 4 << 20
+	dir := t.TempDir()
+	for name, size := range map[string]int64{"000001.sst": 3 << 20, "000002.sst": 2 << 20, "000001.vlog": 64 << 20, "MANIFEST": 1 << 10} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	const room = 5<<20 + numMemtables*memTableSize // the tables and the memtables, not the value log
+	if got := dbRoom(dir); got != room {
+		t.Fatalf("dbRoom = %d, want %d", got, room)
+	}
+	free := uint64(room + 1)
+	d := newDiskGuard(dir, minFree, slog.New(slog.DiscardHandler), time.Now)
+	d.statfs = func(string) (uint64, uint64, error) { return free, 1 << 30, nil }
+	d.open()
+	if err := d.allow(); err != nil {
+		t.Fatalf("allow with %d free, reserve %d: %v", free, room, err)
+	}
+	free = room - 1 // far above MinFree, below what a compaction may need
+	err := d.allow()
+	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "below the 9.0 MiB reserve") {
+		t.Fatalf("allow with %d free: %v, want ErrDiskFull naming the 9.0 MiB reserve", free, err)
+	}
+	if ds := d.stats(); ds.MinFree != minFree || ds.Reserve != room || ds.Resume != room+minFree {
+		t.Errorf("stats %+v, want MinFree %d, Reserve %d, Resume %d", ds, minFree, room, room+minFree)
+	}
+}
 
 // TestDiskGuardThresholds walks the guard through a disk filling up and
 // emptying, with the free space given by the test: the reserve, the
@@ -27,8 +67,8 @@ func TestDiskGuardThresholds(t *testing.T) {
 	d.watch(func(st DiskStats) { changes = append(changes, st.Full) })
 	ballast := func() bool {
 		fi, err := os.Stat(filepath.Join(dir, ballastFile))
-		if err == nil && fi.Size() != minFree/2 {
-			t.Errorf("ballast of %d bytes, want %d", fi.Size(), minFree/2)
+		if err == nil && fi.Size() != minFree {
+			t.Errorf("ballast of %d bytes, want %d", fi.Size(), minFree)
 		}
 		return err == nil
 	}

@@ -192,9 +192,15 @@
 // lost, and the log says how many. [Store.DiskStats] has the state for the
 // status page, /metrics and the retained status.
 //
-// Writes resume once twice MinFree is free: the reserve, a ballast file of
-// MinFree/2 made again out of the space that returned, and a margin that
-// keeps the state from flapping. The ballast ("lintel.reserve" in Dir,
+// The reserve is MinFree, or more once the database is larger: its tables
+// plus the memtables' flush ([DiskStats].Reserve), because a compaction
+// writes its new tables before it deletes the old ones and one from level 0
+// may rewrite them all. With a fixed reserve, a database larger than it died
+// of SIGBUS in a compaction after the store's own writes had stopped.
+//
+// Writes resume once the reserve plus MinFree is free: a ballast file of the
+// reserve's size made again out of the space that returned, and a margin
+// that keeps the state from flapping. The ballast ("lintel.reserve" in Dir,
 // allocated with fallocate, never written) is kept while the disk has room
 // and deleted when the store opens on a full disk, or when less than a
 // quarter of the reserve is left while it runs: then Badger has room to

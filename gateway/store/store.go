@@ -240,12 +240,19 @@ func encodeState(gen uint32, rev uint64, c Counts) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(c.Credentials))
 }
 
+// The memtables' size and number; the disk guard's reserve counts their
+// flush.
+const (
+	memTableSize = 2 << 20
+	numMemtables = 2
+)
+
 // badgerOptions are Lintel's Badger settings for a 512 MB Raspberry Pi; see
 // the package documentation for each choice and what it costs.
 func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir)
-	o.MemTableSize = 2 << 20
-	o.NumMemtables = 2
+	o.MemTableSize = memTableSize
+	o.NumMemtables = numMemtables
 	o.NumLevelZeroTables = 2
 	o.NumLevelZeroTablesStall = 8
 	o.BaseTableSize = 2 << 20
