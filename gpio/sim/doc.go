@@ -20,8 +20,9 @@
 // reader; nothing is decoded here. Their NextEdge always hands out an edge
 // already queued before it reports quiet, and answers a poll from the queue
 // without waiting. Each edge is stamped with the time it was scheduled
-// for; LastBitSent says when the last bit's pulse actually ended, which is
-// later when the simulator's goroutine woke late on a loaded machine.
+// for; LastBitSent says when the last bit's falling edge was actually
+// queued, which is later when the simulator's goroutine woke late on a
+// loaded machine.
 //
 // A DoorSim holds a door contact and a request-to-exit button as Inputs,
 // with the electrical polarity of the usual wiring (a reed contact and a

@@ -97,7 +97,7 @@ type ReaderSim struct {
 	// lastBit is when the last transmission's last bit was scheduled to
 	// start.
 	lastBit time.Time
-	// lastBitSent is when that bit's pulse actually ended: its release
+	// lastBitSent is when that bit actually started: its falling edge
 	// was queued on the lines.
 	lastBitSent time.Time
 }
@@ -139,13 +139,16 @@ func (s *ReaderSim) LastBit() time.Time {
 	return s.lastBit
 }
 
-// LastBitSent returns when the last bit sent so far actually ended: the
-// wall-clock time its rising edge was queued on the lines, which is its
-// scheduled end (LastBit plus the pulse width) or later when the
-// simulator's goroutine woke late on a loaded machine. A latency measured
-// from it counts only what came after the edge was there to be read. It is
-// zero until a bit has been sent, and is set before SendCard and the other
-// senders return.
+// LastBitSent returns when the last bit sent so far actually started: the
+// wall-clock time its falling edge was queued on the lines, which is its
+// scheduled start (LastBit) or later when the simulator's goroutine woke
+// late on a loaded machine. A latency measured from it (plus the pulse
+// width, for the end of the bit) counts only what came after the bit was
+// there to be read. It is the falling edge, not the release, because the
+// framer times the end of a frame from a bit's fall: the release's own
+// lateness (a short sleep that a Go timer makes longer) delays nothing. It
+// is zero until a bit has been sent, and is set before SendCard and the
+// other senders return.
 func (s *ReaderSim) LastBitSent() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,10 +290,10 @@ func (s *ReaderSim) sendFrame(ctx context.Context, bits string) error {
 			// The frame's bits are all out once the last one falls.
 			afterFall = done
 		}
-		released, err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth, afterFall)
-		if last && !released.IsZero() {
+		fell, err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth, afterFall)
+		if last && !fell.IsZero() {
 			s.mu.Lock()
-			s.lastBitSent = released
+			s.lastBitSent = fell
 			s.mu.Unlock()
 		}
 		if err != nil {
@@ -315,12 +318,12 @@ func (s *ReaderSim) jitter() time.Duration {
 // pulse holds line low from start for width, each edge sent no earlier
 // than its time and stamped with it, calling afterFall (if not nil) once
 // the line is low. The line is released even when ctx ends mid-pulse. It
-// returns when the release was queued (see Lines.setAt).
+// returns when the fall was queued (see Lines.setAt).
 func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Time, width time.Duration, afterFall func()) (time.Time, error) {
 	if err := sleepUntil(ctx, start); err != nil {
 		return time.Time{}, err
 	}
-	_ = s.lines.setAt(line, true, start)
+	fell := s.lines.setAt(line, true, start)
 	if afterFall != nil {
 		afterFall()
 	}
@@ -329,7 +332,8 @@ func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Tim
 	if err != nil {
 		end = time.Now()
 	}
-	return s.lines.setAt(line, false, end), err
+	_ = s.lines.setAt(line, false, end)
+	return fell, err
 }
 
 // sleepUntil waits until t or ctx's end.
