@@ -211,9 +211,16 @@ func TestDoorsLockedOnEveryExit(t *testing.T) {
 // reader timing (50 µs pulses every 2 ms), the time from the end of a card's
 // last bit to the strike relay being driven. Budget: p99 ≤ 5 ms, max ≤ 7 ms.
 // The floor is the framer's end-of-frame gap, 3 ms after the last bit's
-// falling edge at this timing (see package wiegand); the end of the last
-// bit is when the simulator scheduled it, so a simulated reader that is
-// itself woken late on a busy machine counts against the figure.
+// falling edge at this timing (see package wiegand). The end of the last
+// bit is when the simulator actually pulled the line low for it (ReaderSim's
+// LastBitSent) plus the pulse width, not when it scheduled the bit: a
+// simulated reader woken late on a busy machine does not count against the
+// gateway, which cannot see an edge before it is there. The release is
+// not used, since the framer times the frame's end from the fall. The
+// framer's deadline counts from the time the bit was stamped with, its
+// scheduled one, so a fall the simulator queued late shortens the figure
+// by as much and p50 can sit under the 2.95 ms floor; sim-late-p50-ms is
+// that lateness, reported beside it.
 func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	g := startSim(&testing.T{}, nil)
 	enrol(&testing.T{}, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
@@ -222,13 +229,15 @@ func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	relay := simRelay(b, g.hw, "garage").Watch()
 	pulse := g.cfg.Sim.PulseWidth
 	lat := make([]time.Duration, 0, b.N)
+	late := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
 		if err := g.hw.sim.Card("garage", "H10301", 5, 555); err != nil {
 			b.Fatal(err)
 		}
 		on := waitLevel(b, relay, true)
-		lat = append(lat, on.Time.Sub(rdr.sim.LastBit().Add(pulse)))
+		lat = append(lat, on.Time.Sub(rdr.sim.LastBitSent().Add(pulse)))
+		late = append(late, rdr.sim.LastBitSent().Sub(rdr.sim.LastBit()))
 		b.StopTimer()
 		_ = garage.door.Secure()
 		waitLevel(b, relay, false)
@@ -236,6 +245,8 @@ func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	}
 	b.StopTimer()
 	reportPercentiles(b, lat)
+	slices.Sort(late)
+	b.ReportMetric(float64(late[len(late)/2].Microseconds())/1000, "sim-late-p50-ms")
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {

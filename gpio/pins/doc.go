@@ -23,6 +23,32 @@
 // output line turns it into an input (so an Output keeps its level in
 // software and never reads the pin).
 //
+// # Quiet waits
+//
+// EdgeSource.NextEdge's ok false means nothing was queued when it gave up,
+// so a reader can end a frame on one quiet call past its deadline. On Host
+// a wait is periph's WaitForEdge, a read of the line request under a Go
+// read deadline, and a deadline can pass with an event queued (the poller
+// had not yet seen the line request readable, or the goroutine was
+// descheduled past it). So a wait that timed out reads once more under a
+// fresh deadline of confirmWait (250 µs): that read takes an event the
+// kernel has queued at once, and times out only if there is none. A poll
+// (timeout ≤ 0) is that confirming read alone; a zero or past deadline
+// would not do, since periph then waits forever or never reads. The
+// contract's one gap: a goroutine descheduled for the whole 250 µs between
+// setting the deadline and reading never reads.
+//
+// The confirming read costs time only when nothing is queued, but then Go's
+// poller, which sleeps in whole milliseconds, makes its 250 µs up to 1 ms.
+// Package reader calls NextEdge quietly twice at the end of each frame, the
+// wait up to a millisecond before the deadline and the poll after it, so a
+// box may decide a card up to about 1 ms later than the simulator, whose
+// lines answer a poll from their queue without waiting. A precise sleep
+// (as package reader uses for the deadline) does not help here: the wait is
+// parked in Go's poller either way. Doing better needs a non-blocking read
+// of the line request, which periph v3.8.5's LineSet does not offer (its
+// file descriptor is unexported).
+//
 // # Names
 //
 // Pins are named in config by their kernel line name, as the Raspberry Pi

@@ -175,16 +175,28 @@ func lowBits(v gpio.GPIOValue) (d0, d1 bool) { return v&1 == 0, v&2 == 0 }
 
 // confirmWait is how long a wait that timed out is retried once, so a read
 // deadline that passed while the goroutine was descheduled does not hide
-// an event already queued.
+// an event already queued (see the package doc, "Quiet waits").
 const confirmWait = 250 * time.Microsecond
 
-// waitEvent waits for one line set event with a positive timeout; it
-// reports ok false on timeout.
-func waitEvent(ls *gpioioctl.LineSet, timeout time.Duration) (offset int, e gpio.Edge, ok bool, err error) {
+// edgeWaiter is the part of periph's gpioioctl.LineSet that waitEvent uses.
+type edgeWaiter interface {
+	WaitForEdge(timeout time.Duration) (number int, edge gpio.Edge, err error)
+}
+
+var _ edgeWaiter = (*gpioioctl.LineSet)(nil)
+
+// waitEvent waits at most timeout for one line set event, then once more
+// for confirmWait, and reports ok false when both timed out: the second
+// read finds an event the kernel had queued. A timeout of zero or less is
+// a poll, the confirming read alone. (periph's WaitForEdge never reads when
+// its deadline has already passed, and waits forever on a zero timeout, so
+// even a poll needs a deadline ahead.)
+func waitEvent(ls edgeWaiter, timeout time.Duration) (offset int, e gpio.Edge, ok bool, err error) {
+	waits := []time.Duration{timeout, confirmWait}
 	if timeout <= 0 {
-		timeout = time.Microsecond
+		waits = waits[1:]
 	}
-	for _, d := range []time.Duration{timeout, confirmWait} {
+	for _, d := range waits {
 		offset, e, err = ls.WaitForEdge(d)
 		if err == nil {
 			return offset, e, true, nil

@@ -10,8 +10,15 @@ import (
 // they happened. One goroutine calls NextEdge and Low; Close may be called
 // from any goroutine once.
 type EdgeSource interface {
-	// NextEdge waits at most timeout (which must be positive) for the next
-	// edge. It returns ok false when none came in time.
+	// NextEdge returns the next edge, waiting at most timeout for one; a
+	// timeout of zero or less only polls. An edge already queued is
+	// returned first, whatever the timeout, and once the wait has ended
+	// the queue is looked at again: ok false means nothing was queued when
+	// NextEdge gave up. So after a call that returned ok false, every edge
+	// that happened before the call began has been returned, which is what
+	// lets a caller end a frame on one quiet call past its deadline. The
+	// wait may run past timeout (a scheduler's wake-up, a simulated frame
+	// still being sent), never short of it unless an edge came.
 	NextEdge(timeout time.Duration) (e wiegand.Edge, ok bool, err error)
 	// Low reads the two lines now: true means held low.
 	Low() (d0, d1 bool, err error)

@@ -3,6 +3,8 @@ package pins
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +252,59 @@ func TestWatch(t *testing.T) {
 	boom := errors.New("boom")
 	if err := Watch(context.Background(), &scriptInput{levels: []bool{true}, err: boom}, func(bool) {}); !errors.Is(err, boom) {
 		t.Errorf("Watch with a read error = %v, want boom", err)
+	}
+}
+
+// fakeWaiter answers WaitForEdge from a script, recording the timeouts it
+// was asked for; past the script it times out.
+type fakeWaiter struct {
+	results []error // nil is an event on offset 3, falling
+	asked   []time.Duration
+}
+
+func (f *fakeWaiter) WaitForEdge(timeout time.Duration) (int, gpio.Edge, error) {
+	f.asked = append(f.asked, timeout)
+	if len(f.asked) > len(f.results) {
+		return 0, gpio.NoEdge, os.ErrDeadlineExceeded
+	}
+	if err := f.results[len(f.asked)-1]; err != nil {
+		return 0, gpio.NoEdge, err
+	}
+	return 3, gpio.FallingEdge, nil
+}
+
+func TestWaitEvent(t *testing.T) {
+	timeout := fmt.Errorf("read: %w", os.ErrDeadlineExceeded)
+	broken := errors.New("bad file descriptor")
+	tests := []struct {
+		name      string
+		timeout   time.Duration
+		results   []error
+		wantOK    bool
+		wantErr   error
+		wantAsked []time.Duration
+	}{
+		{"event at once", 5 * time.Millisecond, []error{nil}, true, nil, []time.Duration{5 * time.Millisecond}},
+		{"event found by the confirming read", 5 * time.Millisecond, []error{timeout, nil}, true, nil,
+			[]time.Duration{5 * time.Millisecond, confirmWait}},
+		{"quiet", 5 * time.Millisecond, nil, false, nil, []time.Duration{5 * time.Millisecond, confirmWait}},
+		{"poll reads once", 0, nil, false, nil, []time.Duration{confirmWait}},
+		{"negative poll reads once", -time.Second, []error{nil}, true, nil, []time.Duration{confirmWait}},
+		{"error stops", 5 * time.Millisecond, []error{broken}, false, broken, []time.Duration{5 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWaiter{results: tt.results}
+			offset, e, ok, err := waitEvent(w, tt.timeout)
+			if ok != tt.wantOK || !errors.Is(err, tt.wantErr) {
+				t.Fatalf("waitEvent = ok %v, err %v; want ok %v, err %v", ok, err, tt.wantOK, tt.wantErr)
+			}
+			if ok && (offset != 3 || e != gpio.FallingEdge) {
+				t.Errorf("waitEvent = offset %d, edge %v; want 3, falling", offset, e)
+			}
+			if diff := cmp.Diff(tt.wantAsked, w.asked); diff != "" {
+				t.Errorf("timeouts asked (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

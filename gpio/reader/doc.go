@@ -10,8 +10,10 @@
 // a few milliseconds of its last bit. Go's timers may wake an idle process
 // up to a millisecond late, so Run asks the source for all but the last
 // millisecond before the deadline and sleeps that on the kernel's
-// high-resolution timer (Linux), then takes whatever edges the source
-// queued meanwhile before it ends the frame. Between frames it wakes at
+// high-resolution timer (Linux), then polls the source once: an edge
+// queued meanwhile joins the frame, and a source with nothing queued ends
+// it (pins.EdgeSource promises that ok false means nothing was queued, so
+// no drain is needed). Between frames it wakes at
 // least every 100 ms to notice a cancelled context and to supervise the
 // lines.
 //

@@ -209,38 +209,32 @@ func (r *Reader) Run(ctx context.Context, onFrame func(wiegand.Frame)) error {
 			}
 		}
 		// When the frame's deadline is the wait, ask the source for all but
-		// its last millisecond and sleep that precisely (see preciseWait).
+		// its last millisecond and sleep that precisely (see preciseWait);
+		// once the deadline has passed, poll.
 		dl, inFrame := c.framer.Deadline()
 		early := false
 		if until := time.Until(dl); inFrame && until <= wait {
-			wait = until
-			if until > preciseWait {
-				wait, early = until-preciseWait, true
-			}
+			wait, early = until-preciseWait, until > 0
 		}
-		// Always ask the source, even past the deadline: only the source
-		// knows whether an edge from before the deadline is still queued.
-		e, ok, err := r.src.NextEdge(max(wait, time.Microsecond))
+		e, ok, err := r.src.NextEdge(wait)
 		if err != nil {
 			r.log.Error("reader lines failed", "err", err)
 			return fmt.Errorf("reader %s: %w", r.cfg.Name, err)
 		}
 		if !ok && early {
-			// An edge arriving meanwhile waits in the source's queue, and
-			// the drain below hands it to the framer before the frame is
-			// expired; the framer decides by the edges' times.
+			// An edge arriving meanwhile waits in the source's queue; the
+			// next turn polls for it before the frame is expired.
 			sleepPrecisely(time.Until(dl))
+			continue
 		}
 		now := time.Now()
 		if ok {
 			c.edge(e)
 		} else {
-			// The source is quiet: a frame whose deadline has passed is
-			// over. Only here, never right after an edge, since edges may
-			// be read later than they happened.
-			if err := r.drain(c); err != nil {
-				return err
-			}
+			// The source is quiet, and had nothing queued when it said so
+			// (pins.EdgeSource): a frame whose deadline has passed is over.
+			// Only here, never right after an edge, since edges may be read
+			// later than they happened.
 			c.expire(now)
 		}
 		if c.lineLowLong(now) {
@@ -254,23 +248,6 @@ func (r *Reader) Run(ctx context.Context, onFrame func(wiegand.Frame)) error {
 		r.publish(c, onFrame)
 	}
 	return nil
-}
-
-// drain feeds edges already queued when a wait timed out. This goroutine
-// may wake after an edge that came before the deadline was queued; the
-// framer decides by the edges' times, so such an edge must reach it before
-// the frame is expired.
-func (r *Reader) drain(c *core) error {
-	for {
-		e, ok, err := r.src.NextEdge(time.Nanosecond)
-		if err != nil {
-			return fmt.Errorf("reader %s: %w", r.cfg.Name, err)
-		}
-		if !ok {
-			return nil
-		}
-		c.edge(e)
-	}
 }
 
 // startWindow is the framer's MaxGap: a first frame starting sooner after

@@ -13,9 +13,16 @@
 // A ReaderSim turns a card (format, facility, number), key presses ("1234#")
 // or raw bits into Wiegand pulses on its Lines with real timing: a pulse of
 // PulseWidth (50 µs by default) every Interval (2 ms by default), with
-// optional jitter, and can add noise pulses. The Lines are a
-// pins.EdgeSource, so the simulated pulses go through the same reader, framer
-// and decoder as pulses from a real reader; nothing is decoded here.
+// optional jitter (at most MaxJitter, a quarter interval for a standard
+// reader, so that the framer's end-of-frame gap never cuts a frame), and can
+// add noise pulses. The Lines are a pins.EdgeSource, so the simulated pulses
+// go through the same reader, framer and decoder as pulses from a real
+// reader; nothing is decoded here. Their NextEdge always hands out an edge
+// already queued before it reports quiet, and answers a poll from the queue
+// without waiting. Each edge is stamped with the time it was scheduled
+// for; LastBitSent says when the last bit's falling edge was actually
+// queued, which is later when the simulator's goroutine woke late on a
+// loaded machine.
 //
 // A DoorSim holds a door contact and a request-to-exit button as Inputs,
 // with the electrical polarity of the usual wiring (a reed contact and a

@@ -38,25 +38,29 @@ func NewLines() *Lines { return &Lines{edges: make(chan wiegand.Edge, queueLen)}
 
 // Set drives a line low or releases it now, queuing an edge if the level
 // changes.
-func (l *Lines) Set(line wiegand.Line, low bool) { l.setAt(line, low, time.Now()) }
+func (l *Lines) Set(line wiegand.Line, low bool) { _ = l.setAt(line, low, time.Now()) }
 
 // setAt changes a line's level with the edge stamped at: a simulated reader
 // stamps each edge with the time it was scheduled for, as the kernel stamps
 // an edge with when it happened rather than when it was read, so a stalled
-// goroutine on a loaded machine does not move bits in time.
-func (l *Lines) setAt(line wiegand.Line, low bool, at time.Time) {
+// goroutine on a loaded machine does not move bits in time. It returns when
+// the edge was queued by the wall clock (zero if the level did not change),
+// which is later than at when the simulator's goroutine woke late.
+func (l *Lines) setAt(line wiegand.Line, low bool, at time.Time) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	i := line & 1
 	if l.closed || l.low[i] == low {
-		return
+		return time.Time{}
 	}
 	l.low[i] = low
+	queued := time.Now()
 	select {
 	case l.edges <- wiegand.Edge{Line: i, Rising: !low, Time: at}:
 	default:
 		l.dropped++
 	}
+	return queued
 }
 
 // transmitting marks a frame in progress (on true) or done. While a frame is
@@ -80,29 +84,59 @@ func (l *Lines) Dropped() uint64 {
 	return l.dropped
 }
 
-// NextEdge implements pins.EdgeSource. While a frame is being sent it
-// waits past timeout for the frame's next edge.
+// NextEdge implements pins.EdgeSource. An edge already queued is returned
+// first, whatever the timeout; a timeout of zero or less only polls. When
+// the wait ends the queue is looked at once more, so ok is false only when
+// no edge was queued then, never because the timer and an edge were ready
+// together. While a frame is being sent it waits past timeout for the
+// frame's next edge.
 func (l *Lines) NextEdge(timeout time.Duration) (wiegand.Edge, bool, error) {
-	select {
-	case e := <-l.edges:
+	if e, ok := l.queued(); ok {
 		return e, true, nil
-	default:
 	}
 	if l.isClosed() {
 		return wiegand.Edge{}, false, ErrClosed
 	}
+	if timeout <= 0 && !l.isBusy() {
+		return wiegand.Edge{}, false, nil
+	}
 	t := time.NewTimer(max(timeout, time.Microsecond))
 	defer t.Stop()
+	e, ok := l.await(t.C, func() { t.Reset(busyWait) })
+	return e, ok, nil
+}
+
+// busyWait is how often NextEdge looks again while a frame is in progress.
+const busyWait = 100 * time.Microsecond
+
+// await waits for an edge until timer fires and then, while a frame is in
+// progress, calls again (which rearms timer) and waits on. Once timer has
+// fired it prefers a queued edge, so the select's random choice between
+// two ready cases never decides the result.
+func (l *Lines) await(timer <-chan time.Time, again func()) (wiegand.Edge, bool) {
 	for {
 		select {
 		case e := <-l.edges:
-			return e, true, nil
-		case <-t.C:
-			if !l.isBusy() {
-				return wiegand.Edge{}, false, nil
+			return e, true
+		case <-timer:
+			if e, ok := l.queued(); ok {
+				return e, true
 			}
-			t.Reset(100 * time.Microsecond)
+			if !l.isBusy() {
+				return wiegand.Edge{}, false
+			}
+			again()
 		}
+	}
+}
+
+// queued takes an edge already in the queue, without waiting.
+func (l *Lines) queued() (wiegand.Edge, bool) {
+	select {
+	case e := <-l.edges:
+		return e, true
+	default:
+		return wiegand.Edge{}, false
 	}
 }
 

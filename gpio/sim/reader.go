@@ -18,8 +18,9 @@ type Timing struct {
 	// Interval is the time from one bit's start to the next. Zero means
 	// 2 ms.
 	Interval time.Duration
-	// Jitter, when positive, moves each bit by a random amount in
-	// [-Jitter, +Jitter] (kept below half an interval).
+	// Jitter, when positive, moves each bit by a random amount less than
+	// Jitter either way, each bit on its own. It may be at most
+	// MaxJitter(Interval); NewReader refuses more.
 	Jitter time.Duration
 	// KeyGap is the pause between two key bursts. Zero means 150 ms.
 	KeyGap time.Duration
@@ -42,11 +43,34 @@ func (t Timing) withDefaults() Timing {
 	if t.PulseWidth >= t.Interval {
 		t.PulseWidth = t.Interval / 2
 	}
-	t.Jitter = min(max(t.Jitter, 0), (t.Interval-t.PulseWidth)/2)
+	t.Jitter = max(t.Jitter, 0)
 	if t.KeyGap <= 0 {
 		t.KeyGap = DefaultKeyGap
 	}
 	return t
+}
+
+// MaxJitter is the most Jitter a simulated reader of the given bit
+// interval I takes, so that the framer's default rule (package wiegand: a
+// frame ends 1.5 times its longest interval after its last bit, never
+// sooner than 3 ms) never cuts a frame. Bits move independently, so two
+// neighbouring intervals can be I−2J and then I+2J. Up to 2.5 ms a bit the
+// 3 ms floor must cover I+2J: J ≤ (3 ms − I)/2, capped at a quarter
+// interval (a standard 2 ms reader's bit may be 500 µs early or late).
+// Beyond that only 1.5×(I−2J) ≥ I+2J holds it: J ≤ I/10. More jitter than
+// this splits frames, which is a broken reader, not a harder test.
+func MaxJitter(interval time.Duration) time.Duration {
+	byFloor := (wiegand.DefaultMinGap - interval) / 2
+	return max(interval/10, min(interval/4, byFloor))
+}
+
+// check reports a timing a simulated reader cannot keep; t has its
+// defaults.
+func (t Timing) check() error {
+	if m := MaxJitter(t.Interval); t.Jitter > m {
+		return fmt.Errorf("sim: timing: jitter %v is more than %v, the most a reader of %v a bit may have (see MaxJitter)", t.Jitter, m, t.Interval)
+	}
+	return nil
 }
 
 // ReaderConfig describes a simulated reader.
@@ -68,10 +92,14 @@ type ReaderSim struct {
 
 	send sync.Mutex // one transmission at a time
 
-	mu  sync.Mutex // guards rng and lastBit
+	mu  sync.Mutex // guards rng, lastBit and lastBitSent
 	rng *rand.Rand
-	// lastBit is when the last transmission's last bit started.
+	// lastBit is when the last transmission's last bit was scheduled to
+	// start.
 	lastBit time.Time
+	// lastBitSent is when that bit actually started: its falling edge
+	// was queued on the lines.
+	lastBitSent time.Time
 }
 
 // NewReader returns a simulated reader with idle lines.
@@ -84,13 +112,17 @@ func NewReader(cfg ReaderConfig) (*ReaderSim, error) {
 	if err != nil || (canon != "KEY4" && canon != "KEY8" && canon != "PIN26") {
 		return nil, fmt.Errorf("sim: key format %q: want KEY4, KEY8 or PIN26", cfg.KeyFormat)
 	}
+	timing := cfg.Timing.withDefaults()
+	if err := timing.check(); err != nil {
+		return nil, err
+	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
 	return &ReaderSim{
 		lines:     NewLines(),
-		timing:    cfg.Timing.withDefaults(),
+		timing:    timing,
 		keyFormat: canon,
 		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}, nil
@@ -105,6 +137,22 @@ func (s *ReaderSim) LastBit() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastBit
+}
+
+// LastBitSent returns when the last bit sent so far actually started: the
+// wall-clock time its falling edge was queued on the lines, which is its
+// scheduled start (LastBit) or later when the simulator's goroutine woke
+// late on a loaded machine. A latency measured from it (plus the pulse
+// width, for the end of the bit) counts only what came after the bit was
+// there to be read. It is the falling edge, not the release, because the
+// framer times the end of a frame from a bit's fall: the release's own
+// lateness (a short sleep that a Go timer makes longer) delays nothing. It
+// is zero until a bit has been sent, and is set before SendCard and the
+// other senders return.
+func (s *ReaderSim) LastBitSent() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastBitSent
 }
 
 // SendCard pulses the frame of a card. It returns when the last pulse has
@@ -178,7 +226,7 @@ func (s *ReaderSim) SendNoise(ctx context.Context, n int) error {
 		width := time.Duration(1+s.rng.IntN(20)) * time.Microsecond
 		gap := time.Duration(1+s.rng.IntN(30)) * time.Millisecond
 		s.mu.Unlock()
-		if err := s.pulse(ctx, line, time.Now(), width, nil); err != nil {
+		if _, err := s.pulse(ctx, line, time.Now(), width, nil); err != nil {
 			return err
 		}
 		if err := sleepUntil(ctx, time.Now().Add(gap)); err != nil {
@@ -234,14 +282,21 @@ func (s *ReaderSim) sendFrame(ctx context.Context, bits string) error {
 	for i := range len(bits) {
 		at := start.Add(time.Duration(i)*s.timing.Interval + s.jitter())
 		var afterFall func()
-		if i == len(bits)-1 {
+		last := i == len(bits)-1
+		if last {
 			s.mu.Lock()
 			s.lastBit = at
 			s.mu.Unlock()
 			// The frame's bits are all out once the last one falls.
 			afterFall = done
 		}
-		if err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth, afterFall); err != nil {
+		fell, err := s.pulse(ctx, wiegand.Line(bits[i]-'0'), at, s.timing.PulseWidth, afterFall)
+		if last && !fell.IsZero() {
+			s.mu.Lock()
+			s.lastBitSent = fell
+			s.mu.Unlock()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -254,17 +309,21 @@ func (s *ReaderSim) jitter() time.Duration {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return time.Duration(s.rng.Int64N(int64(2*s.timing.Jitter)+1)) - s.timing.Jitter
+	// Strictly inside (-Jitter, +Jitter): at MaxJitter the worst pair of
+	// intervals would land exactly on the framer's deadline.
+	j := int64(s.timing.Jitter) - 1
+	return time.Duration(s.rng.Int64N(2*j+1) - j)
 }
 
 // pulse holds line low from start for width, each edge sent no earlier
 // than its time and stamped with it, calling afterFall (if not nil) once
-// the line is low. The line is released even when ctx ends mid-pulse.
-func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Time, width time.Duration, afterFall func()) error {
+// the line is low. The line is released even when ctx ends mid-pulse. It
+// returns when the fall was queued (see Lines.setAt).
+func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Time, width time.Duration, afterFall func()) (time.Time, error) {
 	if err := sleepUntil(ctx, start); err != nil {
-		return err
+		return time.Time{}, err
 	}
-	s.lines.setAt(line, true, start)
+	fell := s.lines.setAt(line, true, start)
 	if afterFall != nil {
 		afterFall()
 	}
@@ -273,8 +332,8 @@ func (s *ReaderSim) pulse(ctx context.Context, line wiegand.Line, start time.Tim
 	if err != nil {
 		end = time.Now()
 	}
-	s.lines.setAt(line, false, end)
-	return err
+	_ = s.lines.setAt(line, false, end)
+	return fell, err
 }
 
 // sleepUntil waits until t or ctx's end.

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,8 +22,8 @@ func TestTimingDefaults(t *testing.T) {
 		{"zero", Timing{}, Timing{PulseWidth: 50 * time.Microsecond, Interval: 2 * time.Millisecond, KeyGap: DefaultKeyGap}},
 		{"pulse wider than interval", Timing{PulseWidth: time.Millisecond, Interval: time.Millisecond},
 			Timing{PulseWidth: 500 * time.Microsecond, Interval: time.Millisecond, KeyGap: DefaultKeyGap}},
-		{"jitter capped", Timing{Jitter: time.Second},
-			Timing{PulseWidth: 50 * time.Microsecond, Interval: 2 * time.Millisecond, Jitter: 975 * time.Microsecond, KeyGap: DefaultKeyGap}},
+		{"negative jitter is none", Timing{Jitter: -time.Millisecond},
+			Timing{PulseWidth: 50 * time.Microsecond, Interval: 2 * time.Millisecond, KeyGap: DefaultKeyGap}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,4 +188,139 @@ func TestDoorSim(t *testing.T) {
 	if high, _ := d.REX.Read(); !high {
 		t.Errorf("REX left pressed")
 	}
+}
+
+func TestMaxJitter(t *testing.T) {
+	tests := []struct {
+		interval, want time.Duration
+	}{
+		{200 * time.Microsecond, 50 * time.Microsecond},   // a quarter
+		{2 * time.Millisecond, 500 * time.Microsecond},    // a quarter, the 3 ms floor exactly
+		{2200 * time.Microsecond, 400 * time.Microsecond}, // what the floor leaves
+		{2500 * time.Microsecond, 250 * time.Microsecond}, // floor and tenth meet
+		{5 * time.Millisecond, 500 * time.Microsecond},    // a tenth
+		{20 * time.Millisecond, 2 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := MaxJitter(tt.interval); got != tt.want {
+			t.Errorf("MaxJitter(%v) = %v, want %v", tt.interval, got, tt.want)
+		}
+	}
+}
+
+// TestMaxJitterKeepsFrames feeds the framer, at its defaults, the worst
+// frame a reader at MaxJitter can send: every other bit as late as it may
+// be, the others as early, so short and long intervals alternate. It must
+// come out as one frame.
+func TestMaxJitterKeepsFrames(t *testing.T) {
+	dec, err := wiegand.NewDecoder(wiegand.DecoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pulse = 20 * time.Microsecond
+	for _, iv := range []time.Duration{200 * time.Microsecond, time.Millisecond, 2 * time.Millisecond,
+		2200 * time.Microsecond, 2500 * time.Microsecond, 3 * time.Millisecond, 8 * time.Millisecond, 20 * time.Millisecond} {
+		j := MaxJitter(iv) - 1 // the largest offset jitter draws
+		start := time.Unix(1000, 0)
+		f := wiegand.NewFramer(wiegand.FramerConfig{}, dec, start)
+		bits, _ := wiegand.EncodeCard("H10301", 5, 555)
+		var frames []wiegand.Frame
+		at := start.Add(time.Second)
+		for i := range len(bits) {
+			off := j
+			if i%2 == 1 {
+				off = -j
+			}
+			fall := at.Add(time.Duration(i)*iv + off)
+			if fr, ok := f.Expire(fall); ok {
+				frames = append(frames, fr)
+			}
+			line := wiegand.Line(bits[i] - '0')
+			for _, e := range []wiegand.Edge{{Line: line, Time: fall}, {Line: line, Rising: true, Time: fall.Add(pulse)}} {
+				if fr, ok := f.Edge(e); ok {
+					frames = append(frames, fr)
+				}
+			}
+		}
+		if fr, ok := f.Expire(at.Add(time.Minute)); ok {
+			frames = append(frames, fr)
+		}
+		if len(frames) != 1 || frames[0].Len != 26 {
+			lens := make([]int, len(frames))
+			for i, fr := range frames {
+				lens[i] = fr.Len
+			}
+			t.Errorf("interval %v, jitter %v: frames of %v bits, want one of 26", iv, j, lens)
+		}
+	}
+}
+
+func TestNewReaderRefusesTooMuchJitter(t *testing.T) {
+	for _, tm := range []Timing{
+		{Jitter: 501 * time.Microsecond},
+		{Interval: 5 * time.Millisecond, Jitter: time.Millisecond},
+	} {
+		_, err := NewReader(ReaderConfig{Timing: tm})
+		want := fmt.Sprintf("sim: timing: jitter %v is more than %v", tm.Jitter, MaxJitter(tm.withDefaults().Interval))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewReader(%+v) = %v, want an error containing %q", tm, err, want)
+		}
+	}
+	if _, err := NewReader(ReaderConfig{Timing: Timing{Jitter: 500 * time.Microsecond}}); err != nil {
+		t.Errorf("NewReader at MaxJitter: %v", err)
+	}
+}
+
+// TestAwaitPrefersQueuedEdge hands await a timer that has already fired
+// and a queued edge, both ready at once, as when a wait ends just as an
+// edge comes: the edge must win every time, not by the select's coin.
+func TestAwaitPrefersQueuedEdge(t *testing.T) {
+	l := NewLines()
+	fired := make(chan time.Time, 1)
+	for i := range 1000 {
+		l.Set(wiegand.D1, i%2 == 0)
+		fired <- time.Time{}
+		e, ok := l.await(fired, func() { t.Fatal("rearmed the timer with no frame in progress") })
+		if !ok || e.Line != wiegand.D1 || e.Rising != (i%2 == 1) {
+			t.Fatalf("round %d: await = %+v, %v; want the queued D1 edge", i, e, ok)
+		}
+		select {
+		case <-fired:
+		default:
+		}
+	}
+	fired <- time.Time{}
+	if _, ok := l.await(fired, func() { t.Fatal("rearmed the timer with no frame in progress") }); ok {
+		t.Errorf("await with an empty queue and a fired timer = ok, want quiet")
+	}
+}
+
+func TestNextEdgePoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLines()
+		start := time.Now()
+		if _, ok, err := l.NextEdge(0); ok || err != nil {
+			t.Fatalf("poll of idle lines = ok %v, err %v; want quiet", ok, err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("poll of idle lines waited %v", d)
+		}
+		l.Set(wiegand.D0, true)
+		if e, ok, err := l.NextEdge(-time.Second); !ok || err != nil || e.Line != wiegand.D0 || e.Rising {
+			t.Errorf("poll = %+v, %v, %v; want the queued D0 fall", e, ok, err)
+		}
+		// While a frame is in progress a poll waits for its next edge.
+		l.transmitting(true)
+		go func() {
+			time.Sleep(3 * time.Millisecond)
+			l.Set(wiegand.D0, false)
+			l.transmitting(false)
+		}()
+		if e, ok, err := l.NextEdge(0); !ok || err != nil || !e.Rising {
+			t.Errorf("poll mid-frame = %+v, %v, %v; want the D0 rise sent later", e, ok, err)
+		}
+		if d := time.Since(start); d < 3*time.Millisecond {
+			t.Errorf("poll mid-frame returned after %v, before the edge was sent", d)
+		}
+	})
 }
