@@ -212,15 +212,13 @@ func TestDoorsLockedOnEveryExit(t *testing.T) {
 // last bit to the strike relay being driven. Budget: p99 ≤ 5 ms, max ≤ 7 ms.
 // The floor is the framer's end-of-frame gap, 3 ms after the last bit's
 // falling edge at this timing (see package wiegand). The end of the last
-// bit is when the simulator actually pulled the line low for it (ReaderSim's
-// LastBitSent) plus the pulse width, not when it scheduled the bit: a
-// simulated reader woken late on a busy machine does not count against the
-// gateway, which cannot see an edge before it is there. The release is
-// not used, since the framer times the frame's end from the fall. The
-// framer's deadline counts from the time the bit was stamped with, its
-// scheduled one, so a fall the simulator queued late shortens the figure
-// by as much and p50 can sit under the 2.95 ms floor; sim-late-p50-ms is
-// that lateness, reported beside it.
+// bit is its scheduled time (ReaderSim's LastBit) plus the pulse width: the
+// time the edge is stamped with, as the kernel stamps a real edge, and the
+// one the framer's deadline counts from. A simulated reader woken late on a
+// busy machine queues its edge late but stamped on time, so its lateness
+// (sim-late-p50-ms, sim-late-max-ms: from the scheduled time to the edge
+// being queued) is reported beside the figure and counts only when it
+// outlasts the gap.
 func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	g := startSim(&testing.T{}, nil)
 	enrol(&testing.T{}, g, "cat", access.CardKey{Format: "H10301", Facility: 5, Number: 555}, "")
@@ -236,7 +234,7 @@ func BenchmarkSimLastBitToUnlock(b *testing.B) {
 			b.Fatal(err)
 		}
 		on := waitLevel(b, relay, true)
-		lat = append(lat, on.Time.Sub(rdr.sim.LastBitSent().Add(pulse)))
+		lat = append(lat, on.Time.Sub(rdr.sim.LastBit().Add(pulse)))
 		late = append(late, rdr.sim.LastBitSent().Sub(rdr.sim.LastBit()))
 		b.StopTimer()
 		_ = garage.door.Secure()
@@ -247,6 +245,7 @@ func BenchmarkSimLastBitToUnlock(b *testing.B) {
 	reportPercentiles(b, lat)
 	slices.Sort(late)
 	b.ReportMetric(float64(late[len(late)/2].Microseconds())/1000, "sim-late-p50-ms")
+	b.ReportMetric(float64(late[len(late)-1].Microseconds())/1000, "sim-late-max-ms")
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {
