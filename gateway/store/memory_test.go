@@ -1,0 +1,156 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/lintel-access/lintel/gateway/access"
+)
+
+func internalOptions(t *testing.T) Options {
+	dir := t.TempDir()
+	return Options{Dir: filepath.Join(dir, "db"), KeyFile: filepath.Join(dir, "device.key"), GatewayID: "gw1"}
+}
+
+func openInternal(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// recomputedDigest is the users' digest as a table written before the
+// state record kept it gets: from every record.
+func recomputedDigest(t *testing.T, s *Store) digest {
+	t.Helper()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	ix, err := s.loadIndex(s.gen, Counts{}, nil)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return ix.digest
+}
+
+func snapshotUsers(n, variant int) []SnapshotUser {
+	users := make([]SnapshotUser, n)
+	for i := range users {
+		pin := fmt.Sprintf("%08d", (i*7919+variant*104729+12345)%100_000_000)
+		if access.IsTrivial(pin) {
+			pin = fmt.Sprintf("%08d", (i*7919+variant*104729+50_000_000)%100_000_000)
+		}
+		users[i] = SnapshotUser{User: access.User{ID: fmt.Sprintf("u%05d", i), Name: fmt.Sprintf("User %d v%d", i, variant), Enabled: true},
+			PIN:         pin,
+			Credentials: []access.Credential{{ID: fmt.Sprintf("c%05d", i), Card: access.CardKey{Format: "H10301", Facility: uint32(variant), Number: uint64(i)}}}}
+	}
+	return users
+}
+
+// TestStoredDigest: the digest the state record keeps is the one the
+// records give, after updates, a snapshot and a reopen.
+func TestStoredDigest(t *testing.T) {
+	o := internalOptions(t)
+	s := openInternal(t, o)
+	check := func(when string) {
+		t.Helper()
+		s.mu.RLock()
+		kept := s.idx.digest
+		s.mu.RUnlock()
+		if got := recomputedDigest(t, s); got != kept {
+			t.Fatalf("%s: the index's digest is %x, the records give %x", when, kept.bytes(), got.bytes())
+		}
+	}
+	if err := s.ReplaceAll(1, nil, snapshotUsers(300, 0)); err != nil {
+		t.Fatal(err)
+	}
+	check("after a snapshot")
+	err := s.Update(func(tx *Tx) error {
+		for i := range 20 {
+			id := fmt.Sprintf("u%05d", i)
+			switch i % 4 {
+			case 0:
+				if err := tx.DeleteUser(id); err != nil {
+					return err
+				}
+			case 1:
+				if _, err := tx.PutUser(access.User{ID: id, Name: "Renamed", Enabled: false}); err != nil {
+					return err
+				}
+			case 2:
+				if err := tx.ClearPIN(id); err != nil {
+					return err
+				}
+			case 3:
+				if _, err := tx.AddCredential(access.Credential{UserID: id, ID: id + "-b", Card: access.CardKey{Format: "H10301", Facility: 9, Number: uint64(i)}}); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := tx.PutUser(access.User{ID: "new", Name: "New", Enabled: true})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after an update")
+	want := s.Digest()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openInternal(t, o)
+	defer s.Close()
+	if got := s.Digest(); got != want {
+		t.Errorf("digest after reopening %x, want %x", got, want)
+	}
+	check("after reopening")
+}
+
+// TestOpenStateWithoutDigest opens a table whose state record is the one
+// Lintel wrote before it kept the digest: Open computes the digest from
+// the records, and the next write keeps it.
+func TestOpenStateWithoutDigest(t *testing.T) {
+	o := internalOptions(t)
+	s := openInternal(t, o)
+	if err := s.ReplaceAll(7, nil, snapshotUsers(50, 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Digest()
+	state := func() []byte {
+		var v []byte
+		if err := s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(keyState)
+			if err != nil {
+				return err
+			}
+			v, err = item.ValueCopy(nil)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	old := state()[:stateSizeNoHash]
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyState, old) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openInternal(t, o)
+	defer s.Close()
+	if got := s.Digest(); got != want {
+		t.Errorf("digest computed at Open %x, want %x", got, want)
+	}
+	if got := s.Revision(); got != 7 {
+		t.Errorf("revision %d, want 7", got)
+	}
+	if err := s.Update(func(tx *Tx) error { tx.SetRevision(8); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(state()); got != stateSize {
+		t.Errorf("state record of %d bytes after a write, want %d", got, stateSize)
+	}
+}
