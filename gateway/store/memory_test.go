@@ -1,8 +1,13 @@
 package store
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -152,5 +157,83 @@ func TestOpenStateWithoutDigest(t *testing.T) {
 	}
 	if got := len(state()); got != stateSize {
 		t.Errorf("state record of %d bytes after a write, want %d", got, stateSize)
+	}
+}
+
+// tableRSS is how much of the Badger tables in dir this process has
+// resident, from /proc/self/smaps.
+func tableRSS(t *testing.T, dir string) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no smaps: %v", err)
+	}
+	defer f.Close()
+	abs, _ := filepath.EvalSymlinks(dir)
+	kb, in := 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			in = len(fields) == 6 && strings.HasSuffix(fields[5], ".sst") && filepath.Dir(fields[5]) == abs
+		case in && fields[0] == "Rss:":
+			n, _ := strconv.Atoi(fields[1])
+			kb += n
+		}
+	}
+	return kb
+}
+
+// TestReleaseTablePages: Open leaves none of the tables it read resident,
+// reads map pages back in, and releaseTablePages drops them again.
+func TestReleaseTablePages(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("table pages are dropped on Linux only")
+	}
+	o := internalOptions(t)
+	s := openInternal(t, o)
+	if err := s.ReplaceAll(1, nil, snapshotUsers(40_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Compact the table into one level, so that no compaction runs (and
+	// maps new tables in) while the test measures.
+	s = openInternal(t, o)
+	if err := s.db.Flatten(1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openInternal(t, o)
+	defer s.Close()
+	size := 0
+	for _, ti := range s.db.Tables() {
+		size += int(ti.OnDiskSize)
+	}
+	if size < 1<<20 {
+		t.Fatalf("the table was written to %d bytes of Badger tables, want a few MiB", size)
+	}
+	// Badger's compactions may read a little after Open; loading read
+	// every page.
+	limit := size / 10 >> 10
+	if kb := tableRSS(t, o.Dir); kb > limit {
+		t.Errorf("%d KiB of %d KiB of Badger's tables resident after Open", kb, size>>10)
+	}
+	for i := 0; i < 40_000; i += 97 {
+		if _, err := s.User(fmt.Sprintf("u%05d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kb := tableRSS(t, o.Dir); kb == 0 {
+		t.Fatal("reading users mapped no table pages in: the test measures nothing")
+	}
+	if err := s.releaseTablePages(); err != nil {
+		t.Fatal(err)
+	}
+	if kb := tableRSS(t, o.Dir); kb > limit {
+		t.Errorf("%d KiB of %d KiB of Badger's tables resident after releaseTablePages", kb, size>>10)
+	}
+	if _, err := s.User("u00042"); err != nil {
+		t.Errorf("reading a user after the release: %v", err)
 	}
 }
