@@ -77,7 +77,7 @@ type cardKey struct {
 	format   uint16
 }
 
-// noSlot ends a credential list and marks a free credential slot.
+// noSlot marks a user without credentials and a free credential slot.
 const noSlot = ^uint32(0)
 
 const (
@@ -90,7 +90,8 @@ const (
 )
 
 // userRec is one user in the index: what a decision needs and no more, in
-// 32 bytes. The name stays in Badger; the validity window, which most
+// 32 bytes. A user's credentials are a run of consecutive credential
+// records. The name stays in Badger; the validity window, which most
 // users do not have, is kept in index.windows. Records live in one slice
 // and point at each other by slot number, and ids live in one byte arena,
 // so the index holds no pointers for the garbage collector to chase: at a
@@ -98,10 +99,19 @@ const (
 type userRec struct {
 	pin       pinKey // valid with uHasPIN
 	id        uint32 // the id's offset in the arena
-	firstCred uint32 // head of the user's credential list, noSlot if none
+	firstCred uint32 // the first of the user's credentials, noSlot if none
 	levels    uint32 // the user's list in levelLists
 	flags     uint8
 	pinLen    uint8 // digits of the PIN, 0 when unknown
+	nCreds    uint8 // at most maxCredentialsPerUser
+}
+
+// credRange is the slots of a user's credentials.
+func (r *userRec) credRange() (from, to uint32) {
+	if r.nCreds == 0 {
+		return 0, 0
+	}
+	return r.firstCred, r.firstCred + uint32(r.nCreds)
 }
 
 // levelList is one distinct list of levels that users hold. Users share
@@ -120,11 +130,10 @@ type window struct {
 	fromN, toN int32
 }
 
-// credRec is one credential in the index, in 28 bytes.
+// credRec is one credential in the index, in 24 bytes.
 type credRec struct {
 	id   uint32 // the id's offset in the arena
 	user uint32 // slot of the holder, noSlot for a free slot
-	next uint32 // next credential of the same user, noSlot at the end
 	card cardKey
 }
 
@@ -146,7 +155,10 @@ type index struct {
 	users     []userRec
 	freeUsers []uint32
 	creds     []credRec
-	freeCreds []uint32
+	// freeRuns[n] are the first slots of free runs of n credentials, for
+	// the next user with n: most users have one, so runs of one are
+	// nearly all there is to reuse.
+	freeRuns [maxCredentialsPerUser + 1][]uint32
 	// windows are the validity windows of the users that have one, by
 	// user slot.
 	windows map[uint32]window
@@ -464,7 +476,8 @@ func (ix *index) insertHashed(st *userState, h digest) (uint32, bool) {
 		free = ix.pins.insert(pinHash(st.pin), slot,
 			func(s uint32) bool { return ix.users[s].pin == st.pin }, ix.userPINHash) && free
 	}
-	for cs := ix.users[slot].firstCred; cs != noSlot; cs = ix.creds[cs].next {
+	from, to := ix.users[slot].credRange()
+	for cs := from; cs < to; cs++ {
 		ck := ix.creds[cs].card
 		id := ix.credID(cs)
 		free = ix.credByID.insert(ix.idHash(id), cs,
@@ -506,16 +519,28 @@ func (ix *index) addUser(st *userState) uint32 {
 		r.pin, r.pinLen = st.pin, st.pinLen
 		ix.pinsByLen[st.pinLen]++
 	}
-	// The list keeps the credentials in the order given (by id).
-	for i := len(st.creds) - 1; i >= 0; i-- {
-		c := &st.creds[i]
-		ck, _ := ix.internCard(c.Card, true)
-		cs := takeSlot(&ix.creds, &ix.freeCreds)
-		ix.creds[cs] = credRec{id: ix.intern(c.ID), user: slot, next: r.firstCred, card: ck}
-		r.firstCred = cs
+	if n := len(st.creds); n > 0 {
+		r.firstCred, r.nCreds = ix.takeRun(n), uint8(n)
+		for i := range st.creds {
+			c := &st.creds[i]
+			ck, _ := ix.internCard(c.Card, true)
+			ix.creds[r.firstCred+uint32(i)] = credRec{id: ix.intern(c.ID), user: slot, card: ck}
+		}
 	}
 	ix.users[slot] = r
 	return slot
+}
+
+// takeRun returns the first slot of n consecutive free credential slots,
+// reusing a freed run of n first.
+func (ix *index) takeRun(n int) uint32 {
+	if free := ix.freeRuns[n]; len(free) > 0 {
+		ix.freeRuns[n] = free[:len(free)-1]
+		return free[len(free)-1]
+	}
+	first := uint32(len(ix.creds))
+	ix.creds = append(ix.creds, make([]credRec, n)...)
+	return first
 }
 
 // takeSlot returns a free slot of recs, reusing a freed one first.
@@ -548,15 +573,16 @@ func (ix *index) removeHashed(old *userState, h digest) {
 		ix.pinsByLen[r.pinLen]--
 	}
 	ix.levelLists[r.levels].refs--
-	for cs := r.firstCred; cs != noSlot; {
+	from, to := r.credRange()
+	for cs := from; cs < to; cs++ {
 		c := &ix.creds[cs]
-		next := c.next
 		ix.credByID.remove(ix.credIDHash(cs), cs, ix.credIDHash)
 		ix.cards.remove(ix.cardSlotHash(cs), cs, ix.cardSlotHash)
 		ix.garbage += ix.strSize(c.id)
-		*c = credRec{user: noSlot, next: noSlot}
-		ix.freeCreds = append(ix.freeCreds, cs)
-		cs = next
+		*c = credRec{user: noSlot}
+	}
+	if r.nCreds > 0 {
+		ix.freeRuns[r.nCreds] = append(ix.freeRuns[r.nCreds], r.firstCred)
 	}
 	ix.byID.remove(ix.userIDHash(slot), slot, ix.userIDHash)
 	if r.flags&(uFrom|uTo) != 0 {
@@ -580,11 +606,7 @@ func (ix *index) credCount(id string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	n := 0
-	for cs := ix.users[slot].firstCred; cs != noSlot; cs = ix.creds[cs].next {
-		n++
-	}
-	return n, true
+	return int(ix.users[slot].nCreds), true
 }
 
 // userKeys returns the Badger keys of the index's users under table

@@ -283,15 +283,11 @@ func (ix *index) loadRecord(rv *recordView, id, b []byte) (uint32, error) {
 		ix.pinsByLen[rv.pinLen]++
 	}
 	if len(rv.creds) > 0 {
-		r.firstCred = uint32(len(ix.creds))
+		r.firstCred, r.nCreds = uint32(len(ix.creds)), uint8(len(rv.creds))
 	}
 	for i, c := range rv.creds {
-		next := uint32(len(ix.creds)) + 1
-		if i == len(rv.creds)-1 {
-			next = noSlot
-		}
 		ix.creds = append(ix.creds, credRec{
-			id: ix.intern(unsafe.String(unsafe.SliceData(c.id), len(c.id))), user: slot, next: next,
+			id: ix.intern(unsafe.String(unsafe.SliceData(c.id), len(c.id))), user: slot,
 			card: cardKey{lo: uint32(c.number), hi: uint32(c.number >> 32), facility: c.facility, format: formats[i]},
 		})
 	}

@@ -20,8 +20,8 @@ func TestRecordSizes(t *testing.T) {
 	if got := unsafe.Sizeof(userRec{}); got != 32 {
 		t.Errorf("a user record takes %d bytes, want 32", got)
 	}
-	if got := unsafe.Sizeof(credRec{}); got != 28 {
-		t.Errorf("a credential record takes %d bytes, want 28", got)
+	if got := unsafe.Sizeof(credRec{}); got != 24 {
+		t.Errorf("a credential record takes %d bytes, want 24", got)
 	}
 }
 
