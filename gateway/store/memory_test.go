@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -235,5 +236,37 @@ func TestReleaseTablePages(t *testing.T) {
 	}
 	if _, err := s.User("u00042"); err != nil {
 		t.Errorf("reading a user after the release: %v", err)
+	}
+}
+
+// TestPageSchedule walks the page keeper's decision: it drops the pages
+// once a changed set of tables has stayed the same for a check, and again
+// a while after the last drop.
+func TestPageSchedule(t *testing.T) {
+	t0 := time.Date(2027, 1, 4, 12, 0, 0, 0, time.UTC)
+	var p pageSchedule
+	p.dropped(1, t0)
+	p.seen = 1
+	steps := []struct {
+		name string
+		fp   uint64
+		at   time.Duration
+		want bool
+	}{
+		{"unchanged since the drop", 1, time.Second, false},
+		{"a compaction changed the tables", 2, 2 * time.Second, false},
+		{"still changing", 3, 3 * time.Second, false},
+		{"settled", 3, 4 * time.Second, true},
+		{"unchanged since the drop again", 3, 5 * time.Second, false},
+		{"a minute after the drop", 3, 4*time.Second + pageRefreshEvery, true},
+	}
+	for _, st := range steps {
+		now := t0.Add(st.at)
+		if got := p.due(st.fp, now); got != st.want {
+			t.Fatalf("%s: due = %v, want %v", st.name, got, st.want)
+		}
+		if st.want {
+			p.dropped(st.fp, now)
+		}
 	}
 }

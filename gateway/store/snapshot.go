@@ -124,8 +124,17 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 			s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
 		}
 	}()
+	// The old index and the snapshot's users are garbage now, and the
+	// tables written mapped pages the doors do not need.
+	s.releaseMemory()
 	return nil
 }
+
+// releaseEvery is how many users a snapshot writes between two drops of
+// the pages of Badger's tables (releaseTablePages): a few hundred KB of
+// records, so that the tables its memtable flushes and compactions write
+// do not pile up in the RSS (100k users peaked 15 MiB lower).
+const releaseEvery = 2048
 
 // writeGeneration validates users into ix and writes them, and the policy
 // table, under gen.
@@ -156,6 +165,14 @@ func (s *Store) writeGeneration(gen uint32, table *access.Table, ix *index, user
 		if i%1024 == 1023 {
 			if err := s.disk.allow(); err != nil {
 				return fmt.Errorf("write user %d: %w", i, err)
+			}
+		}
+		if i%releaseEvery == releaseEvery-1 {
+			// The tables Badger has written and compacted so far are
+			// mapped in; a snapshot's peak is theirs as much as the
+			// heap's.
+			if err := s.releaseTablePages(); err != nil {
+				s.log.Warn("could not release the pages of Badger's tables", "err", err)
 			}
 		}
 		slot := ix.insert(&st)

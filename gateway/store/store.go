@@ -16,7 +16,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,6 +207,8 @@ type Store struct {
 	journal *journal
 	// disk refuses writes while the disk is nearly full.
 	disk *diskGuard
+	// pages drops the pages of Badger's tables once compactions settle.
+	pages *pageKeeper
 }
 
 var _ access.Directory = (*Store)(nil)
@@ -361,52 +362,12 @@ func Open(opts Options) (*Store, error) {
 	s.journal = j
 	disk.watch(j.diskChanged)
 	s.releaseMemory()
+	s.pages = startPageKeeper(s)
 	c := s.idx.counts()
 	s.log.Info("store open", "dir", opts.Dir, "users", c.Users, "credentials", c.Credentials,
 		"pins", c.PINs, "revision", s.rev, "generation", s.gen, "journal_last", j.committed,
 		"took", time.Since(start).Round(time.Millisecond))
 	return s, nil
-}
-
-// releaseMemory hands what a load or a snapshot leaves behind back to the
-// kernel: the pages of Badger's tables it read or wrote
-// (releaseTablePages), and the garbage of the load, which the Go runtime
-// would otherwise return only slowly (debug.FreeOSMemory, a collection and
-// a scavenge of a few milliseconds). Its callers keep Close out.
-func (s *Store) releaseMemory() {
-	if err := s.releaseTablePages(); err != nil {
-		s.log.Warn("could not release the pages of Badger's tables", "err", err)
-	}
-	debug.FreeOSMemory()
-}
-
-// releaseTablePages drops the process's pages of Badger's tables. Badger
-// reads its tables through memory maps, and every page a read touched (at
-// Open, every page of the live generation: 113 MiB with a million users)
-// counts in the process's RSS until the kernel wants the memory back. The
-// decision path never reads them, so they may as well go now.
-//
-// A table's mapping may only be dropped while Badger cannot unmap it: an
-// iterator holds a reference to every table in the levels when it is
-// made, and a table that leaves the levels never comes back (Badger
-// rewrites, never moves, tables between levels), so a table listed both
-// before and after the iterator is made is one it holds.
-func (s *Store) releaseTablePages() error {
-	ids := func() map[uint64]bool {
-		m := make(map[uint64]bool)
-		for _, t := range s.db.Tables() {
-			m[t.ID] = true
-		}
-		return m
-	}
-	before := ids()
-	txn := s.db.NewTransaction(false)
-	defer txn.Discard()
-	it := txn.NewIterator(badger.IteratorOptions{})
-	defer it.Close()
-	after := ids()
-	_, err := dropTablePages(s.opts.Dir, func(id uint64) bool { return before[id] && after[id] })
-	return err
 }
 
 // load checks the device key, removes an unfinished table generation and
@@ -713,6 +674,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.pages.stop()
 	jerr := s.journal.close()
 	s.writeMu.Lock()
 	s.cleanup.Wait()
