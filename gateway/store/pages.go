@@ -1,11 +1,13 @@
 package store
 
 import (
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // Badger reads and writes its tables through memory maps, and every page
@@ -93,13 +95,23 @@ func (p *pageSchedule) due(fp uint64, now time.Time) bool {
 // dropped records that the pages of table set fp were dropped at now.
 func (p *pageSchedule) dropped(fp uint64, now time.Time) { p.last, p.lastAt = fp, now }
 
-// tableSet is a fingerprint of Badger's set of tables.
-func tableSet(tables []badger.TableInfo) uint64 {
+// tableSet is a fingerprint of the Badger tables in dir, from their file
+// names: Store's Tables would read every table's index, and map its pages
+// back in.
+func tableSet(dir string) uint64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
 	var fp uint64
-	for _, t := range tables {
+	for _, e := range ents {
+		id, ok := table.ParseFileID(e.Name())
+		if !ok {
+			continue
+		}
 		// Table ids are unique; a sum of their mixes does not depend on
-		// the order Badger lists them in.
-		x := t.ID*0x9E3779B97F4A7C15 + 1
+		// the order the directory lists them in.
+		x := id*0x9E3779B97F4A7C15 + 1
 		x ^= x >> 29
 		fp += x * 0xBF58476D1CE4E5B9
 	}
@@ -109,7 +121,7 @@ func tableSet(tables []badger.TableInfo) uint64 {
 func startPageKeeper(s *Store) *pageKeeper {
 	p := &pageKeeper{quit: make(chan struct{})}
 	// Open has just dropped them.
-	fp := tableSet(s.db.Tables())
+	fp := tableSet(s.opts.Dir)
 	p.dropped(fp, time.Now())
 	p.seen = fp
 	p.done.Add(1)
@@ -122,7 +134,7 @@ func startPageKeeper(s *Store) *pageKeeper {
 			case <-p.quit:
 				return
 			case now := <-t.C:
-				fp := tableSet(s.db.Tables())
+				fp := tableSet(s.opts.Dir)
 				if !p.due(fp, now) {
 					continue
 				}
