@@ -15,7 +15,7 @@ import (
 // kernel wants the memory back: at Open every page of the live table
 // generation (113 MiB with a million users), during a snapshot the tables
 // it writes, after a compaction the tables it wrote. Decisions never read
-// them, so the store drops them (releaseTablePages) after Open, every few
+// them, so the store drops them (releaseTablePages) after Open, every
 // thousand users of a snapshot, and whenever Badger's set of tables has
 // changed and then stayed the same for a second (pageKeeper). The pages
 // stay in the page cache; a read maps them back in.
