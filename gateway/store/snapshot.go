@@ -123,10 +123,11 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 		if err := s.deleteKeys(keys); err != nil {
 			s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
 		}
+		// The old index and the snapshot's users are garbage now, and
+		// the tables written mapped pages the doors do not need: hand
+		// them back once the removal is done, off the caller's time.
+		s.releaseMemory()
 	}()
-	// The old index and the snapshot's users are garbage now, and the
-	// tables written mapped pages the doors do not need.
-	s.releaseMemory()
 	return nil
 }
 
