@@ -191,7 +191,7 @@ func (l *latencies) report(b *testing.B) {
 // of them) — with 100k and 1M users: a card at a card_or_pin reader, a PIN
 // at the same reader, and a card followed by its holder's PIN at a
 // card_and_pin reader. Every decision walks the user's levels to the one
-// whose schedule is active. Each case first decides as many times
+// whose schedule is active. Each case first decides twice as many times
 // untimed, so that its heap is warm. The percentiles are medians over
 // rounds (latencies.report); the budget's row is users=1000k's p99.9-ns,
 // the largest of the three.
@@ -254,11 +254,13 @@ func BenchmarkDecide(b *testing.B) {
 					// Warm up as a gateway that has been deciding for a
 					// while is: the heap the timed decisions allocate
 					// into, and the sample they are written to, are
-					// faulted in (a page fault costs 20 to 50 µs on the
-					// shared CI machine), then collect.
+					// faulted in (a page fault costs 10 to 50 µs on the
+					// shared CI machine; after twice as many decisions as
+					// are timed, few of the timed ones meet one), then
+					// collect.
 					lat := make(latencies, min(b.N, 1<<21))
-					for i := range lat {
-						lat[i] = time.Duration(c.op(i))
+					for i := range 2 * len(lat) {
+						lat[i%len(lat)] = time.Duration(c.op(i))
 					}
 					runtime.GC()
 					b.ReportAllocs()
