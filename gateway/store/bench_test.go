@@ -285,6 +285,61 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
+// BenchmarkLookup measures the store's share of a decision, Card and PIN
+// (the HMAC of the digits included) on the index of 1M users, as
+// BenchmarkDecide times the whole decision: twice as many lookups untimed
+// first, percentiles as medians over rounds.
+func BenchmarkLookup(b *testing.B) {
+	const n = 1_000_000
+	dir := populated(b, n)
+	s, err := store.Open(childOptions(dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	pins := make([][]byte, 4096)
+	cards := make([]access.CardKey, len(pins))
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range pins {
+		u := rng.IntN(n)
+		pins[i], cards[i] = []byte(benchPIN(u)), benchCard(u)
+	}
+	cases := []struct {
+		name string
+		op   func(i int) bool
+	}{
+		{"card", func(i int) bool { _, ok := s.Card(cards[i%len(cards)]); return ok }},
+		{"pin", func(i int) bool { _, ok := s.PIN(pins[i%len(pins)]); return ok }},
+	}
+	for _, c := range cases {
+		b.Run(fmt.Sprintf("users=%dk/%s", n/1000, c.name), func(b *testing.B) {
+			lat := make(latencies, min(b.N, 1<<21))
+			for i := range 2 * len(lat) {
+				if !c.op(i) {
+					b.Fatalf("lookup %d found nobody", i)
+				}
+				lat[i%len(lat)] = 0
+			}
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Now()
+				ok := c.op(i)
+				d := time.Since(t0)
+				if i < len(lat) {
+					lat[i] = d
+				}
+				if !ok {
+					b.Fatalf("lookup %d found nobody", i)
+				}
+			}
+			b.StopTimer()
+			lat.report(b)
+		})
+	}
+}
+
 // BenchmarkOpen measures the store's cold start with 100k and 1M users:
 // Open in a fresh process, from the call until the index is ready for
 // decisions, the pages of the tables read and the load's garbage handed
