@@ -69,7 +69,7 @@ func (p *pinHasher) keyString(pin string) pinKey {
 }
 
 // cardKey is an access.CardKey with its format interned by the index and
-// its number in two halves, so that a credential record packs into 28
+// its number in two halves, so that a credential record packs into 24
 // bytes.
 type cardKey struct {
 	lo, hi   uint32 // the card number
@@ -296,7 +296,11 @@ const maxArena = 1<<32 - 1
 
 // intern copies an id into the arena and returns its offset.
 func (ix *index) intern(id string) uint32 {
-	if len(ix.arena)+1+len(id) > maxArena {
+	switch {
+	case len(id) > 0xFF:
+		// Never reached: access.CheckID allows 64 bytes.
+		panic("store: an id of more than 255 bytes")
+	case len(ix.arena)+1+len(id) > maxArena:
 		// Never reached: four billion bytes of ids would not fit the
 		// memory of any gateway.
 		panic("store: more than 4 GiB of ids")
@@ -310,6 +314,9 @@ func (ix *index) intern(id string) uint32 {
 // str returns an interned id without copying it.
 func (ix *index) str(off uint32) string {
 	n := ix.arena[off]
+	if n == 0 {
+		return ""
+	}
 	return unsafe.String(&ix.arena[off+1], int(n))
 }
 
@@ -330,8 +337,8 @@ func (ix *index) compact() {
 	ix.arena = make([]byte, 0, len(old)-ix.garbage)
 	ix.garbage = 0
 	move := func(off uint32) uint32 {
-		n := uint32(old[off])
-		return ix.intern(unsafe.String(&old[off+1], int(n)))
+		n := int(old[off])
+		return ix.intern(string(old[off+1 : int(off)+1+n]))
 	}
 	for i := range ix.users {
 		if ix.users[i].flags&uLive != 0 {

@@ -402,8 +402,7 @@ func (s *Store) load(deviceKey []byte) error {
 	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(keyState)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			dig = new(digest) // an empty table
-			return nil
+			return nil // an empty table; its digest is computed from no records
 		}
 		if err != nil {
 			return err
@@ -627,7 +626,9 @@ func (s *Store) loadIndex(gen uint32, hint Counts, dig *digest) (*index, error) 
 		return nil, fmt.Errorf("load table generation %d: %w", gen, err)
 	}
 	if dig == nil {
-		s.log.Info("computed the table's digest, which the state record keeps from the next write", "users", len(ix.users))
+		if len(ix.users) > 0 {
+			s.log.Info("computed the table's digest, which the state record keeps from the next write", "users", len(ix.users))
+		}
 		dig = &sum
 	}
 	ix.digest = *dig
