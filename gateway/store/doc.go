@@ -62,8 +62,8 @@
 // an iterator holds every table dropped, so that Badger cannot unmap one
 // under it) at the end of Open, every 1,024 users of a snapshot, and once
 // Badger's set of tables has changed and then stayed the same for a
-// second (a compaction), and hands the garbage of a load, a snapshot or a
-// compaction back to the kernel (debug.FreeOSMemory). The pages stay in
+// second (a compaction), and hands the garbage of a load or a snapshot
+// back to the kernel (debug.FreeOSMemory). The pages stay in
 // the page cache.
 //
 // # Writes

@@ -57,9 +57,10 @@ func (s *Store) releaseTablePages() error {
 	return err
 }
 
-// Timing of the page keeper. A compaction leaves its garbage behind too
-// (Badger allocates 7 MiB for each table it builds), so when the tables
-// have changed the keeper hands that back as well (releaseMemory).
+// Timing of the page keeper. It leaves a compaction's garbage (Badger
+// allocates 7 MiB for each table it builds) to the runtime: handing it
+// back at once would have the next decisions' allocations page-fault,
+// and under the memory limit the runtime returns it soon enough.
 const (
 	// pageCheckEvery is how often it looks at Badger's tables.
 	pageCheckEvery = time.Second
@@ -138,9 +139,7 @@ func startPageKeeper(s *Store) *pageKeeper {
 				if !p.due(fp, now) {
 					continue
 				}
-				if fp != p.last {
-					s.releaseMemory()
-				} else if err := s.releaseTablePages(); err != nil {
+				if err := s.releaseTablePages(); err != nil {
 					s.log.Warn("could not release the pages of Badger's tables", "err", err)
 				}
 				p.dropped(fp, now)
