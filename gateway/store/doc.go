@@ -5,30 +5,66 @@
 // # The decision path reads memory only
 //
 // A door decision must not wait for the disk. A bare Badger point read plus
-// an HMAC measures p99 75 µs at a million keys on Pi-class hardware, above
-// the 50 µs budget, so the store keeps an in-memory index of the table,
+// an HMAC measures p99 75 µs at a million keys on Pi-class hardware, far
+// above the 20 µs budget, so the store keeps an in-memory index of the table,
 // built from Badger at [Open] and changed in step with every committed
 // write. [Store] implements [access.Directory] on that index: Card and PIN
 // take a read lock, look up a hash table and return; PIN first hashes the
 // digits.
 //
 // The index holds what a decision needs and no more: per user the id, the
-// enabled flag, the PIN key and the validity bounds (kept apart, as most
-// users have none); per credential its id, its holder and its card. Names
-// stay in Badger, so a Holder's User has no Name ([Store.User] reads it).
-// Users and credentials are fixed-size records in slices that refer to
-// each other by slot number; ids are kept in one append-only byte arena
-// (compacted when removed ids fill half of it). Four open-addressing hash
-// tables (by user id, PIN key, credential id and card, its format interned
-// to 16 bits) hold nothing but slot numbers: a probe compares the key with
-// the record it points at, so a table costs 4 to 6 bytes an entry where a
-// Go map keeping the key again costs 20 to 25. Nothing in the index is a
-// pointer the garbage collector must chase, so a collection over a
-// million users costs the decision path nothing. At 100k users with one
-// card and one PIN each the index takes about 10 MiB (some 100 bytes a
-// user); the idle heap of a store that size is 18 MiB and of a million
-// users 118 MiB (BenchmarkIdleRSS). Being small matters most during a
-// snapshot, when the old index and the new one are both alive.
+// enabled and override flags, the PIN key, the levels and the validity
+// bounds; per credential its id, its holder and its card. Names stay in
+// Badger, so a Holder's User has no Name ([Store.User] reads it). Nothing
+// in the index is a pointer the garbage collector must chase, so a
+// collection over a million users costs the decision path nothing; see
+// Memory for the layout.
+//
+// # Memory
+//
+// Users and credentials are fixed-size records in two slices that refer
+// to each other by slot number:
+//
+//	user        32 bytes  PIN key (16), id (4: its offset in the arena), first credential (4),
+//	                      level list (4), flags, PIN length, number of credentials
+//	credential  24 bytes  id (4), holder (4), card (16: number, facility, format interned to 16 bits)
+//	id          1 + n     in one append-only byte arena, a length byte and the bytes; compacted
+//	                      when removed ids fill half of it
+//	table entry 4 bytes   a slot number plus one; four open-addressing tables (users by id and
+//	                      by PIN key, credentials by id and by card) at a load of 2/3 to 3/4
+//
+// A user's credentials are one run of consecutive records; a freed run is
+// reused by the next user with as many. The validity window, which most
+// users have not, is kept in a map by user slot, and the level lists are
+// interned: a site has a few hundred combinations however many users it
+// has, so a user's levels cost four bytes. A table probe compares the key
+// with the record its entry points at, so a table costs about 6 bytes a
+// user where a Go map keeping the key again costs 20 to 25.
+//
+// A user with one card, a PIN and ids of 12 bytes thus takes 32 + 24 +
+// 26 + 24 = 106 bytes: 101 MiB for a million, 10 MiB for 100k. Being small
+// matters most during a snapshot, when the old index and the new one are
+// both alive.
+//
+// [Open] reads the index straight from the stored records: each record's
+// bytes go into the records (the name is only skipped, so the load makes
+// no garbage per user), and then each hash table is built in one pass,
+// its entries radix-sorted by home position and laid out in that order,
+// instead of probed for at random (the tables of the users and of the
+// credentials side by side, and Badger's iteration in a goroutine of its
+// own). The users' digest comes from the state record. A cold start of a
+// million users takes about 1.1 s of CPU; see the figures below.
+//
+// Badger reads and writes its tables through memory maps, and every page
+// a read touched counts in the process's RSS until the kernel wants it
+// back: after loading a million users, 113 MiB of them. The decision path
+// never reads them, so the store drops them (madvise MADV_DONTNEED, while
+// an iterator holds every table dropped, so that Badger cannot unmap one
+// under it) at the end of Open, every 1,024 users of a snapshot, and once
+// Badger's set of tables has changed and then stayed the same for a
+// second (a compaction), and hands the garbage of a load or a snapshot
+// back to the kernel (debug.FreeOSMemory). The pages stay in
+// the page cache.
 //
 // # Writes
 //
@@ -43,7 +79,7 @@
 // changes is read once from Badger (the write path may read the disk, the
 // decision path may not). When the function returns nil, every touched
 // user's record is written to Badger in one transaction together with the
-// state record (generation, revision, counts); only after that commit
+// state record (generation, revision, counts, digest); only after that commit
 // succeeds is the overlay applied to the index, under the index's write
 // lock, in one step. A decision therefore sees all of an Update or none of
 // it, and a failed commit, an error or a panic leaves both Badger and the
@@ -85,7 +121,7 @@
 //
 // # Keys
 //
-//	m/state          generation (4) revision (8) users (4) credentials (4), big-endian
+//	m/state          generation (4) revision (8) users (4) credentials (4) users' digest (32), big-endian
 //	m/keycheck       HMAC of a fixed text under the device key
 //	m/journal        last committed seq (8), undelivered events ever dropped (8)
 //	u GEN(4) ID      a user: name, enabled, validity, PIN key, credentials (see encodeUser)
@@ -130,8 +166,12 @@
 // It is the sum modulo 2^256 of SHA-256([CanonicalRecord]) over all users,
 // as a 32-byte big-endian number. A sum does not depend on order, and the
 // store keeps it current by subtracting a user's old hash and adding the
-// new one on every write. It covers ids, names, enabled flags, validity,
-// whether a user has a PIN, and credentials, but not PIN values.
+// new one on every write, and keeps it in the state record, written in
+// the same transaction as the users, so that Open need not hash every
+// record again (a state record of 20 bytes, written before the digest was
+// kept, has Open compute it from the records once). It covers ids, names,
+// enabled flags, validity, whether a user has a PIN, and credentials, but
+// not PIN values.
 //
 // # Journal
 //
@@ -216,9 +256,9 @@
 // Badger's defaults suit servers: five 64 MiB memtables, a 256 MiB block
 // cache, 1 GiB value-log files. Lintel's ([badgerOptions]):
 //
-//	MemTableSize        2 MiB   the skiplist arena is resident once written, a flush builds
-//	                            a table of the same size in memory, and each table written
-//	                            stays mapped; at 4 MiB a full sync of 100k users peaked
+//	MemTableSize        2 MiB   the skiplist arena is resident once written, and a flush
+//	                            builds a table of the same size in memory (with 7 MiB of
+//	                            builder); at 4 MiB a full sync of 100k users peaked
 //	                            ~15 MiB higher. Below ~6.7 MiB Badger refuses the default
 //	                            1 MiB ValueThreshold, hence the next line
 //	ValueThreshold      1 KiB   every record and event is smaller, so values stay in the LSM tree
@@ -235,22 +275,37 @@
 //	DetectConflicts     false   writers are serialised by the store
 //	MetricsEnabled      false
 //
-// Measured with 100k users (one card and one PIN each) on the shared
-// 2-core CI machine, in a fresh process after Open, settled
-// (BenchmarkIdleRSS): 38 MiB VmRSS, of which 16.5 MiB anonymous (the
-// index, the written part of Badger's memtable, the Go runtime) and 21 MiB
-// file-backed pages (the test binary and Badger's mmapped tables, which
-// the kernel reclaims under pressure). With a million users: 213 MiB, 116
-// of them anonymous. A full snapshot of 100k users onto a table of 100k
-// peaks at about 82 MiB for the whole process (BenchmarkApplySnapshot100k
-// in package changeset: the payload, the old and the new index side by
-// side, Badger's memtables, table builders and the tables it writes).
+// Measured on the shared 2-core CI machine with the budget's table (one
+// card, one PIN and two levels a user, under the benchmark policy of 256
+// schedules and 1,000 levels), the load average between 1 and 3:
+//
+//   - idle, in a fresh process after Open, settled (BenchmarkIdleRSS): with
+//     a million users 120.7 to 120.9 MiB VmRSS, of which 107 MiB anonymous
+//     (the index's 101 MiB, Badger's memtable, the Go runtime) and 13.8
+//     MiB file-backed (the test binary; none of Badger's tables); with
+//     100k users 29.3 MiB (15.6 and 13.7);
+//   - a cold start (BenchmarkOpen, the median of three): a million users
+//     0.54 to 0.59 s, 1.0 to 1.1 s of CPU; 100k users 0.11 to 0.13 s;
+//   - the store's share of a decision at a million users
+//     (BenchmarkLookup): Card p99.9 0.7 µs, PIN 0.9 µs with its HMAC, no
+//     allocation. A whole decision (BenchmarkDecide) is p99 1 to 5 µs and
+//     p99.9 12 to 36 µs here: the engine allocates each decision's events
+//     (192 bytes), and one allocation of that size beside a lookup alone
+//     takes its p99.9 to 10 to 22 µs on this machine, whose page faults
+//     cost 10 to 50 µs;
+//   - a full snapshot of 100k users onto a table of 100k, under the 48 MiB
+//     limit (BenchmarkApplySnapshot100k in package changeset): 2.8 to 3.4
+//     s and a peak of 90 to 100 MiB for the whole process (the 20 MB
+//     payload, the old and the new index side by side, Badger's memtables
+//     and table builders, of which Badger keeps up to eight of 4 MiB in a
+//     pool, the binary, and the tables of the compactions under way).
 //
 // The gateway sets the Go runtime's soft memory limit from its
 // configuration (memory_limit_mib, 48 MiB by default); the limit makes the
 // garbage collector work harder instead of letting the heap double, which
-// is what keeps a snapshot's peak near its live data. With a million
-// users raise it to 300.
+// is what keeps a snapshot's peak near its live data. A limit below the
+// live heap has the collector run without pause, so with a million users
+// raise it to 160 (the benchmarks of a million run so).
 //
 // # Using it
 //

@@ -68,15 +68,16 @@ func (p *pinHasher) keyString(pin string) pinKey {
 	return k
 }
 
-// cardKey is an access.CardKey with its format interned by the index.
+// cardKey is an access.CardKey with its format interned by the index and
+// its number in two halves, so that a credential record packs into 24
+// bytes.
 type cardKey struct {
-	number   uint64
+	lo, hi   uint32 // the card number
 	facility uint32
 	format   uint16
 }
 
-// noSlot ends a credential list and marks a free slot or a missing
-// validity window.
+// noSlot marks a user without credentials and a free credential slot.
 const noSlot = ^uint32(0)
 
 const (
@@ -88,25 +89,29 @@ const (
 	uOverride
 )
 
-// strRef is a string kept in the index's arena.
-type strRef struct {
-	off uint32
-	n   uint32
-}
-
-// userRec is one user in the index: what a decision needs and no more.
-// The name stays in Badger. Records live in one slice and point at each
-// other by slot number, and ids live in one byte arena, so the index holds
-// no pointers for the garbage collector to chase: at a million users a
-// collection costs the decision path nothing.
+// userRec is one user in the index: what a decision needs and no more, in
+// 32 bytes. A user's credentials are a run of consecutive credential
+// records. The name stays in Badger; the validity window, which most
+// users do not have, is kept in index.windows. Records live in one slice
+// and point at each other by slot number, and ids live in one byte arena,
+// so the index holds no pointers for the garbage collector to chase: at a
+// million users a collection costs the decision path nothing.
 type userRec struct {
-	id        strRef
 	pin       pinKey // valid with uHasPIN
-	firstCred uint32 // head of the user's credential list, noSlot if none
-	window    uint32 // slot of the validity window, noSlot if none
+	id        uint32 // the id's offset in the arena
+	firstCred uint32 // the first of the user's credentials, noSlot if none
 	levels    uint32 // the user's list in levelLists
 	flags     uint8
 	pinLen    uint8 // digits of the PIN, 0 when unknown
+	nCreds    uint8 // at most maxCredentialsPerUser
+}
+
+// credRange is the slots of a user's credentials.
+func (r *userRec) credRange() (from, to uint32) {
+	if r.nCreds == 0 {
+		return 0, 0
+	}
+	return r.firstCred, r.firstCred + uint32(r.nCreds)
 }
 
 // levelList is one distinct list of levels that users hold. Users share
@@ -119,17 +124,16 @@ type levelList struct {
 }
 
 // window is a user's validity, kept apart from userRec because most users
-// have none.
+// have none; uFrom and uTo say which bounds are set.
 type window struct {
 	fromS, toS int64
 	fromN, toN int32
 }
 
-// credRec is one credential in the index.
+// credRec is one credential in the index, in 24 bytes.
 type credRec struct {
-	id   strRef
-	user uint32 // slot of the holder
-	next uint32 // next credential of the same user, noSlot at the end
+	id   uint32 // the id's offset in the arena
+	user uint32 // slot of the holder, noSlot for a free slot
 	card cardKey
 }
 
@@ -140,19 +144,24 @@ type credRec struct {
 // An index is not safe for concurrent use by itself: the Store guards the
 // current one with its RWMutex.
 type index struct {
-	// arena holds the ids of users and credentials. It is only appended
+	// arena holds the ids of users and credentials, each as a length byte
+	// and the id's bytes (an id is at most 64 bytes). It is only appended
 	// to (or replaced by compact), never changed in place, so strings made
 	// over it stay valid for as long as anyone holds them.
 	arena   []byte
 	garbage int // arena bytes of removed ids
 	seed    maphash.Seed
 
-	users       []userRec
-	freeUsers   []uint32
-	windows     []window
-	freeWindows []uint32
-	creds       []credRec
-	freeCreds   []uint32
+	users     []userRec
+	freeUsers []uint32
+	creds     []credRec
+	// freeRuns[n] are the first slots of free runs of n credentials, for
+	// the next user with n: most users have one, so runs of one are
+	// nearly all there is to reuse.
+	freeRuns [maxCredentialsPerUser + 1][]uint32
+	// windows are the validity windows of the users that have one, by
+	// user slot.
+	windows map[uint32]window
 
 	byID     slotTable // users by id
 	pins     slotTable // users by PIN key
@@ -173,22 +182,29 @@ type index struct {
 }
 
 // newIndex returns an empty index with room for the given numbers of users
-// and credentials and bytes of ids, so that loading a table of known size
-// allocates once.
+// and credentials and bytes of ids (length bytes included), so that
+// loading a table of known size allocates once.
 func newIndex(users, creds, idBytes int) *index {
 	return &index{
 		arena:      make([]byte, 0, idBytes),
 		seed:       maphash.MakeSeed(),
 		users:      make([]userRec, 0, users),
 		creds:      make([]credRec, 0, creds),
-		byID:       newSlotTable(users),
-		pins:       newSlotTable(users),
-		credByID:   newSlotTable(creds),
-		cards:      newSlotTable(creds),
+		windows:    make(map[uint32]window),
 		formatOf:   make(map[string]uint16),
 		levelLists: []levelList{{names: access.DefaultLevels()}},
 		listOf:     map[string]uint32{access.LevelAll: 0},
 	}
+}
+
+// presize gives the hash tables room for the records the index was made
+// with room for. An index filled by buildTables does without.
+func (ix *index) presize() *index {
+	ix.byID = newSlotTable(cap(ix.users))
+	ix.pins = newSlotTable(cap(ix.users))
+	ix.credByID = newSlotTable(cap(ix.creds))
+	ix.cards = newSlotTable(cap(ix.creds))
+	return ix
 }
 
 // internLevels returns the list id of levels (sorted), adding the list
@@ -205,15 +221,21 @@ func (ix *index) internLevels(levels []string) uint32 {
 	}
 	id, ok := ix.listOf[string(ix.keyBuf)]
 	if !ok {
-		id = uint32(len(ix.levelLists))
-		names := make([]string, len(levels))
-		for i, l := range levels {
-			names[i] = strings.Clone(l) // not the caller's memory
-		}
-		ix.levelLists = append(ix.levelLists, levelList{names: names})
-		ix.listOf[string(ix.keyBuf)] = id
+		id = ix.addLevelList(levels)
 	}
 	ix.levelLists[id].refs++
+	return id
+}
+
+// addLevelList adds the list whose key is in keyBuf.
+func (ix *index) addLevelList(levels []string) uint32 {
+	id := uint32(len(ix.levelLists))
+	names := make([]string, len(levels))
+	for i, l := range levels {
+		names[i] = strings.Clone(l) // not the caller's memory
+	}
+	ix.levelLists = append(ix.levelLists, levelList{names: names})
+	ix.listOf[string(ix.keyBuf)] = id
 	return id
 }
 
@@ -239,7 +261,8 @@ func pinHash(k pinKey) uint64 { return binary.LittleEndian.Uint64(k[:8]) }
 
 func (ix *index) cardHash(k cardKey) uint64 {
 	var b [14]byte
-	binary.LittleEndian.PutUint64(b[0:], k.number)
+	binary.LittleEndian.PutUint32(b[0:], k.lo)
+	binary.LittleEndian.PutUint32(b[4:], k.hi)
 	binary.LittleEndian.PutUint32(b[8:], k.facility)
 	binary.LittleEndian.PutUint16(b[12:], k.format)
 	return maphash.Bytes(ix.seed, b[:])
@@ -268,20 +291,37 @@ func (ix *index) cardSlot(k cardKey) (uint32, bool) {
 	return ix.cards.find(ix.cardHash(k), func(s uint32) bool { return ix.creds[s].card == k })
 }
 
-// intern copies s into the arena.
-func (ix *index) intern(s string) strRef {
-	r := strRef{off: uint32(len(ix.arena)), n: uint32(len(s))}
-	ix.arena = append(ix.arena, s...)
-	return r
+// maxArena bounds the arena: offsets are 32 bits.
+const maxArena = 1<<32 - 1
+
+// intern copies an id into the arena and returns its offset.
+func (ix *index) intern(id string) uint32 {
+	switch {
+	case len(id) > 0xFF:
+		// Never reached: access.CheckID allows 64 bytes.
+		panic("store: an id of more than 255 bytes")
+	case len(ix.arena)+1+len(id) > maxArena:
+		// Never reached: four billion bytes of ids would not fit the
+		// memory of any gateway.
+		panic("store: more than 4 GiB of ids")
+	}
+	off := uint32(len(ix.arena))
+	ix.arena = append(ix.arena, byte(len(id)))
+	ix.arena = append(ix.arena, id...)
+	return off
 }
 
-// str returns an interned string without copying it.
-func (ix *index) str(r strRef) string {
-	if r.n == 0 {
+// str returns an interned id without copying it.
+func (ix *index) str(off uint32) string {
+	n := ix.arena[off]
+	if n == 0 {
 		return ""
 	}
-	return unsafe.String(&ix.arena[r.off], int(r.n))
+	return unsafe.String(&ix.arena[off+1], int(n))
 }
+
+// strSize is the arena space of the id at off.
+func (ix *index) strSize(off uint32) int { return 1 + int(ix.arena[off]) }
 
 func (ix *index) userID(slot uint32) string { return ix.str(ix.users[slot].id) }
 func (ix *index) credID(slot uint32) string { return ix.str(ix.creds[slot].id) }
@@ -296,11 +336,9 @@ func (ix *index) compact() {
 	old := ix.arena
 	ix.arena = make([]byte, 0, len(old)-ix.garbage)
 	ix.garbage = 0
-	move := func(r strRef) strRef {
-		if r.n == 0 {
-			return r
-		}
-		return ix.intern(string(old[r.off : r.off+r.n]))
+	move := func(off uint32) uint32 {
+		n := int(old[off])
+		return ix.intern(string(old[off+1 : int(off)+1+n]))
 	}
 	for i := range ix.users {
 		if ix.users[i].flags&uLive != 0 {
@@ -314,23 +352,33 @@ func (ix *index) compact() {
 	}
 }
 
+// internFormat returns the number of a card format, adding it to the
+// index when add is set. ok is false for a format the index does not
+// know.
+func (ix *index) internFormat(format string, add bool) (uint16, bool) {
+	f, ok := ix.formatOf[format]
+	if ok || !add {
+		return f, ok
+	}
+	if len(ix.formats) > 0xFFFF {
+		// Never reached by readers: there are a handful of formats.
+		panic("store: more than 65536 card formats")
+	}
+	format = strings.Clone(format) // not the caller's memory
+	f = uint16(len(ix.formats))
+	ix.formats = append(ix.formats, format)
+	ix.formatOf[format] = f
+	return f, true
+}
+
 // internCard returns the index's form of a card, adding its format to the
 // index when add is set. ok is false for a format the index does not know.
 func (ix *index) internCard(k access.CardKey, add bool) (cardKey, bool) {
-	f, ok := ix.formatOf[k.Format]
+	f, ok := ix.internFormat(k.Format, add)
 	if !ok {
-		if !add {
-			return cardKey{}, false
-		}
-		if len(ix.formats) > 0xFFFF {
-			// Never reached by readers: there are a handful of formats.
-			panic("store: more than 65536 card formats")
-		}
-		f = uint16(len(ix.formats))
-		ix.formats = append(ix.formats, k.Format)
-		ix.formatOf[k.Format] = f
+		return cardKey{}, false
 	}
-	return cardKey{number: k.Number, facility: k.Facility, format: f}, true
+	return cardKey{lo: uint32(k.Number), hi: uint32(k.Number >> 32), facility: k.Facility, format: f}, true
 }
 
 // accessUser rebuilds the access.User of a slot, without the name. Its
@@ -339,10 +387,10 @@ func (ix *index) accessUser(slot uint32) access.User {
 	r := &ix.users[slot]
 	u := access.User{ID: ix.str(r.id), Enabled: r.flags&uEnabled != 0, Override: r.flags&uOverride != 0,
 		Levels: ix.levelLists[r.levels].names}
-	if r.window == noSlot {
+	if r.flags&(uFrom|uTo) == 0 {
 		return u
 	}
-	w := &ix.windows[r.window]
+	w := ix.windows[slot]
 	if r.flags&uFrom != 0 {
 		u.ValidFrom = time.Unix(w.fromS, int64(w.fromN)).UTC()
 	}
@@ -416,19 +464,43 @@ func (ix *index) credUser(id string) (string, bool) {
 	return ix.userID(ix.creds[cs].user), true
 }
 
-// insert adds a user. The caller has checked that the user's id, PIN,
-// credential ids and cards are all free (checkFree).
-func (ix *index) insert(st *userState) {
-	ix.insertHashed(st, hashRecord(st))
+// insert adds a user and returns their slot. The caller has checked that
+// the user's id, PIN, credential ids and cards are all free (checkFree).
+func (ix *index) insert(st *userState) uint32 {
+	slot, _ := ix.insertHashed(st, hashRecord(st))
+	return slot
 }
 
 // insertHashed is insert with the record's hash already computed. It
 // reports whether every key of the user was free. When one was not, the
 // user is in the index only in part and the index must be thrown away;
 // a caller that ran checkFree first never sees that.
-func (ix *index) insertHashed(st *userState, h digest) bool {
+func (ix *index) insertHashed(st *userState, h digest) (uint32, bool) {
+	slot := ix.addUser(st)
+	free := ix.byID.insert(ix.idHash(st.user.ID), slot,
+		func(s uint32) bool { return ix.userID(s) == st.user.ID }, ix.userIDHash)
+	if st.hasPIN {
+		free = ix.pins.insert(pinHash(st.pin), slot,
+			func(s uint32) bool { return ix.users[s].pin == st.pin }, ix.userPINHash) && free
+	}
+	from, to := ix.users[slot].credRange()
+	for cs := from; cs < to; cs++ {
+		ck := ix.creds[cs].card
+		id := ix.credID(cs)
+		free = ix.credByID.insert(ix.idHash(id), cs,
+			func(s uint32) bool { return ix.credID(s) == id }, ix.credIDHash) && free
+		free = ix.cards.insert(ix.cardHash(ck), cs,
+			func(s uint32) bool { return ix.creds[s].card == ck }, ix.cardSlotHash) && free
+	}
+	ix.digest.add(h)
+	return slot, free
+}
+
+// addUser puts a user's records into the index, without its hash
+// tables, and returns the user's slot.
+func (ix *index) addUser(st *userState) uint32 {
 	slot := takeSlot(&ix.users, &ix.freeUsers)
-	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, window: noSlot, flags: uLive,
+	r := userRec{id: ix.intern(st.user.ID), firstCred: noSlot, flags: uLive,
 		levels: ix.internLevels(st.user.Levels)}
 	if st.user.Enabled {
 		r.flags |= uEnabled
@@ -447,34 +519,35 @@ func (ix *index) insertHashed(st *userState, h digest) bool {
 			r.flags |= uTo
 			w.toS, w.toN = to.Unix(), int32(to.Nanosecond())
 		}
-		r.window = takeSlot(&ix.windows, &ix.freeWindows)
-		ix.windows[r.window] = w
+		ix.windows[slot] = w
 	}
 	if st.hasPIN {
 		r.flags |= uHasPIN
 		r.pin, r.pinLen = st.pin, st.pinLen
 		ix.pinsByLen[st.pinLen]++
 	}
+	if n := len(st.creds); n > 0 {
+		r.firstCred, r.nCreds = ix.takeRun(n), uint8(n)
+		for i := range st.creds {
+			c := &st.creds[i]
+			ck, _ := ix.internCard(c.Card, true)
+			ix.creds[r.firstCred+uint32(i)] = credRec{id: ix.intern(c.ID), user: slot, card: ck}
+		}
+	}
 	ix.users[slot] = r
-	free := ix.byID.insert(ix.idHash(st.user.ID), slot,
-		func(s uint32) bool { return ix.userID(s) == st.user.ID }, ix.userIDHash)
-	if st.hasPIN {
-		free = ix.pins.insert(pinHash(st.pin), slot,
-			func(s uint32) bool { return ix.users[s].pin == st.pin }, ix.userPINHash) && free
+	return slot
+}
+
+// takeRun returns the first slot of n consecutive free credential slots,
+// reusing a freed run of n first.
+func (ix *index) takeRun(n int) uint32 {
+	if free := ix.freeRuns[n]; len(free) > 0 {
+		ix.freeRuns[n] = free[:len(free)-1]
+		return free[len(free)-1]
 	}
-	for i := len(st.creds) - 1; i >= 0; i-- {
-		c := &st.creds[i]
-		ck, _ := ix.internCard(c.Card, true)
-		cs := takeSlot(&ix.creds, &ix.freeCreds)
-		ix.creds[cs] = credRec{id: ix.intern(c.ID), user: slot, next: ix.users[slot].firstCred, card: ck}
-		ix.users[slot].firstCred = cs
-		free = ix.credByID.insert(ix.idHash(c.ID), cs,
-			func(s uint32) bool { return ix.credID(s) == c.ID }, ix.credIDHash) && free
-		free = ix.cards.insert(ix.cardHash(ck), cs,
-			func(s uint32) bool { return ix.creds[s].card == ck }, ix.cardSlotHash) && free
-	}
-	ix.digest.add(h)
-	return free
+	first := uint32(len(ix.creds))
+	ix.creds = append(ix.creds, make([]credRec, n)...)
+	return first
 }
 
 // takeSlot returns a free slot of recs, reusing a freed one first.
@@ -492,6 +565,11 @@ func takeSlot[T any](recs *[]T, free *[]uint32) uint32 {
 // remove deletes a user, as old describes them, with their PIN and
 // credentials.
 func (ix *index) remove(old *userState) {
+	ix.removeHashed(old, hashRecord(old))
+}
+
+// removeHashed is remove with the record's hash already computed.
+func (ix *index) removeHashed(old *userState, h digest) {
 	slot, ok := ix.userSlot(old.user.ID)
 	if !ok {
 		return
@@ -502,25 +580,25 @@ func (ix *index) remove(old *userState) {
 		ix.pinsByLen[r.pinLen]--
 	}
 	ix.levelLists[r.levels].refs--
-	for cs := r.firstCred; cs != noSlot; {
+	from, to := r.credRange()
+	for cs := from; cs < to; cs++ {
 		c := &ix.creds[cs]
-		next := c.next
 		ix.credByID.remove(ix.credIDHash(cs), cs, ix.credIDHash)
 		ix.cards.remove(ix.cardSlotHash(cs), cs, ix.cardSlotHash)
-		ix.garbage += int(c.id.n)
-		*c = credRec{user: noSlot, next: noSlot}
-		ix.freeCreds = append(ix.freeCreds, cs)
-		cs = next
+		ix.garbage += ix.strSize(c.id)
+		*c = credRec{user: noSlot}
+	}
+	if r.nCreds > 0 {
+		ix.freeRuns[r.nCreds] = append(ix.freeRuns[r.nCreds], r.firstCred)
 	}
 	ix.byID.remove(ix.userIDHash(slot), slot, ix.userIDHash)
-	if r.window != noSlot {
-		ix.windows[r.window] = window{}
-		ix.freeWindows = append(ix.freeWindows, r.window)
+	if r.flags&(uFrom|uTo) != 0 {
+		delete(ix.windows, slot)
 	}
-	ix.garbage += int(r.id.n)
-	*r = userRec{firstCred: noSlot, window: noSlot}
+	ix.garbage += ix.strSize(r.id)
+	*r = userRec{firstCred: noSlot}
 	ix.freeUsers = append(ix.freeUsers, slot)
-	ix.digest.sub(hashRecord(old))
+	ix.digest.sub(h)
 }
 
 // counts returns the index's sizes.
@@ -535,11 +613,7 @@ func (ix *index) credCount(id string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	n := 0
-	for cs := ix.users[slot].firstCred; cs != noSlot; cs = ix.creds[cs].next {
-		n++
-	}
-	return n, true
+	return int(ix.users[slot].nCreds), true
 }
 
 // userKeys returns the Badger keys of the index's users under table
@@ -547,10 +621,11 @@ func (ix *index) credCount(id string) (int, bool) {
 func (ix *index) userKeys(gen uint32) packedKeys {
 	prefix := userPrefix(gen)
 	n := ix.byID.n
-	keys := packedKeys{buf: make([]byte, 0, n*len(prefix)+ix.idBytes()), ends: make([]uint32, 0, n)}
+	keys := packedKeys{buf: make([]byte, 0, n*(len(prefix)-1)+ix.idBytes()), ends: make([]uint32, 0, n)}
 	for i := range ix.users {
 		if r := &ix.users[i]; r.flags&uLive != 0 {
-			keys.add(prefix, ix.arena[r.id.off:r.id.off+r.id.n])
+			id := ix.str(r.id)
+			keys.add(prefix, unsafe.Slice(unsafe.StringData(id), len(id)))
 		}
 	}
 	return keys

@@ -113,3 +113,79 @@ func TestSlotTableZero(t *testing.T) {
 		t.Errorf("insert into the zero table: n %d, %d slots", st.n, len(st.slots))
 	}
 }
+
+// TestBuildSlotTableAgainstInserts builds tables of random keys in one
+// pass, with the hashes of TestSlotTableAgainstAMap, and checks that they
+// answer as a run of inserts would, find the same repeated key an insert
+// would refuse, and go on working under inserts and removes.
+func TestBuildSlotTableAgainstInserts(t *testing.T) {
+	hashes := map[string]func(uint64) uint64{
+		"spread": func(k uint64) uint64 { return k * 0x9E3779B97F4A7C15 },
+		"piled":  func(k uint64) uint64 { return (k % 3) << 62 },
+		"at the end": func(k uint64) uint64 {
+			return ^uint64(0) - (k%4)<<32
+		},
+		"same low bits": func(k uint64) uint64 { return (k * 0x9E3779B97F4A7C15) &^ (1<<40 - 1) },
+	}
+	for name, hash := range hashes {
+		t.Run(name, func(t *testing.T) {
+			rapid.Check(t, func(rt *rapid.T) {
+				keys := rapid.SliceOfN(rapid.Uint64Range(0, 300), 0, 200).Draw(rt, "keys")
+				m := &slotModel{model: map[uint64]uint32{}, hash: hash, keys: keys}
+				var scratch []uint64
+				if rapid.Bool().Draw(rt, "scratch") {
+					scratch = make([]uint64, rapid.IntRange(0, 500).Draw(rt, "scratch size"))
+				}
+				tbl, a, b, ok, _ := buildSlotTable(len(keys), func(yield func(uint32, uint64)) {
+					for s, k := range keys {
+						yield(uint32(s), hash(k))
+					}
+				}, func(a, b uint32) bool { return keys[a] == keys[b] }, scratch)
+				first := map[uint64]int{}
+				repeated := false
+				for s, k := range keys {
+					if _, ok := first[k]; ok {
+						repeated = true
+					} else {
+						first[k] = s
+					}
+				}
+				if ok == repeated {
+					rt.Fatalf("ok = %v for keys %v", ok, keys)
+				}
+				if !ok {
+					if a == b || keys[a] != keys[b] {
+						rt.Fatalf("clash reported between slots %d and %d of %v", a, b, keys)
+					}
+					return
+				}
+				m.t = tbl
+				for k, s := range first {
+					m.model[k] = uint32(s)
+				}
+				if m.t.n != len(keys) || (m.t.n > 0 && m.t.n*4 > len(m.t.slots)*3) {
+					rt.Fatalf("n = %d in %d slots for %d keys", m.t.n, len(m.t.slots), len(keys))
+				}
+				check := func() {
+					for k := range uint64(301) {
+						want, ok := m.model[k]
+						got, found := m.t.find(m.hash(k), m.match(k))
+						if found != ok || (ok && got != want) {
+							rt.Fatalf("find %d = %d, %v; want %d, %v (slots %v)", k, got, found, want, ok, m.t.slots)
+						}
+					}
+				}
+				check()
+				for range rapid.IntRange(0, 100).Draw(rt, "steps") {
+					k := rapid.Uint64Range(0, 300).Draw(rt, "key")
+					if _, had := m.model[k]; had {
+						m.remove(k)
+					} else {
+						m.insert(k)
+					}
+					check()
+				}
+			})
+		})
+	}
+}

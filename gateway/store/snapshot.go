@@ -81,7 +81,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 	}
 	start := time.Now()
 	c := s.idx.counts()
-	ix := newIndex(c.Users, c.Credentials, s.idx.idBytes())
+	ix := newIndex(c.Users, c.Credentials, s.idx.idBytes()).presize()
 	if err := s.writeGeneration(newGen, table, ix, users); err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
 			s.log.Error("could not remove the unfinished table generation; Open will", "generation", newGen, "err", derr)
@@ -89,7 +89,7 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 		return fmt.Errorf("replace all: %w", err)
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(keyState, encodeState(newGen, rev, ix.counts()))
+		return txn.Set(keyState, encodeState(newGen, rev, ix.counts(), ix.digest))
 	})
 	if err != nil {
 		if derr := s.dropGeneration(newGen); derr != nil {
@@ -123,9 +123,19 @@ func (s *Store) ReplaceAllSeq(rev uint64, policy *access.Table, users iter.Seq[S
 		if err := s.deleteKeys(keys); err != nil {
 			s.log.Error("could not remove the replaced table generation; Open will", "generation", oldGen, "err", err)
 		}
+		// The old index and the snapshot's users are garbage now, and
+		// the tables written mapped pages the doors do not need: hand
+		// them back once the removal is done, off the caller's time.
+		s.releaseMemory()
 	}()
 	return nil
 }
+
+// releaseEvery is how many users a snapshot writes between two drops of
+// the pages of Badger's tables (releaseTablePages): about 150 KB of
+// records, so that the tables its memtable flushes and compactions write
+// do not pile up in the RSS (100k users peaked 15 to 20 MiB lower).
+const releaseEvery = 1024
 
 // writeGeneration validates users into ix and writes them, and the policy
 // table, under gen.
@@ -158,9 +168,17 @@ func (s *Store) writeGeneration(gen uint32, table *access.Table, ix *index, user
 				return fmt.Errorf("write user %d: %w", i, err)
 			}
 		}
-		ix.insert(&st)
+		if i%releaseEvery == releaseEvery-1 {
+			// The tables Badger has written and compacted so far are
+			// mapped in; a snapshot's peak is theirs as much as the
+			// heap's.
+			if err := s.releaseTablePages(); err != nil {
+				s.log.Warn("could not release the pages of Badger's tables", "err", err)
+			}
+		}
+		slot := ix.insert(&st)
 		if s.opts.Duress {
-			duress.add(&st)
+			duress.add(slot, &st)
 		}
 		buf = encodeUser(buf[:0], &st)
 		if err = wb.Set(userKey(gen, st.user.ID), slices.Clone(buf)); err != nil {
@@ -179,21 +197,26 @@ func (s *Store) writeGeneration(gen uint32, table *access.Table, ix *index, user
 
 // duressCheck collects the duress neighbours of users as a table is
 // loaded or written, and then checks that no user's duress code is
-// another's PIN: only possible once every PIN is in the index.
+// another's PIN: only possible once every PIN is in the index. Users are
+// kept by their slot in the index.
 type duressCheck struct {
-	users   []string
+	users   []uint32
 	nbrs    []pinKey
-	unknown []string
+	unknown []uint32
 }
 
-func (d *duressCheck) add(st *userState) {
+func (d *duressCheck) add(slot uint32, st *userState) {
+	d.addSlot(slot, st.hasPIN, st.hasNbr, st.nbr)
+}
+
+func (d *duressCheck) addSlot(slot uint32, hasPIN, hasNbr bool, nbr pinKey) {
 	switch {
-	case !st.hasPIN:
-	case !st.hasNbr:
-		d.unknown = append(d.unknown, st.user.ID)
+	case !hasPIN:
+	case !hasNbr:
+		d.unknown = append(d.unknown, slot)
 	default:
-		d.users = append(d.users, st.user.ID)
-		d.nbrs = append(d.nbrs, st.nbr)
+		d.users = append(d.users, slot)
+		d.nbrs = append(d.nbrs, nbr)
 	}
 }
 
@@ -201,12 +224,12 @@ func (d *duressCheck) add(st *userState) {
 func (d *duressCheck) check(ix *index) error {
 	var bad []string
 	for i, nbr := range d.nbrs {
-		if other, ok := ix.pinHolder(nbr); ok && other != d.users[i] {
-			bad = append(bad, fmt.Sprintf("%q (its duress code is %q's PIN)", d.users[i], other))
+		if other, ok := ix.pinSlot(nbr); ok && other != d.users[i] {
+			bad = append(bad, fmt.Sprintf("%q (its duress code is %q's PIN)", ix.userID(d.users[i]), ix.userID(other)))
 		}
 	}
 	for _, u := range d.unknown {
-		bad = append(bad, fmt.Sprintf("%q (PIN set before duress codes were kept; it cannot be checked)", u))
+		bad = append(bad, fmt.Sprintf("%q (PIN set before duress codes were kept; it cannot be checked)", ix.userID(u)))
 	}
 	if len(bad) == 0 {
 		return nil

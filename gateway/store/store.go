@@ -13,8 +13,10 @@ import (
 	"io/fs"
 	"iter"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,6 +207,8 @@ type Store struct {
 	journal *journal
 	// disk refuses writes while the disk is nearly full.
 	disk *diskGuard
+	// pages drops the pages of Badger's tables once compactions settle.
+	pages *pageKeeper
 }
 
 var _ access.Directory = (*Store)(nil)
@@ -232,13 +236,27 @@ func userKey(gen uint32, id string) []byte {
 }
 
 // encodeState encodes the table's state record. The counts are only a
-// hint, to size the index before it is loaded.
-func encodeState(gen uint32, rev uint64, c Counts) []byte {
-	b := binary.BigEndian.AppendUint32(nil, gen)
+// hint, to size the index before it is loaded; the digest is the table's
+// users' part of [Store.Digest], kept so that Open need not hash every
+// record again.
+func encodeState(gen uint32, rev uint64, c Counts, d digest) []byte {
+	b := make([]byte, 0, stateSize)
+	b = binary.BigEndian.AppendUint32(b, gen)
 	b = binary.BigEndian.AppendUint64(b, rev)
 	b = binary.BigEndian.AppendUint32(b, uint32(c.Users))
-	return binary.BigEndian.AppendUint32(b, uint32(c.Credentials))
+	b = binary.BigEndian.AppendUint32(b, uint32(c.Credentials))
+	for _, l := range d {
+		b = binary.BigEndian.AppendUint64(b, l)
+	}
+	return b
 }
+
+// Sizes of the state record: with the users' digest, and as Lintel wrote
+// it before it kept the digest.
+const (
+	stateSize       = 52
+	stateSizeNoHash = 20
+)
 
 // The memtables' size and number; the disk guard's reserve counts their
 // flush.
@@ -321,6 +339,7 @@ func Open(opts Options) (*Store, error) {
 	if strconv.IntSize < 64 {
 		return nil, ErrUnsupportedPlatform
 	}
+	start := time.Now()
 	opts = opts.withDefaults()
 	key, err := loadDeviceKey(opts.KeyFile, opts.Logger)
 	if err != nil {
@@ -349,9 +368,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.journal = j
 	disk.watch(j.diskChanged)
+	s.releaseMemory()
+	s.pages = startPageKeeper(s)
 	c := s.idx.counts()
 	s.log.Info("store open", "dir", opts.Dir, "users", c.Users, "credentials", c.Credentials,
-		"pins", c.PINs, "revision", s.rev, "generation", s.gen, "journal_last", j.committed)
+		"pins", c.PINs, "revision", s.rev, "generation", s.gen, "journal_last", j.committed,
+		"took", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -380,23 +402,32 @@ func (s *Store) load(deviceKey []byte) error {
 	if err != nil {
 		return fmt.Errorf("device key check: %w", err)
 	}
-	var hint Counts
+	var (
+		hint Counts
+		dig  *digest
+	)
 	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(keyState)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
+			return nil // an empty table; its digest is computed from no records
 		}
 		if err != nil {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			if len(v) != 20 {
-				return fmt.Errorf("state record is %d bytes, want 20", len(v))
+			if len(v) != stateSize && len(v) != stateSizeNoHash {
+				return fmt.Errorf("state record is %d bytes, want %d", len(v), stateSize)
 			}
 			s.gen = binary.BigEndian.Uint32(v)
 			s.rev = binary.BigEndian.Uint64(v[4:])
 			hint.Users = int(binary.BigEndian.Uint32(v[12:]))
 			hint.Credentials = int(binary.BigEndian.Uint32(v[16:]))
+			if len(v) == stateSize {
+				dig = new(digest)
+				for i := range dig {
+					dig[i] = binary.BigEndian.Uint64(v[20+8*i:])
+				}
+			}
 			return nil
 		})
 	})
@@ -406,7 +437,7 @@ func (s *Store) load(deviceKey []byte) error {
 	if err := s.dropOtherGenerations(); err != nil {
 		return err
 	}
-	ix, err := s.loadIndex(s.gen, hint)
+	ix, err := s.loadIndex(s.gen, hint, dig)
 	if err != nil {
 		return err
 	}
@@ -509,71 +540,107 @@ func (p packedKeys) all() iter.Seq[[]byte] {
 	}
 }
 
-// loadIndex reads table generation gen into a new index. Reading and
-// decoding records (and hashing them for the digest) runs in one goroutine
-// and filling the index in another, so a cold start uses two cores.
-func (s *Store) loadIndex(gen uint32, hint Counts) (*index, error) {
-	type loaded struct {
-		st   userState
-		hash digest
+// loadIndex reads table generation gen into a new index: each record
+// straight into the index's records (loadRecord), then the hash tables in
+// one pass each. dig is the users' digest the state record keeps; nil (a
+// table written before the state kept it) has every record decoded and
+// hashed to compute it.
+//
+// A cold start uses both cores: one goroutine iterates Badger and copies
+// records into chunks, another reads them into the index, and the four
+// hash tables are built two at a time.
+func (s *Store) loadIndex(gen uint32, hint Counts, dig *digest) (*index, error) {
+	const chunkSize = 256 << 10
+	full := make(chan []byte, 2)
+	empty := make(chan []byte, 3)
+	for range 3 {
+		empty <- make([]byte, 0, chunkSize)
 	}
-	const batch = 512
-	batches := make(chan []loaded, 4)
 	var readErr error
+	prefix := userPrefix(gen)
 	go func() {
-		defer close(batches)
-		prefix := userPrefix(gen)
+		defer close(full)
 		readErr = s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
+			// Values are small and stored in the tree, so prefetching (a
+			// goroutine per record in Badger) would only cost.
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 			defer it.Close()
-			b := make([]loaded, 0, batch)
+			chunk := <-empty
 			for it.Rewind(); it.Valid(); it.Next() {
 				item := it.Item()
-				id := string(item.Key()[len(prefix):])
+				id := item.Key()[len(prefix):]
 				err := item.Value(func(v []byte) error {
-					st, err := decodeUser(id, v)
-					if err != nil {
-						return err
+					// A chunk holds records as id length (1 byte), value
+					// length (4), id, value.
+					if len(chunk) > 0 && len(chunk)+5+len(id)+len(v) > cap(chunk) {
+						full <- chunk
+						chunk = (<-empty)[:0]
 					}
-					b = append(b, loaded{st: st, hash: hashRecord(&st)})
+					if len(id) > 255 || len(v) > math.MaxUint32 {
+						return fmt.Errorf("record of %d bytes under a key of %d bytes: %w", len(v), len(id), errRecord)
+					}
+					chunk = append(chunk, byte(len(id)))
+					chunk = binary.BigEndian.AppendUint32(chunk, uint32(len(v)))
+					chunk = append(chunk, id...)
+					chunk = append(chunk, v...)
 					return nil
 				})
 				if err != nil {
 					return err
 				}
-				if len(b) == batch {
-					batches <- b
-					b = make([]loaded, 0, batch)
-				}
 			}
-			if len(b) > 0 {
-				batches <- b
+			if len(chunk) > 0 {
+				full <- chunk
 			}
 			return nil
 		})
 	}()
-	// Room for ids of about 12 bytes; longer ones grow the arena.
-	ix := newIndex(hint.Users, hint.Credentials, 12*(hint.Users+hint.Credentials))
-	var clash error
-	var duress duressCheck
-	for b := range batches {
-		for i := range b {
-			if clash != nil {
-				break // drain the reader
-			}
-			st := &b[i].st
-			// Records were validated when written; a clash here means
-			// damage.
-			if !ix.insertHashed(st, b[i].hash) {
-				clash = fmt.Errorf("user %q: its id, PIN, a credential id or a card is also another user's", st.user.ID)
+	// Room for ids of about 12 bytes; longer ones grow the arena, which
+	// is trimmed to size at the end.
+	ix := newIndex(hint.Users, hint.Credentials, 13*(hint.Users+hint.Credentials))
+	var (
+		duress duressCheck
+		sum    digest
+		rv     recordView
+		err    error
+	)
+	for chunk := range full {
+		for b := chunk; len(b) > 0 && err == nil; {
+			idLen, vLen := int(b[0]), int(binary.BigEndian.Uint32(b[1:]))
+			id, v := b[5:5+idLen], b[5+idLen:5+idLen+vLen]
+			b = b[5+idLen+vLen:]
+			var slot uint32
+			if slot, err = ix.loadRecord(&rv, id, v); err != nil {
+				break
 			}
 			if s.opts.Duress {
-				duress.add(st)
+				duress.addSlot(slot, rv.flags&recHasPIN != 0, rv.flags&recNbr != 0, rv.nbr)
+			}
+			if dig == nil {
+				var st userState
+				if st, err = decodeUser(string(id), v); err != nil {
+					break
+				}
+				sum.add(hashRecord(&st))
 			}
 		}
+		empty <- chunk // never blocks: there are three
 	}
-	if err := cmp.Or(readErr, clash); err != nil {
+	if err = cmp.Or(readErr, err); err == nil {
+		err = ix.buildTables()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("load table generation %d: %w", gen, err)
+	}
+	if dig == nil {
+		if len(ix.users) > 0 {
+			s.log.Info("computed the table's digest, which the state record keeps from the next write", "users", len(ix.users))
+		}
+		dig = &sum
+	}
+	ix.digest = *dig
+	if len(ix.arena) < cap(ix.arena)-cap(ix.arena)/16 {
+		ix.arena = slices.Clip(append(make([]byte, 0, len(ix.arena)), ix.arena...))
 	}
 	if err := duress.check(ix); err != nil {
 		return nil, fmt.Errorf("access.duress is on, but %w", err)
@@ -615,6 +682,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.pages.stop()
 	jerr := s.journal.close()
 	s.writeMu.Lock()
 	s.cleanup.Wait()

@@ -124,29 +124,43 @@ func (s *Store) commit(tx *Tx) error {
 			return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)+len(tx.touchedPolicy)))
 		}
 	}
+	// The users' digest once this Tx is applied, kept in the state record.
+	dig := s.idx.digest
+	oldHash := make([]digest, len(tx.order))
+	newHash := make([]digest, len(tx.order))
+	for i, id := range tx.order {
+		if old := tx.loaded[id]; old != nil {
+			oldHash[i] = hashRecord(old)
+			dig.sub(oldHash[i])
+		}
+		if st := tx.users[id]; st != nil {
+			newHash[i] = hashRecord(st)
+			dig.add(newHash[i])
+		}
+	}
 	rev := s.rev
 	if tx.revSet {
 		rev = tx.rev
 	}
-	if err := txn.Set(keyState, encodeState(s.gen, rev, tx.counts())); err != nil {
+	if err := txn.Set(keyState, encodeState(s.gen, rev, tx.counts(), dig)); err != nil {
 		return fmt.Errorf("store: update: %w", txnErr(err, len(tx.order)))
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("store: update: commit: %w", txnErr(err, len(tx.order)))
 	}
-	var dig digest
+	var policyDig digest
 	if tx.table != nil {
-		dig = policyDigest(tx.table)
+		policyDig = policyDigest(tx.table)
 	}
 	s.mu.Lock()
-	for _, id := range tx.order {
+	for i, id := range tx.order {
 		if old := tx.loaded[id]; old != nil {
-			s.idx.remove(old)
+			s.idx.removeHashed(old, oldHash[i])
 		}
 	}
-	for _, id := range tx.order {
+	for i, id := range tx.order {
 		if st := tx.users[id]; st != nil {
-			s.idx.insert(st)
+			s.idx.insertHashed(st, newHash[i])
 		}
 	}
 	s.idx.compact()
@@ -154,7 +168,7 @@ func (s *Store) commit(tx *Tx) error {
 		s.rev = tx.rev
 	}
 	if tx.table != nil {
-		s.policy, s.policyDig = tx.table, dig
+		s.policy, s.policyDig = tx.table, policyDig
 	}
 	s.mu.Unlock()
 	if tx.table != nil && s.onPolicy != nil {

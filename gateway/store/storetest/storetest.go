@@ -163,6 +163,19 @@ func BenchUserLevels(i int) []string {
 	return out
 }
 
+// BenchUserTwoLevels are the levels of benchmark user i in the memory and
+// decision budget's table (a million users, each with one card, one PIN
+// and two levels): one whose schedules are not active at BenchNow (a level
+// 1 modulo 4) and one whose are (2 modulo 4), sorted, so that half the
+// decisions look at a level that does not grant before one that does.
+// Like BenchUserLevels they depend on i mod 1000 only.
+func BenchUserTwoLevels(i int) []string {
+	k := i % 1000
+	out := []string{fmt.Sprintf("l%04d", (k*37%250)*4+1), fmt.Sprintf("l%04d", (k*13%250)*4+2)}
+	slices.Sort(out)
+	return out
+}
+
 func weekday(i int) string { return []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[i%7] }
 
 // CheckCard is the card rule of a gateway whose readers decode
