@@ -376,7 +376,7 @@ func storeCode(err error, def Code) Code {
 		return CodePINInUse
 	case errors.Is(err, access.ErrPINSpaceExhausted):
 		return CodePINSpaceExhausted
-	case errors.Is(err, access.ErrPINLength), errors.Is(err, access.ErrPINNotDigits):
+	case errors.Is(err, access.ErrPINLength), errors.Is(err, access.ErrPINNotDigits), errors.Is(err, access.ErrPINTrivial):
 		return CodeInvalid
 	case errors.Is(err, access.ErrNotFound):
 		return CodeNotFound
@@ -457,8 +457,11 @@ func (a *Applier) replaceLocked(payload []byte, cs Changeset) error {
 		case CodeCredentialInUse:
 			path += ".credentials"
 		case CodeInvalid:
-			if errors.Is(err, store.ErrUserRepeated) {
+			switch {
+			case errors.Is(err, store.ErrUserRepeated):
 				path += ".id"
+			case errors.Is(err, access.ErrPINTrivial), errors.Is(err, access.ErrPINLength), errors.Is(err, access.ErrPINNotDigits):
+				path += ".pin"
 			}
 		}
 	}

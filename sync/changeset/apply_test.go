@@ -210,6 +210,8 @@ func TestApplyRefusedChangesNothing(t *testing.T) {
 			want: Error{Code: CodeInvalid, Path: "users[2].id"}},
 		{name: "snapshot with a bad user at the end", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b","enabled":true},{"id":"c","enabled":true,"pin":"12"}]}`,
 			want: Error{Code: CodeInvalid, Path: "users[2].pin"}},
+		{name: "snapshot with a PIN too easy to guess", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b","enabled":true,"pin":"20002000"}]}`,
+			want: Error{Code: CodeInvalid, Path: "users[1].pin"}},
 		{name: "snapshot with a misspelt field at the end", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b","enabled":true,"pni":"771234"}]}`,
 			want: Error{Code: CodeMalformed, Path: "users[1]"}},
 		{name: "snapshot that is not valid JSON at the end", payload: `{"revision":2,"snapshot":true,"users":[{"id":"a","enabled":true},{"id":"b",]}`,
