@@ -300,7 +300,7 @@ func (ix *index) intern(id string) uint32 {
 	case len(id) > 0xFF:
 		// Never reached: access.CheckID allows 64 bytes.
 		panic("store: an id of more than 255 bytes")
-	case len(ix.arena)+1+len(id) > maxArena:
+	case uint64(len(ix.arena))+1+uint64(len(id)) > maxArena:
 		// Never reached: four billion bytes of ids would not fit the
 		// memory of any gateway.
 		panic("store: more than 4 GiB of ids")

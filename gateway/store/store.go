@@ -576,7 +576,7 @@ func (s *Store) loadIndex(gen uint32, hint Counts, dig *digest) (*index, error) 
 						full <- chunk
 						chunk = (<-empty)[:0]
 					}
-					if len(id) > 255 || len(v) > math.MaxUint32 {
+					if len(id) > 255 || uint64(len(v)) > math.MaxUint32 {
 						return fmt.Errorf("record of %d bytes under a key of %d bytes: %w", len(v), len(id), errRecord)
 					}
 					chunk = append(chunk, byte(len(id)))
