@@ -543,11 +543,8 @@ func (s *Store) Events(after uint64, limit int) ([]access.Event, error) {
 		out = append(out, ev)
 		return nil
 	})
-	if err == errEventsClosed {
-		return nil, err
-	}
 	if err != nil {
-		return nil, fmt.Errorf("store: events after %d: %w", after, err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -575,22 +572,30 @@ func (s *Store) EventsJSON(after uint64, limit int) ([]JournaledEvent, error) {
 		out = append(out, JournaledEvent{Seq: seq, Reader: ev.Reader, JSON: bytes.Clone(v)})
 		return nil
 	})
-	if err == errEventsClosed {
-		return nil, err
-	}
 	if err != nil {
-		return nil, fmt.Errorf("store: events after %d: %w", after, err)
+		return nil, err
 	}
 	return out, nil
 }
 
-// errEventsClosed is what Events and EventsJSON return on a closed store.
-var errEventsClosed = fmt.Errorf("store: events: %w", ErrClosed)
-
 // eachEvent calls fn with each of up to limit committed events with
 // Seq > after, in order, and its stored value, valid only during the
-// call. limit is as for Events.
+// call. limit is as for Events. Its errors are the ones Events and
+// EventsJSON return.
 func (s *Store) eachEvent(after uint64, limit int, fn func(seq uint64, v []byte) error) error {
+	err := s.readEvents(after, limit, fn)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrClosed):
+		return fmt.Errorf("store: events: %w", err)
+	default:
+		return fmt.Errorf("store: events after %d: %w", after, err)
+	}
+}
+
+// readEvents is eachEvent without its error wrapping.
+func (s *Store) readEvents(after uint64, limit int, fn func(seq uint64, v []byte) error) error {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -600,7 +605,7 @@ func (s *Store) eachEvent(after uint64, limit int, fn func(seq uint64, v []byte)
 	closed, first, committed := j.closed, j.first, j.committed
 	j.mu.Unlock()
 	if closed {
-		return errEventsClosed
+		return ErrClosed
 	}
 	from := max(after+1, first)
 	if from > committed {
