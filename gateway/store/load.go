@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -49,86 +48,14 @@ type credView struct {
 // errRecord is a record loadRecord cannot read; the caller names the user.
 var errRecord = errors.New("damaged record")
 
-// recordReader reads a record's bytes; the first failure sticks.
-type recordReader struct {
-	b   []byte
-	bad string // what failed, "" while all is well
-}
-
-func (r *recordReader) fail(what string) {
-	if r.bad == "" {
-		r.bad = what
-	}
-	r.b = nil
-}
-
-func (r *recordReader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail("record ends early")
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *recordReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("bad unsigned varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *recordReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("bad signed varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *recordReader) bytes(limit int) []byte {
-	n := r.uvarint()
-	if n > uint64(limit) || n > uint64(len(r.b)) {
-		r.fail("string too long")
-		return nil
-	}
-	s := r.b[:n:n]
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *recordReader) key(k *pinKey) {
-	if len(r.b) < len(k) {
-		r.fail("record ends inside a PIN index key")
-		return
-	}
-	copy(k[:], r.b)
-	r.b = r.b[len(k):]
-}
-
-func (r *recordReader) stamp() stamp {
-	sec := r.varint()
-	nsec := r.uvarint()
-	if nsec >= 1e9 {
-		r.fail("nanoseconds out of range")
-	}
-	return stamp{sec, int32(nsec)}
-}
-
 // read reads the parts of a stored record (see encodeUser) that the index
 // keeps, into rv, and checks them as decodeUser would; the name is only
 // skipped.
-func (rv *recordView) read(b []byte) string {
-	r := recordReader{b: b}
+func (rv *recordView) read(b []byte) error {
+	r := decoder{b: b}
 	rv.version = r.byte()
-	if r.bad == "" && rv.version != 1 && rv.version != recordVersion {
-		return "record version not supported"
+	if r.err == nil && rv.version != 1 && rv.version != recordVersion {
+		return errors.New("record version not supported")
 	}
 	rv.flags = r.byte()
 	known := byte(recEnabled | recHasPIN | recFrom | recTo)
@@ -150,7 +77,7 @@ func (rv *recordView) read(b []byte) string {
 		r.key(&rv.pin)
 		if rv.version >= 2 {
 			rv.pinLen = r.byte()
-			if r.bad == "" && (rv.pinLen < access.MinPINLength || rv.pinLen > access.MaxPINLength) {
+			if r.err == nil && (rv.pinLen < access.MinPINLength || rv.pinLen > access.MaxPINLength) {
 				r.fail("PIN length out of range")
 			}
 		}
@@ -168,9 +95,9 @@ func (rv *recordView) read(b []byte) string {
 		if n > access.MaxLevelsPerUser {
 			r.fail("too many levels")
 		}
-		for i := uint64(0); i < n && r.bad == ""; i++ {
+		for i := uint64(0); i < n && r.err == nil; i++ {
 			l := r.bytes(64)
-			if r.bad == "" && i > 0 && bytes.Compare(rv.levels[i-1], l) >= 0 {
+			if r.err == nil && i > 0 && bytes.Compare(rv.levels[i-1], l) >= 0 {
 				r.fail("levels are not sorted, or repeated")
 			}
 			rv.levels = append(rv.levels, l)
@@ -181,7 +108,7 @@ func (rv *recordView) read(b []byte) string {
 		r.fail("too many credentials")
 	}
 	rv.creds = rv.creds[:0]
-	for i := uint64(0); i < n && r.bad == ""; i++ {
+	for i := uint64(0); i < n && r.err == nil; i++ {
 		var c credView
 		c.id = r.bytes(64)
 		c.format = r.bytes(maxFormatLen)
@@ -191,7 +118,7 @@ func (rv *recordView) read(b []byte) string {
 		}
 		c.facility = uint32(fac)
 		c.number = r.uvarint()
-		if r.bad == "" {
+		if r.err == nil {
 			if access.CheckID(unsafe.String(unsafe.SliceData(c.id), len(c.id))) != nil {
 				r.fail("a credential id is not an id")
 			} else if i > 0 && bytes.Compare(rv.creds[i-1].id, c.id) >= 0 {
@@ -200,14 +127,14 @@ func (rv *recordView) read(b []byte) string {
 		}
 		rv.creds = append(rv.creds, c)
 	}
-	if r.bad == "" && len(r.b) != 0 {
+	if r.err == nil && len(r.b) != 0 {
 		r.fail("bytes after the record")
 	}
-	if r.bad == "" && rv.flags&recFrom != 0 && rv.flags&recTo != 0 &&
+	if r.err == nil && rv.flags&recFrom != 0 && rv.flags&recTo != 0 &&
 		(rv.to.s < rv.from.s || rv.to.s == rv.from.s && rv.to.n <= rv.from.n) {
 		r.fail("valid_to is not after valid_from")
 	}
-	return r.bad
+	return r.err
 }
 
 // loadRecord adds the stored record b of user id to the index's records,
@@ -219,8 +146,8 @@ func (ix *index) loadRecord(rv *recordView, id, b []byte) (uint32, error) {
 	if access.CheckID(ids) != nil {
 		return 0, fmt.Errorf("user id %q: %w", id, errRecord)
 	}
-	if bad := rv.read(b); bad != "" {
-		return 0, fmt.Errorf("user %q: %s: %w", id, bad, errRecord)
+	if err := rv.read(b); err != nil {
+		return 0, fmt.Errorf("user %q: %v: %w", id, err, errRecord)
 	}
 	levels := uint32(0)
 	if !rv.defaultLevels && !(len(rv.levels) == 1 && string(rv.levels[0]) == access.LevelAll) {

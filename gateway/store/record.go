@@ -271,6 +271,32 @@ func (d *decoder) string(limit int) string {
 	return s
 }
 
+// bytes is string without the copy: the bytes stay d's, for a reader that
+// keeps them only while it holds the record (the index's load).
+func (d *decoder) bytes(limit int) []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(limit) || n > uint64(len(d.b)) {
+		d.fail("string of %d bytes is too long", n)
+		return nil
+	}
+	s := d.b[:n:n]
+	d.b = d.b[n:]
+	return s
+}
+
+// stamp is time as the index keeps it.
+func (d *decoder) stamp() stamp {
+	sec := d.varint()
+	nsec := d.uvarint()
+	if nsec >= 1e9 {
+		d.fail("nanoseconds %d out of range", nsec)
+	}
+	return stamp{sec, int32(nsec)}
+}
+
 func (d *decoder) time() time.Time {
 	sec := d.varint()
 	nsec := d.uvarint()
