@@ -147,6 +147,33 @@ func cpuTime() time.Duration {
 // latencies keeps a sample of per-operation times.
 type latencies []time.Duration
 
+// timeOps times op(i) for each of b.N operations, checking each result
+// with check outside the timing, after warming up as a gateway that has
+// been deciding for a while is: the heap the timed operations allocate
+// into, and the sample they are written to, are faulted in (a page fault
+// costs 10 to 50 µs on the shared CI machine; after twice as many
+// operations as are timed, few of the timed ones meet one), then collected.
+func timeOps[T any](b *testing.B, op func(i int) T, check func(i int, got T)) latencies {
+	lat := make(latencies, min(b.N, 1<<21))
+	for i := range 2 * len(lat) {
+		check(i, op(i))
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		got := op(i)
+		d := time.Since(t0)
+		if i < len(lat) {
+			lat[i] = d
+		}
+		check(i, got)
+	}
+	b.StopTimer()
+	return lat
+}
+
 // latencyRounds is how many rounds a sample is cut into for its
 // percentiles.
 const latencyRounds = 10
@@ -251,32 +278,11 @@ func BenchmarkDecide(b *testing.B) {
 			}
 			for _, c := range cases {
 				b.Run(c.name, func(b *testing.B) {
-					// Warm up as a gateway that has been deciding for a
-					// while is: the heap the timed decisions allocate
-					// into, and the sample they are written to, are
-					// faulted in (a page fault costs 10 to 50 µs on the
-					// shared CI machine; after twice as many decisions as
-					// are timed, few of the timed ones meet one), then
-					// collect.
-					lat := make(latencies, min(b.N, 1<<21))
-					for i := range 2 * len(lat) {
-						lat[i%len(lat)] = time.Duration(c.op(i))
-					}
-					runtime.GC()
-					b.ReportAllocs()
-					b.ResetTimer()
-					for i := range b.N {
-						t0 := time.Now()
-						a := c.op(i)
-						d := time.Since(t0)
-						if i < len(lat) {
-							lat[i] = d
-						}
+					lat := timeOps(b, c.op, func(i int, a access.Action) {
 						if a != access.ActionGrant {
 							b.Fatalf("decision %d: %v, want grant", i, a)
 						}
-					}
-					b.StopTimer()
+					})
 					lat.report(b)
 					b.ReportMetric(rss, "RSS-MiB")
 				})
@@ -313,28 +319,11 @@ func BenchmarkLookup(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(fmt.Sprintf("users=%dk/%s", n/1000, c.name), func(b *testing.B) {
-			lat := make(latencies, min(b.N, 1<<21))
-			for i := range 2 * len(lat) {
-				if !c.op(i) {
-					b.Fatalf("lookup %d found nobody", i)
-				}
-				lat[i%len(lat)] = 0
-			}
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				t0 := time.Now()
-				ok := c.op(i)
-				d := time.Since(t0)
-				if i < len(lat) {
-					lat[i] = d
-				}
+			lat := timeOps(b, c.op, func(i int, ok bool) {
 				if !ok {
 					b.Fatalf("lookup %d found nobody", i)
 				}
-			}
-			b.StopTimer()
+			})
 			lat.report(b)
 		})
 	}
